@@ -1,0 +1,7 @@
+"""``python -m console``."""
+
+from __future__ import annotations
+
+from console.cli import main
+
+raise SystemExit(main())
