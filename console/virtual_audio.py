@@ -9,7 +9,7 @@ Every device gets a named ALSA PCM in a private ``$HOME/.asoundrc`` so that Port
 (through sounddevice) lists it by name. PortAudio reads that file once, when
 ``sounddevice`` is imported: :meth:`VirtualSoundCard.apply` must run before that import.
 
-The daemon runs without ``module-rescue-streams``: a microphone whose module is unloaded
+The daemon runs with ``rescue-streams = no``: a microphone whose module is unloaded
 stops its streams instead of silently moving them to another device (shared/FACTS.md).
 """
 
@@ -120,6 +120,8 @@ default-fragments = 2
 default-fragment-size-msec = 5
 exit-idle-time = -1
 flat-volumes = no
+rescue-streams = no
+avoid-resampling = yes
 """
 
 

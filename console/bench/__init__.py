@@ -1,0 +1,3 @@
+"""Benchmarks: commands that print figures."""
+
+from __future__ import annotations

@@ -1,0 +1,139 @@
+"""Command line: the window by default, plus ``devices`` and ``bench`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from console import __version__
+
+EPILOG = """\
+commands:
+  (none)            open the console window
+  devices           list audio input and output devices
+  bench capture     measure the microphone path against livekit's MediaDevices
+  bench meter       measure the level meter's cost per frame
+
+--virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
+microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--virtual-devices", action="store_true", default=argparse.SUPPRESS,
+        help="run on a private virtual sound card (needs PulseAudio installed)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livekit-console", description="A desktop audio console for LiveKit rooms.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"livekit-console {__version__}")
+    _common(parser)
+    parser.add_argument("--input-device", metavar="D", help="input device: index or name")
+    for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
+                        ("agc", "auto gain control"), ("hpf", "high-pass filter")):
+        parser.add_argument(f"--no-{flag}", action="store_true", help=f"start with {stage} off")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    dev = sub.add_parser("devices", help="list audio devices")
+    _common(dev)
+    dev.add_argument("--json", action="store_true", help="print JSON")
+
+    bench = sub.add_parser("bench", help="run a benchmark (prints figures)")
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    cap = bsub.add_parser("capture", help="microphone path latency, drops, toggles, CPU")
+    _common(cap)
+    cap.add_argument("--seconds", type=float, default=20.0)
+    cap.add_argument("--toggles", type=int, default=100)
+    cap.add_argument("--json", action="store_true")
+    met = bsub.add_parser("meter", help="level meter cost per frame")
+    met.add_argument("--frames", type=int, default=20000)
+    met.add_argument("--json", action="store_true")
+    return parser
+
+
+@contextlib.contextmanager
+def _virtual_card(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    from console.virtual_audio import VirtualSoundCard
+
+    card = VirtualSoundCard()
+    card.start()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _on_term(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _on_term)
+    try:
+        card.apply()
+        yield
+    finally:
+        card.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_devices(as_json: bool) -> int:
+    from console.engine import devices
+
+    found = devices.list_devices()
+    if as_json:
+        print(json.dumps([d.to_json() for d in found], indent=2))
+        return 0
+    if not found:
+        print("no audio devices (is a sound server running? try --virtual-devices)")
+    for d in found:
+        mark = ("<" if d.is_default_input else " ") + (">" if d.is_default_output else " ")
+        print(f"{mark} [{d.index:2}] {d.name:<28} {d.hostapi:<6} "
+              f"in {d.max_input_channels:2}  out {d.max_output_channels:2}  "
+              f"{d.default_samplerate:.0f} Hz")
+    print("< default input, > default output")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    command: str | None = args.command
+    if command == "devices":
+        return _print_devices(args.json)
+    if command == "bench":
+        runner: Callable[[list[str]], int]
+        if args.bench == "capture":
+            from console.bench.capture import main as runner
+            argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles)]
+        else:
+            from console.bench.meter import main as runner
+            argv = ["--frames", str(args.frames)]
+        return runner([*argv, *(["--json"] if args.json else [])])
+    from console.app import run_app
+
+    overrides = {name: False for flag, name in (
+        ("no_aec", "echo_cancellation"), ("no_ns", "noise_suppression"),
+        ("no_agc", "auto_gain_control"), ("no_hpf", "high_pass_filter"),
+    ) if getattr(args, flag)}
+    return run_app(input_device=args.input_device, processing_overrides=overrides or None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from console.engine.devices import DeviceError
+    from console.virtual_audio import VirtualAudioError
+
+    try:
+        with _virtual_card(getattr(args, "virtual_devices", False)):
+            return _run(args)
+    except (DeviceError, VirtualAudioError) as exc:
+        print(f"livekit-console: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,131 @@
+"""The engine facade: a media thread, the microphone chain, and thread-safe controls.
+
+Everything here is callable from the GUI thread (or any other) without touching Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from livekit import rtc
+
+from console.engine import devices
+from console.engine.apm import ProcessingConfig
+from console.engine.capture import SAMPLE_RATE, CaptureChain, CaptureStats
+from console.engine.media_thread import MediaThread
+from console.engine.meter import MeterSnapshot
+
+# livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
+SOURCE_QUEUE_MS = 50
+
+
+class AudioEngine:
+    """Owns the media thread, the published ``rtc.AudioSource`` and the capture chain."""
+
+    def __init__(
+        self,
+        *,
+        input_device: str | int | None = None,
+        processing: ProcessingConfig | None = None,
+        source_queue_ms: int = SOURCE_QUEUE_MS,
+    ) -> None:
+        self._input_spec = input_device
+        self._processing = processing or ProcessingConfig()
+        self._queue_ms = source_queue_ms
+        self._media = MediaThread()
+        self._chain: CaptureChain | None = None
+        self._source: rtc.AudioSource | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._chain is not None
+
+    def start(self) -> None:
+        """Start the media thread and capture; raises DeviceError if the input cannot open.
+
+        On a device error the engine still runs (on silence), so another device can be
+        chosen with :meth:`set_input_device`.
+        """
+        if self._chain is not None:
+            return
+        self._media.start()
+        self._chain = self._media.run(self._create_chain())
+        self._chain.open(self._input_spec)
+
+    async def _create_chain(self) -> CaptureChain:
+        loop = self._media.loop
+        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=self._queue_ms, loop=loop)
+        chain = CaptureChain(loop, self._source, processing=self._processing)
+        chain.start()
+        return chain
+
+    def stop(self) -> None:
+        """Stop capture and the media thread; safe to call twice."""
+        chain, self._chain = self._chain, None
+        source, self._source = self._source, None
+        if chain is not None and self._media.running:
+            with contextlib.suppress(Exception):
+                self._media.run(chain.stop())
+            if source is not None:
+                with contextlib.suppress(Exception):
+                    self._media.run(source.aclose())
+        self._media.stop()
+
+    # -- accessors ----------------------------------------------------------------------------
+    @property
+    def media(self) -> MediaThread:
+        return self._media
+
+    @property
+    def chain(self) -> CaptureChain:
+        if self._chain is None:
+            raise RuntimeError("the audio engine is not started")
+        return self._chain
+
+    @property
+    def source(self) -> rtc.AudioSource:
+        """The microphone's AudioSource (one for the engine's lifetime: publish it once)."""
+        if self._source is None:
+            raise RuntimeError("the audio engine is not started")
+        return self._source
+
+    # -- devices ------------------------------------------------------------------------------
+    def input_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
+        return devices.input_devices(refresh_first=refresh)
+
+    def output_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
+        return devices.output_devices(refresh_first=refresh)
+
+    @property
+    def input_device(self) -> devices.AudioDevice | None:
+        return self._chain.device if self._chain is not None else None
+
+    def set_input_device(self, spec: str | int | None) -> devices.AudioDevice:
+        """Switch the microphone live; the AudioSource (and a published track) stays."""
+        self._input_spec = spec
+        return self.chain.open(spec)
+
+    # -- processing ---------------------------------------------------------------------------
+    @property
+    def processing(self) -> ProcessingConfig:
+        return self._chain.apm.config if self._chain is not None else self._processing
+
+    def set_processing(self, config: ProcessingConfig) -> None:
+        """Switch echo cancellation, noise suppression, AGC, HPF live (next 10 ms frame)."""
+        self._processing = config
+        if self._chain is not None:
+            self._chain.set_processing(config)
+
+    # -- reading ------------------------------------------------------------------------------
+    def mic_meter(self) -> MeterSnapshot:
+        from console.engine.meter import SILENT
+
+        return self._chain.meter.snapshot() if self._chain is not None else SILENT
+
+    def reset_mic_clip(self) -> None:
+        if self._chain is not None:
+            self._chain.meter.reset_clip()
+
+    def capture_stats(self) -> CaptureStats:
+        return self.chain.stats()

@@ -1,0 +1,337 @@
+"""The microphone path: PortAudio callback -> ring -> 10 ms frames -> APM -> meter -> AudioSource.
+
+Threads:
+- PortAudio's callback thread copies samples into a :class:`SampleRing` and wakes the
+  media loop; nothing else (no FFI, no allocation beyond the wake-up, no lock the GUI holds).
+- The media loop (:class:`CaptureChain.run`) slices 10 ms frames, runs the live-switchable
+  APM and the meter, and feeds ``rtc.AudioSource.capture_frame``.
+
+A device that stops calling back (unplugged, stalled) is reported within 500 ms and the
+chain goes on producing silent frames on its own clock, so the published track, the meter
+and the counters keep running. Switching devices keeps the ring and the AudioSource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+from console.engine import devices
+from console.engine.apm import ProcessingConfig, SwitchableApm
+from console.engine.meter import LevelMeter
+from console.engine.ring import SampleRing
+
+SAMPLE_RATE = 48000
+FRAME_SAMPLES = 480  # 10 ms, what the APM and the AudioSource want
+STALL_S = 0.5
+# Frames allowed to wait in the ring before the oldest are dropped (bounds latency).
+MAX_BACKLOG_FRAMES = 8
+STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow",
+                "priming_output")
+
+
+@dataclass(frozen=True)
+class CaptureStats:
+    """Counters of the capture path, readable at any time from any thread."""
+
+    device: str | None
+    running: bool
+    frames_captured: int
+    frames_delivered: int
+    frames_dropped: dict[str, int]
+    status_flags: dict[str, int]
+    since_last_callback_s: float | None
+    stalled: bool
+    device_error: str | None
+    source_queue_ms: float
+    apm_switches: int
+    silence_frames: int = 0
+    latency_ms_p50: float = math.nan
+    latency_ms_p95: float = math.nan
+
+    @property
+    def frames_dropped_total(self) -> int:
+        return sum(self.frames_dropped.values())
+
+
+@dataclass
+class _Counters:
+    samples_in: int = 0
+    delivered: int = 0
+    silence: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: {"ring_full": 0, "backlog": 0})
+    flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
+
+
+class LatencyLog:
+    """The last N frame latencies (frame ready -> capture_frame), in seconds."""
+
+    def __init__(self, size: int = 60_000) -> None:
+        self._values = np.full(size, np.nan)
+        self._n = 0
+
+    def add(self, value: float) -> None:
+        self._values[self._n % self._values.shape[0]] = value
+        self._n += 1
+
+    def values(self) -> npt.NDArray[np.float64]:
+        n = min(self._n, self._values.shape[0])
+        v = self._values[:n]
+        return np.asarray(v[~np.isnan(v)])
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def percentile_ms(self, q: float, last: int | None = None) -> float:
+        """Percentile in ms over all kept values, or over the ``last`` N."""
+        v = self.values() if last is None else self.recent(last)
+        return float(np.percentile(v, q) * 1000.0) if v.size else math.nan
+
+    def recent(self, count: int) -> npt.NDArray[np.float64]:
+        size = self._values.shape[0]
+        n = min(self._n, size, count)
+        idx = (np.arange(self._n - n, self._n) % size) if n else np.arange(0)
+        v = self._values[idx]
+        return np.asarray(v[~np.isnan(v)])
+
+
+class CaptureChain:
+    """Microphone capture into one ``rtc.AudioSource`` that survives device switches."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        source: rtc.AudioSource,
+        *,
+        processing: ProcessingConfig | None = None,
+        block_samples: int = FRAME_SAMPLES,
+        on_frame: Callable[[npt.NDArray[np.int16]], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self.source = source
+        self.apm = SwitchableApm(processing or ProcessingConfig())
+        self.meter = LevelMeter(SAMPLE_RATE, FRAME_SAMPLES)
+        self.latency = LatencyLog()
+        self._block = block_samples
+        self._ring = SampleRing(SAMPLE_RATE)  # 1 s
+        self._counters = _Counters()
+        self._on_frame = on_frame
+        self._wake = asyncio.Event()
+        self._waiting = False
+        self._stream: Any = None
+        self._stream_gen = 0
+        self._device: devices.AudioDevice | None = None
+        self._device_lock = threading.Lock()
+        self._last_callback: float | None = None
+        self._device_error: str | None = None
+        self._opened_at = time.monotonic()
+        self._input_latency_s = 0.0
+        self._render_delay_s = 0.0
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- device side (any thread) -------------------------------------------------------------
+    @property
+    def device(self) -> devices.AudioDevice | None:
+        return self._device
+
+    def open(self, spec: str | int | None) -> devices.AudioDevice:
+        """Open (or switch to) an input device; the AudioSource and the ring stay."""
+        with self._device_lock:
+            dev = devices.find_device(spec, "input")
+            sd = devices.sd()
+            gen = self._stream_gen + 1
+            try:
+                stream = sd.InputStream(
+                    device=dev.index, channels=1, samplerate=SAMPLE_RATE, dtype="int16",
+                    blocksize=self._block, latency="low",
+                    callback=self._make_callback(gen),
+                    finished_callback=self._make_finished(gen, dev),
+                )
+            except Exception as exc:
+                raise devices.DeviceError(f"cannot open input {dev.name!r}: {exc}") from exc
+            old = self._stream
+            self._stream_gen = gen  # callbacks of the old stream are ignored from here on
+            self._stream = None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    old.abort()
+                    old.close()
+            try:
+                stream.start()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    stream.close()
+                self._device = None
+                self._device_error = f"cannot start input {dev.name!r}: {exc}"
+                raise devices.DeviceError(self._device_error) from exc
+            self._stream = stream
+            self._device = dev
+            self._device_error = None
+            self._last_callback = None
+            self._input_latency_s = float(stream.latency)
+            self._opened_at = time.monotonic()
+            return dev
+
+    def close_device(self) -> None:
+        with self._device_lock:
+            self._stream_gen += 1
+            stream, self._stream = self._stream, None
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.abort()
+                    stream.close()
+
+    def set_render_delay(self, seconds: float) -> None:
+        """Output-side delay (for the APM's echo delay hint); set by the playback path."""
+        self._render_delay_s = max(0.0, seconds)
+
+    def set_processing(self, config: ProcessingConfig) -> None:
+        self.apm.request(config)
+
+    def _make_callback(self, gen: int) -> Callable[..., None]:
+        ring = self._ring
+        counters = self._counters
+        flags = counters.flags
+        loop = self._loop
+        monotonic = time.monotonic
+
+        def callback(indata: npt.NDArray[np.int16], frames: int, time_info: Any,
+                     status: Any) -> None:
+            if gen != self._stream_gen:
+                return
+            now = monotonic()
+            self._last_callback = now
+            counters.samples_in += frames
+            if status:
+                for name in STATUS_FLAGS:
+                    if getattr(status, name):
+                        flags[name] += 1
+            if not ring.write(indata[:, 0], now):
+                counters.dropped["ring_full"] += frames // FRAME_SAMPLES or 1
+            if self._waiting:
+                self._waiting = False
+                with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                    loop.call_soon_threadsafe(self._wake.set)
+
+        return callback
+
+    def _make_finished(self, gen: int, dev: devices.AudioDevice) -> Callable[[], None]:
+        def finished() -> None:
+            if gen == self._stream_gen:  # not closed by us: the device went away
+                self._device_error = f"input {dev.name!r} stopped delivering audio (unplugged?)"
+        return finished
+
+    # -- media loop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the frame pump on the media loop (call from the media loop)."""
+        self._running = True
+        self._task = self._loop.create_task(self.run(), name="capture-chain")
+
+    async def stop(self) -> None:
+        self._running = False
+        self.close_device()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(self) -> None:
+        """Slice frames until cancelled."""
+        ring = self._ring
+        pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        next_silence = time.monotonic() + 0.01
+        while self._running:
+            if ring.available() < FRAME_SAMPLES:
+                self._waiting = True
+                if ring.available() < FRAME_SAMPLES:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 0.05)
+                self._wake.clear()
+                self._waiting = False
+            now = time.monotonic()
+            if ring.available() >= FRAME_SAMPLES:
+                backlog = ring.available() // FRAME_SAMPLES
+                if backlog > MAX_BACKLOG_FRAMES:
+                    drop = backlog - MAX_BACKLOG_FRAMES // 2
+                    ring.skip(drop * FRAME_SAMPLES)
+                    self._counters.dropped["backlog"] += drop
+                while ring.available() >= FRAME_SAMPLES and self._running:
+                    ready = ring.take(pcm, SAMPLE_RATE)
+                    await self._deliver(pcm, ready)
+                next_silence = time.monotonic() + 0.01
+            elif self._is_silent_device(now):
+                # The device is gone or stalled: keep the chain running on silence.
+                while now >= next_silence and self._running:
+                    pcm[:] = 0
+                    self._counters.silence += 1
+                    await self._deliver(pcm, math.nan)
+                    next_silence += 0.01
+                if now - next_silence > 0.1:
+                    next_silence = now + 0.01
+
+    def _is_silent_device(self, now: float) -> bool:
+        if self._stream is None or self._device_error is not None:
+            return True
+        last = self._last_callback if self._last_callback is not None else self._opened_at
+        return now - last > STALL_S
+
+    async def _deliver(self, pcm: npt.NDArray[np.int16], ready: float) -> None:
+        frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+        if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
+            delay = self._input_latency_s + self._render_delay_s
+            self.apm.set_stream_delay_ms(int(delay * 1000))
+        try:
+            self.apm.process_capture(frame)
+        except RuntimeError:
+            self._counters.dropped.setdefault("apm_error", 0)
+            self._counters.dropped["apm_error"] += 1
+        samples = np.frombuffer(frame.data, dtype=np.int16)
+        self.meter.process(samples)
+        if self._on_frame is not None:
+            self._on_frame(samples)
+        if not math.isnan(ready):
+            self.latency.add(time.monotonic() - ready)
+        await self.source.capture_frame(frame)
+        self._counters.delivered += 1
+
+    # -- reading ------------------------------------------------------------------------------
+    def stats(self) -> CaptureStats:
+        now = time.monotonic()
+        last = self._last_callback
+        since = None if last is None else now - last
+        stalled = self._stream is not None and self._is_silent_device(now)
+        err = self._device_error
+        if err is None and stalled and self._device is not None:
+            err = f"input {self._device.name!r} has not delivered audio for {STALL_S:.1f} s"
+        return CaptureStats(
+            device=self._device.name if self._device else None,
+            running=self._running,
+            frames_captured=self._counters.samples_in // FRAME_SAMPLES,
+            frames_delivered=self._counters.delivered,
+            frames_dropped=dict(self._counters.dropped),
+            status_flags=dict(self._counters.flags),
+            since_last_callback_s=since,
+            stalled=stalled,
+            device_error=err,
+            source_queue_ms=self.source.queued_duration * 1000.0,
+            apm_switches=self.apm.switches,
+            silence_frames=self._counters.silence,
+            latency_ms_p50=self.latency.percentile_ms(50, last=500),
+            latency_ms_p95=self.latency.percentile_ms(95, last=500),
+        )
+
+    def pending_frames(self) -> int:
+        """Whole frames waiting in the ring."""
+        return self._ring.available() // FRAME_SAMPLES

@@ -1,0 +1,120 @@
+"""Remembered user preferences, declared once and stored with QSettings.
+
+Only harmless preferences live here: the microphone's name, the processing toggles and
+the window geometry. Secrets (LiveKit API keys and secrets, access tokens, server
+passwords) are NEVER stored: they come from the environment or the command line each run.
+
+:func:`load` never fails: a missing, unreadable or garbage value reads as its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "LiveKit Console"
+APPLICATION = "livekit-console"
+VERSION = 1  # bump (and migrate in load()) when a key changes meaning
+_VERSION_KEY = "settings_version"
+
+
+def _to_bool(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int):
+        return raw != 0 if raw in (0, 1) else None
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+    return None
+
+
+def _to_device(raw: Any) -> str | None:
+    if isinstance(raw, str) and raw.strip() and len(raw) <= 512 and raw.isprintable():
+        return raw.strip()
+    return None
+
+
+def _to_bytes(raw: Any) -> bytes | None:
+    if isinstance(raw, QByteArray):
+        return bytes(raw.data())
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw)
+    return None
+
+
+def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:
+    """A dataclass field carrying its QSettings key and parser."""
+    return field(default=default, metadata={"key": key, "parse": parse})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every remembered option, with its key and default (the one place they are declared)."""
+
+    input_device: str | None = _option("audio/input_device", None, _to_device)
+    echo_cancellation: bool = _option("processing/echo_cancellation", True, _to_bool)
+    noise_suppression: bool = _option("processing/noise_suppression", True, _to_bool)
+    auto_gain_control: bool = _option("processing/auto_gain_control", True, _to_bool)
+    high_pass_filter: bool = _option("processing/high_pass_filter", True, _to_bool)
+    window_geometry: bytes = _option("window/geometry", b"", _to_bytes)
+    window_state: bytes = _option("window/state", b"", _to_bytes)
+
+    def processing(self) -> dict[str, bool]:
+        """The four processing toggles, by ProcessingConfig field name."""
+        return {name: bool(getattr(self, name)) for name in PROCESSING_OPTIONS}
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+PROCESSING_OPTIONS = (
+    "echo_cancellation", "noise_suppression", "auto_gain_control", "high_pass_filter",
+)
+
+
+def open_store(path: str | Path | None = None) -> QSettings:
+    """The user's settings store, or an INI file at ``path`` (tests, portable installs)."""
+    if path is not None:
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
+                     ORGANIZATION, APPLICATION)
+
+
+def load(store: QSettings | None = None) -> Settings:
+    """Read every option; anything missing or unparsable falls back to its default."""
+    store = open_store() if store is None else store
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        try:
+            raw = store.value(f.metadata["key"])
+            parsed = None if raw is None else f.metadata["parse"](raw)
+        except Exception:  # a corrupt store must not stop the app
+            parsed = None
+        if parsed is not None:
+            values[f.name] = parsed
+    return Settings(**values)
+
+
+def save(settings: Settings, store: QSettings | None = None) -> None:
+    """Write every option (a ``None`` device removes its key) and flush to disk."""
+    store = open_store() if store is None else store
+    store.setValue(_VERSION_KEY, VERSION)
+    for f in dataclasses.fields(Settings):
+        key = f.metadata["key"]
+        value = getattr(settings, f.name)
+        if value is None:
+            store.remove(key)
+        elif isinstance(value, bytes):
+            store.setValue(key, QByteArray(value))
+        else:
+            store.setValue(key, value)
+    store.sync()

@@ -1,0 +1,3 @@
+"""Qt widgets of the console; they read engine snapshots and never run audio work."""
+
+from __future__ import annotations

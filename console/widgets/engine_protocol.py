@@ -1,0 +1,33 @@
+"""What the main window needs from an audio engine (the real one is AudioEngine)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
+    from console.engine.apm import ProcessingConfig
+    from console.engine.capture import CaptureStats
+    from console.engine.devices import AudioDevice
+    from console.engine.meter import MeterSnapshot
+
+
+class AudioEngineLike(Protocol):
+    """The engine methods the window calls; all are safe to call from the GUI thread."""
+
+    def input_devices(self, refresh: bool = False) -> list[AudioDevice]: ...
+
+    @property
+    def input_device(self) -> AudioDevice | None: ...
+
+    def set_input_device(self, spec: str | int | None) -> AudioDevice: ...
+
+    @property
+    def processing(self) -> ProcessingConfig: ...
+
+    def set_processing(self, config: ProcessingConfig) -> None: ...
+
+    def mic_meter(self) -> MeterSnapshot: ...
+
+    def reset_mic_clip(self) -> None: ...
+
+    def capture_stats(self) -> CaptureStats: ...
