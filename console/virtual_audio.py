@@ -241,6 +241,10 @@ class VirtualSoundCard:
                 return
         raise VirtualAudioError(f"no loaded microphone named {source!r}")
 
+    def suspend_mic(self, source: str, suspended: bool = True) -> None:
+        """Suspend a microphone: it stays present but delivers nothing (a stalled device)."""
+        self._pactl("suspend-source", source, "1" if suspended else "0")
+
     def load_mic(self, source: str) -> None:
         """Plug a microphone from :data:`MICS` back in."""
         mic = next((m for m in MICS if m.source == source), None)

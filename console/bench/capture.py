@@ -145,7 +145,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
 
     from console.engine.media_thread import MediaThread
 
-    sd = devices.sd()
+    sd: Any = devices.sd()
     blocks: list[tuple[float, int]] = []  # (callback time, frames in the block)
     delivered: list[float] = []
     lock = threading.Lock()
@@ -173,7 +173,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
             delivered.append(time.monotonic())
             await original_capture(frame)
 
-        capture.source.capture_frame = capture_frame
+        capture.source.capture_frame = capture_frame  # type: ignore[method-assign]
         return capture
 
     sd.InputStream = StampedInputStream

@@ -56,6 +56,7 @@ class CaptureStats:
     source_queue_ms: float
     apm_switches: int
     silence_frames: int = 0
+    reverse_blocks_dropped: int = 0
     latency_ms_p50: float = math.nan
     latency_ms_p95: float = math.nan
 
@@ -68,6 +69,7 @@ class CaptureStats:
 class _Counters:
     samples_in: int = 0
     delivered: int = 0
+    reverse_dropped: int = 0
     silence: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: {"ring_full": 0, "backlog": 0})
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
@@ -124,6 +126,8 @@ class CaptureChain:
         self.latency = LatencyLog()
         self._block = block_samples
         self._ring = SampleRing(SAMPLE_RATE)  # 1 s
+        self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
+        self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._counters = _Counters()
         self._on_frame = on_frame
         self._wake = asyncio.Event()
@@ -198,6 +202,15 @@ class CaptureChain:
 
     def set_processing(self, config: ProcessingConfig) -> None:
         self.apm.request(config)
+
+    def push_reverse(self, samples: npt.NDArray[np.int16]) -> None:
+        """Queue what is being played (mono int16) as the echo reference.
+
+        Called by ONE producer thread (the output device's callback); the media loop hands
+        it to the active APM in 10 ms frames just before the next microphone frame.
+        """
+        if not self._reverse.write(samples, 0.0):
+            self._counters.reverse_dropped += 1
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
@@ -288,6 +301,11 @@ class CaptureChain:
         return now - last > STALL_S
 
     async def _deliver(self, pcm: npt.NDArray[np.int16], ready: float) -> None:
+        reverse = self._reverse
+        while reverse.available() >= FRAME_SAMPLES:
+            reverse.take(self._reverse_pcm, SAMPLE_RATE)
+            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+            self.apm.process_reverse(ref)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._input_latency_s + self._render_delay_s
@@ -328,6 +346,7 @@ class CaptureChain:
             source_queue_ms=self.source.queued_duration * 1000.0,
             apm_switches=self.apm.switches,
             silence_frames=self._counters.silence,
+            reverse_blocks_dropped=self._counters.reverse_dropped,
             latency_ms_p50=self.latency.percentile_ms(50, last=500),
             latency_ms_p95=self.latency.percentile_ms(95, last=500),
         )

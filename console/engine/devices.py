@@ -62,7 +62,8 @@ def sd() -> ModuleType:
         raise DeviceError(
             f"{exc}: install PortAudio (apt-get install libportaudio2)"
         ) from exc
-    return sounddevice
+    module: ModuleType = sounddevice
+    return module
 
 
 def refresh() -> None:

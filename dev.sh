@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One script for the README's two commands, on a fresh Debian 12 machine as root:
+#   ./dev.sh run [ARGS...]   install what is needed, then start the console window
+#   ./dev.sh test            install what is needed, then ruff, mypy and the whole test suite
+# It installs the apt packages, a virtualenv in .venv and the project (editable) by itself.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  python3 python3-venv python3-pip
+  libportaudio2                                     # PortAudio for sounddevice
+  pulseaudio pulseaudio-utils libasound2-plugins    # the virtual sound card
+  libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
+  xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1  # Qt on X / Xvfb
+  libxcb-render-util0 libxcb-shape0 libxkbcommon-x11-0
+)
+
+install_system() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    echo "dev.sh: installing ${missing[*]}" >&2
+    local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python() {
+  local py="${PYTHON:-python3}"
+  if [[ ! -x .venv/bin/python ]]; then
+    "$py" -m venv .venv
+  fi
+  local stamp=".venv/.stamp-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [[ ! -f "$stamp" ]]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[dev]"
+    rm -f .venv/.stamp-*; touch "$stamp"
+  fi
+}
+
+cmd="${1:-run}"; shift || true
+case "$cmd" in
+  run)
+    install_system; install_python
+    if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${QT_QPA_PLATFORM:-}" ]]; then
+      echo "dev.sh: no display; running under Xvfb (set DISPLAY to see the window)" >&2
+      exec xvfb-run -a .venv/bin/python -m console "$@"
+    fi
+    exec .venv/bin/python -m console "$@"
+    ;;
+  test)
+    install_system; install_python
+    .venv/bin/ruff check console tests
+    .venv/bin/mypy
+    export QT_QPA_PLATFORM=offscreen
+    exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh run [ARGS...] | ./dev.sh test [PYTEST ARGS...]" >&2; exit 2 ;;
+esac

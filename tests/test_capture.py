@@ -1,0 +1,186 @@
+"""The microphone path on the virtual sound card: real PortAudio streams, real livekit APM."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from console.engine.apm import ProcessingConfig
+from tests.audio_helpers import playing, sine, wait_until
+
+pytestmark = pytest.mark.audio
+
+
+@pytest.fixture
+def make_engine(sound_card: object) -> Iterator[Callable[..., object]]:
+    from console.engine.audio_engine import AudioEngine
+
+    made: list[AudioEngine] = []
+    before = {t.ident for t in threading.enumerate()}
+
+    def make(device: str, processing: ProcessingConfig | None = None) -> AudioEngine:
+        engine = AudioEngine(input_device=device, processing=processing or ProcessingConfig.off())
+        made.append(engine)
+        engine.start()
+        return engine
+
+    yield make
+    for engine in made:
+        engine.stop()
+    # Nothing left running: no media thread survives stop().
+    assert wait_until(lambda: not [t for t in threading.enumerate()
+                                   if t.ident not in before and t.name == "media"], 2.0)
+
+
+def test_tone_is_captured_on_its_own_mic_at_the_predicted_level(make_engine) -> None:
+    mic_a = make_engine("lkc_mic_a")
+    mic_b = make_engine("lkc_mic_b")
+    with playing("lkc_speaker_a", sine(-12.0, 1000.0)):
+        assert wait_until(lambda: mic_a.mic_meter().rms_db > -13.0, 3.0)
+        time.sleep(0.5)  # a full 300 ms RMS window of steady tone
+        a, b = mic_a.mic_meter(), mic_b.mic_meter()
+    # AES17 RMS: a sine of amplitude -12 dBFS reads -12 dBFS.
+    assert a.rms_db == pytest.approx(-12.0, abs=0.5)
+    assert a.peak_db == pytest.approx(-12.0, abs=0.5)
+    assert b.peak_db < -80.0, "speaker A must not reach mic B"
+    assert mic_a.capture_stats().frames_dropped_total == 0
+
+
+def test_apm_toggles_during_capture_lose_no_frame(make_engine) -> None:
+    engine = make_engine("lkc_mic_a", ProcessingConfig())
+    with playing("lkc_speaker_a", sine(-20.0, 440.0)):
+        time.sleep(0.2)
+        start = engine.capture_stats()
+        configs = [ProcessingConfig(bool(i & 1), bool(i & 2), bool(i & 4), bool(i & 8))
+                   for i in range(16)]
+        for i in range(60):
+            engine.set_processing(configs[(i * 7) % 16])
+            time.sleep(0.025)
+        engine.set_processing(ProcessingConfig.off())
+        time.sleep(0.1)
+        end = engine.capture_stats()
+    captured = end.frames_captured - start.frames_captured
+    delivered = end.frames_delivered - start.frames_delivered
+    pending = engine.chain.pending_frames()
+    assert end.frames_dropped_total == 0
+    assert end.apm_switches - start.apm_switches >= 50
+    assert captured > 140
+    assert captured - delivered - pending == 0
+    assert engine.processing == ProcessingConfig.off()
+
+
+def test_toggle_takes_effect_within_20_ms(make_engine) -> None:
+    engine = make_engine("lkc_mic_a", ProcessingConfig.off())
+    with playing("lkc_speaker_a", sine(-20.0, 440.0)):
+        time.sleep(0.2)
+        chain = engine.chain
+        target = ProcessingConfig.off().replace(noise_suppression=True)
+        t0 = time.monotonic()
+        engine.set_processing(target)
+        assert wait_until(lambda: chain.apm.active_config == target, 0.5, step=0.001)
+        assert time.monotonic() - t0 < 0.02 + 0.015  # one frame period of slack for polling
+
+
+def test_echo_cancellation_removes_the_played_tone(make_engine) -> None:
+    engine = make_engine("lkc_mic_a", ProcessingConfig.off())
+    chain = engine.chain
+    with playing("lkc_speaker_a", sine(-12.0, 700.0), tap=chain.push_reverse):
+        assert wait_until(lambda: engine.mic_meter().rms_db > -13.0, 3.0)
+        time.sleep(0.4)
+        echo_off = engine.mic_meter().rms_db
+        engine.set_processing(ProcessingConfig.off().replace(echo_cancellation=True))
+        time.sleep(4.0)  # convergence
+        levels = []
+        for _ in range(10):
+            time.sleep(0.1)
+            levels.append(engine.mic_meter().rms_db)
+    echo_on = max(levels)
+    assert echo_off == pytest.approx(-12.0, abs=0.5)
+    assert echo_off - echo_on >= 25.0, f"echo only fell from {echo_off:.1f} to {echo_on:.1f} dB"
+
+
+def test_unplugged_device_is_reported_and_chain_runs_on_silence(make_engine, sound_card) -> None:
+    engine = make_engine("lkc_mic_spare")
+    try:
+        with playing("lkc_speaker_b", sine(-20.0, 500.0)):
+            assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+            sound_card.unload_mic("lkc_mic_spare")
+            t0 = time.monotonic()
+            assert wait_until(lambda: engine.capture_stats().device_error is not None, 2.0)
+            detected = time.monotonic() - t0
+            stats = engine.capture_stats()
+            assert "lkc_mic_spare" in (stats.device_error or "")
+            assert detected < 0.5
+            silence0, delivered0 = stats.silence_frames, stats.frames_delivered
+            time.sleep(0.5)
+            later = engine.capture_stats()
+        # The chain keeps producing frames (silence) at the real-time rate.
+        assert later.silence_frames - silence0 >= 35
+        assert later.frames_delivered - delivered0 >= 35
+        assert engine.mic_meter().rms_db < -90.0
+        task = engine.chain._task
+        assert task is not None and not task.done(), "the frame pump must survive the unplug"
+        # Another device can be chosen and the same AudioSource goes on.
+        source = engine.source
+        engine.set_input_device("lkc_mic_a")
+        assert engine.source is source
+        assert engine.capture_stats().device_error is None
+    finally:
+        sound_card.load_mic("lkc_mic_spare")
+
+
+def test_silent_stall_is_reported_within_500_ms(make_engine, sound_card) -> None:
+    engine = make_engine("lkc_mic_spare")
+    assert wait_until(lambda: engine.capture_stats().frames_captured > 10, 2.0)
+    # A suspended source stays present but delivers nothing: no callback, no error.
+    sound_card.suspend_mic("lkc_mic_spare")
+    try:
+        t0 = time.monotonic()
+        assert wait_until(lambda: engine.capture_stats().stalled, 1.5, step=0.01)
+        assert time.monotonic() - t0 <= 0.5 + 0.1
+        stats = engine.capture_stats()
+        assert stats.since_last_callback_s is not None and stats.since_last_callback_s >= 0.5
+        assert "has not delivered audio" in (stats.device_error or "")
+    finally:
+        sound_card.suspend_mic("lkc_mic_spare", False)
+
+
+def test_switching_input_keeps_the_audio_source_and_follows_the_new_device(make_engine) -> None:
+    engine = make_engine("lkc_mic_a")
+    source = engine.source
+    with playing("lkc_speaker_b", sine(-18.0, 800.0)):
+        time.sleep(0.4)
+        assert engine.mic_meter().rms_db < -80.0
+        dev = engine.set_input_device("lkc_mic_b")
+        assert dev.name == "lkc_mic_b"
+        assert wait_until(lambda: engine.mic_meter().rms_db > -18.6, 2.0)
+    assert engine.source is source
+    assert engine.input_device is not None and engine.input_device.name == "lkc_mic_b"
+    assert engine.capture_stats().frames_dropped_total == 0
+
+
+def test_unknown_device_name_gets_a_clear_error(make_engine) -> None:
+    from console.engine.devices import DeviceNotFoundError
+
+    engine = make_engine("lkc_mic_a")
+    with pytest.raises(DeviceNotFoundError) as info:
+        engine.set_input_device("no such microphone")
+    message = str(info.value)
+    assert "no input device named 'no such microphone'" in message
+    assert "lkc_mic_a" in message  # lists what exists
+    # The running device is untouched.
+    assert engine.input_device is not None and engine.input_device.name == "lkc_mic_a"
+    n = engine.capture_stats().frames_captured
+    assert wait_until(lambda: engine.capture_stats().frames_captured > n + 5, 1.0)
+
+
+def test_push_reverse_feeds_only_while_echo_cancellation_runs(make_engine) -> None:
+    engine = make_engine("lkc_mic_a", ProcessingConfig.off())
+    chain = engine.chain
+    chain.push_reverse(np.zeros(480 * 3, dtype=np.int16))
+    assert wait_until(lambda: chain._reverse.available() == 0, 1.0)
+    assert engine.capture_stats().reverse_blocks_dropped == 0
