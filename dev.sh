@@ -37,8 +37,11 @@ install_python() {
   fi
   local stamp=".venv/.stamp-$(sha1sum pyproject.toml | cut -c1-12)"
   if [[ ! -f "$stamp" ]]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    local log=".venv/pip-install.log"
+    if ! { .venv/bin/python -m pip install --upgrade pip \
+           && .venv/bin/python -m pip install -e ".[dev]"; } >"$log" 2>&1; then
+      tail -n 30 "$log" >&2; echo "dev.sh: pip install failed (full log: $log)" >&2; exit 1
+    fi
     rm -f .venv/.stamp-*; touch "$stamp"
   fi
 }

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(cap)
     cap.add_argument("--seconds", type=float, default=20.0)
     cap.add_argument("--toggles", type=int, default=100)
+    cap.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
+    cap.add_argument("--output", default="lkc_speaker_a", help="speaker playing the tone")
     cap.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
@@ -110,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         runner: Callable[[list[str]], int]
         if args.bench == "capture":
             from console.bench.capture import main as runner
-            argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles)]
+            argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles),
+                    "--input", args.input, "--output", args.output]
         else:
             from console.bench.meter import main as runner
             argv = ["--frames", str(args.frames)]

@@ -87,9 +87,9 @@ def run_ours(mic: str, seconds: float, toggles: int) -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
     engine = AudioEngine(input_device=mic, processing=ProcessingConfig())
-    engine.start()
     queue_ms: list[float] = []
     try:
+        engine.start()
         time.sleep(0.3)  # settle
         chain = engine.chain
         chain.latency.clear()
@@ -234,6 +234,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
 
 def run(seconds: float = 20.0, toggles: int = 100, mic: str = "lkc_mic_a",
         speaker: str = "lkc_speaker_a") -> dict[str, Any]:
+    devices.find_device(mic, "input")  # a clear error before anything starts
     with tone_playing(speaker):
         ours = run_ours(mic, seconds, toggles)
         reference = run_reference(mic, seconds)

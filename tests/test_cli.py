@@ -1,0 +1,60 @@
+"""The command line, run as a user would run it (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from console import __version__
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_version_and_help() -> None:
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"livekit-console {__version__}"
+    helped = _run("--help")
+    assert helped.returncode == 0
+    for word in ("devices", "bench capture", "--virtual-devices", "--input-device"):
+        assert word in helped.stdout
+
+
+@pytest.mark.audio
+def test_devices_json_on_a_private_virtual_card() -> None:
+    out = _run("devices", "--json", "--virtual-devices")
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    names = {d["name"] for d in listed}
+    assert {"lkc_mic_a", "lkc_speaker_a"} <= names
+    assert all({"index", "hostapi", "max_input_channels", "default_samplerate",
+                "is_default_input"} <= d.keys() for d in listed)
+
+
+@pytest.mark.audio
+def test_capture_benchmark_prints_figures() -> None:
+    out = _run("bench", "capture", "--seconds", "1.5", "--toggles", "10", "--json",
+               "--virtual-devices", timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["frames_captured"] > 100
+    assert result["frames_lost_across_toggles"] == 0
+    assert result["apm_toggles"] == 10
+    assert 0 < result["latency_ms_p95"] < result["reference"]["latency_ms_p95"]
+    assert result["reference"]["block_ms"] == 100.0
+
+
+@pytest.mark.audio
+def test_unknown_device_gives_one_line_error_not_a_traceback() -> None:
+    out = _run("bench", "capture", "--input", "no such mic", "--seconds", "0.5",
+               "--virtual-devices")
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("livekit-console:")]
+    assert lines == [lines[0]] and "no input device named 'no such mic'" in lines[0]
+    assert "lkc_mic_a" in lines[0]
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,60 @@
+"""The SPSC sample ring: wrap-around, overflow refusal, frame-ready times."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from console.engine.ring import SampleRing
+
+
+def test_frames_come_out_in_order_across_the_wrap() -> None:
+    ring = SampleRing(1000)
+    out = np.zeros(480, dtype=np.int16)
+    seen: list[np.ndarray] = []
+    counter = 0
+    for block in range(20):
+        data = np.arange(counter, counter + 240, dtype=np.int64).astype(np.int16)
+        counter += 240
+        assert ring.write(data, now=float(block))
+        while ring.available() >= 480:
+            ring.take(out, 48000)
+            seen.append(out.copy())
+    got = np.concatenate(seen)
+    assert np.array_equal(got, np.arange(got.size).astype(np.int16))
+
+
+def test_a_full_ring_refuses_the_block_instead_of_overwriting() -> None:
+    ring = SampleRing(960)
+    assert ring.write(np.ones(480, dtype=np.int16), 0.0)
+    assert ring.write(np.full(480, 2, dtype=np.int16), 0.0)
+    assert not ring.write(np.full(480, 3, dtype=np.int16), 0.0)
+    out = np.zeros(480, dtype=np.int16)
+    ring.take(out, 48000)
+    assert (out == 1).all()
+    ring.take(out, 48000)
+    assert (out == 2).all()
+
+
+def test_ready_time_is_when_the_frames_last_sample_arrived() -> None:
+    ring = SampleRing(48000)
+    # One 100 ms block (4800 samples) arriving at t=10.0: its first 10 ms frame was complete
+    # 90 ms before the block arrived, its last frame at the arrival.
+    ring.write(np.zeros(4800, dtype=np.int16), now=10.0)
+    out = np.zeros(480, dtype=np.int16)
+    times = [ring.take(out, 48000) for _ in range(10)]
+    assert math.isclose(times[0], 10.0 - 0.09, abs_tol=1e-9)
+    assert math.isclose(times[-1], 10.0, abs_tol=1e-9)
+    # Blocks of 10 ms: ready time is the callback time itself.
+    ring.write(np.zeros(480, dtype=np.int16), now=11.0)
+    assert ring.take(out, 48000) == 11.0
+
+
+def test_skip_drops_the_oldest_samples() -> None:
+    ring = SampleRing(4800)
+    ring.write(np.arange(1440, dtype=np.int16), now=1.0)
+    ring.skip(960)
+    out = np.zeros(480, dtype=np.int16)
+    ring.take(out, 48000)
+    assert out[0] == 960 and ring.available() == 0
