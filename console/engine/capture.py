@@ -75,6 +75,11 @@ class _Counters:
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
 
 
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class LatencyLog:
     """The last N frame latencies (frame ready -> capture_frame), in seconds."""
 
@@ -130,8 +135,7 @@ class CaptureChain:
         self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._counters = _Counters()
         self._on_frame = on_frame
-        self._wake = asyncio.Event()
-        self._waiting = False
+        self._waiter: asyncio.Future[None] | None = None
         self._stream: Any = None
         self._stream_gen = 0
         self._device: devices.AudioDevice | None = None
@@ -232,10 +236,11 @@ class CaptureChain:
                         flags[name] += 1
             if not ring.write(indata[:, 0], now):
                 counters.dropped["ring_full"] += frames // FRAME_SAMPLES or 1
-            if self._waiting:
-                self._waiting = False
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
                 with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                    loop.call_soon_threadsafe(self._wake.set)
+                    loop.call_soon_threadsafe(_release, waiter)
 
         return callback
 
@@ -267,12 +272,7 @@ class CaptureChain:
         next_silence = time.monotonic() + 0.01
         while self._running:
             if ring.available() < FRAME_SAMPLES:
-                self._waiting = True
-                if ring.available() < FRAME_SAMPLES:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.05)
-                self._wake.clear()
-                self._waiting = False
+                await self._wait_for_audio(0.05)
             now = time.monotonic()
             if ring.available() >= FRAME_SAMPLES:
                 backlog = ring.available() // FRAME_SAMPLES
@@ -293,6 +293,20 @@ class CaptureChain:
                     next_silence += 0.01
                 if now - next_silence > 0.1:
                     next_silence = now + 0.01
+
+    async def _wait_for_audio(self, timeout: float) -> None:
+        """Sleep until the callback brings samples, or ``timeout`` (no Task per wait)."""
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        if self._ring.available() >= FRAME_SAMPLES:  # arrived while arming
+            self._waiter = None
+            return
+        timer = self._loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def _is_silent_device(self, now: float) -> bool:
         if self._stream is None or self._device_error is not None:
