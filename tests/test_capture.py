@@ -184,3 +184,15 @@ def test_push_reverse_feeds_only_while_echo_cancellation_runs(make_engine) -> No
     chain.push_reverse(np.zeros(480 * 3, dtype=np.int16))
     assert wait_until(lambda: chain._reverse.available() == 0, 1.0)
     assert engine.capture_stats().reverse_blocks_dropped == 0
+
+
+def test_refreshing_the_device_list_keeps_capturing(make_engine) -> None:
+    engine = make_engine("lkc_mic_b")
+    source = engine.source
+    names = [d.name for d in engine.input_devices(refresh=True)]
+    assert "lkc_mic_a" in names
+    n = engine.capture_stats().frames_captured
+    assert wait_until(lambda: engine.capture_stats().frames_captured > n + 30, 1.5)
+    stats = engine.capture_stats()
+    assert stats.device_error is None and stats.device == "lkc_mic_b"
+    assert engine.source is source

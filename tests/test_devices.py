@@ -35,7 +35,7 @@ def test_select_by_index_exact_name_and_unique_part(sound_card) -> None:
 def test_selection_errors_are_clear(sound_card) -> None:
     from console.engine import devices
 
-    with pytest.raises(devices.DeviceNotFoundError, match="ambiguous: .*lkc_mic_a.*lkc_mic_b"):
+    with pytest.raises(devices.DeviceNotFoundError, match=r"ambiguous: .*lkc_mic_a.*lkc_mic_b"):
         devices.find_device("lkc_mic", "input")
     with pytest.raises(devices.DeviceNotFoundError, match="no input device named 'nope'"):
         devices.find_device("nope", "input")

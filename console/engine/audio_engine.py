@@ -16,7 +16,7 @@ from console.engine.media_thread import MediaThread
 from console.engine.meter import MeterSnapshot
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
-SOURCE_QUEUE_MS = 50
+SOURCE_QUEUE_MS = 20
 
 
 class AudioEngine:
@@ -91,11 +91,22 @@ class AudioEngine:
         return self._source
 
     # -- devices ------------------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        """Re-read the device list; an open input is reopened around the re-initialisation."""
+        if self._chain is not None:
+            self._chain.refresh_devices()
+        else:
+            devices.refresh()
+
     def input_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
-        return devices.input_devices(refresh_first=refresh)
+        if refresh:
+            self.refresh_devices()
+        return devices.input_devices()
 
     def output_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
-        return devices.output_devices(refresh_first=refresh)
+        if refresh:
+            self.refresh_devices()
+        return devices.output_devices()
 
     @property
     def input_device(self) -> devices.AudioDevice | None:

@@ -139,7 +139,7 @@ class CaptureChain:
         self._stream: Any = None
         self._stream_gen = 0
         self._device: devices.AudioDevice | None = None
-        self._device_lock = threading.Lock()
+        self._device_lock = threading.RLock()
         self._last_callback: float | None = None
         self._device_error: str | None = None
         self._opened_at = time.monotonic()
@@ -190,6 +190,22 @@ class CaptureChain:
             self._input_latency_s = float(stream.latency)
             self._opened_at = time.monotonic()
             return dev
+
+    def refresh_devices(self) -> None:
+        """Re-read PortAudio's device list, reopening the current input around it.
+
+        Re-initialising PortAudio invalidates every open stream, so the input is closed
+        first and reopened (by name) afterwards: a gap of a few milliseconds, no lost track.
+        """
+        with self._device_lock:
+            current = self._device
+            self.close_device()
+            devices.refresh()
+            if current is not None:
+                try:
+                    self.open(current.name)
+                except devices.DeviceError as exc:
+                    self._device_error = str(exc)
 
     def close_device(self) -> None:
         with self._device_lock:

@@ -1,8 +1,8 @@
 """The console's main window: microphone picker, processing toggles, level meter, status.
 
-One 30 Hz QTimer polls the engine's snapshots (meter, capture counters) and pushes them into
-the widgets; nothing is signalled per audio frame. Every user change goes straight to the
-engine and is remembered in the settings store.
+One 30 Hz QTimer (running while the window is shown) polls the engine's snapshots (meter,
+capture counters) and pushes them into the widgets; nothing is signalled per audio frame.
+Every user change goes straight to the engine and is remembered in the settings store.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -95,7 +95,6 @@ class MainWindow(QMainWindow):
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.timeout.connect(self.poll)
-        self._timer.start()
         self.poll()
 
     # -- building ----------------------------------------------------------------------------
@@ -239,11 +238,19 @@ class MainWindow(QMainWindow):
         _set_text(self.readout, readout_text(snapshot))
         try:
             status = status_text(self._engine.capture_stats())
-        except Exception as exc:
-            status = f"audio engine not running ({exc})"
+        except Exception:  # not started, or already stopped
+            status = "audio engine not running"
         _set_text(self.status_label, status)
 
     # -- events ------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        self._timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._timer.stop()
+        super().hideEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self._timer.stop()
         self._remember(window_geometry=self.saveGeometry().data(),

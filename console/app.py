@@ -1,0 +1,118 @@
+"""Start the window: QApplication, the qasync loop, the audio engine, the remembered settings.
+
+Heavy modules (Qt, qasync, livekit, sounddevice) are imported inside :func:`run_app`, so
+importing this module is cheap (the CLI imports it for every command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from console import settings as settings_mod
+from console.settings import ORGANIZATION, PROCESSING_OPTIONS, Settings
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from console.engine.audio_engine import AudioEngine
+
+DISPLAY_NAME = "LiveKit Console"
+
+
+def run_app(
+    *, input_device: str | None = None, processing_overrides: dict[str, bool] | None = None,
+) -> int:
+    """Show the console window until the application quits; returns the exit status (0).
+
+    ``input_device`` and ``processing_overrides`` (ProcessingConfig field -> bool) win over
+    the remembered settings for this run; they are not remembered unless changed in the UI.
+    Audio device problems are shown in the window, never raised.
+    """
+    overrides = _checked_overrides(processing_overrides)
+    import qasync
+
+    from console.widgets.main_window import MainWindow
+
+    app = _application()
+    store = settings_mod.open_store()
+    effective = settings_mod.load(store).replace(**overrides)
+    explicit = input_device is not None
+    if explicit:
+        effective = effective.replace(input_device=input_device)
+    engine, notice = _start_engine(effective, explicit_device=explicit)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window: MainWindow | None = None
+    try:
+        # The engine already runs with the effective settings: the window only shows them.
+        window = MainWindow(engine, store, initial=effective.replace(input_device=None))
+        if notice:
+            window.show_error(notice)
+        window.show()
+        quitting: asyncio.Future[None] = loop.create_future()
+
+        def _on_quit() -> None:
+            if not quitting.done():
+                quitting.set_result(None)
+
+        app.aboutToQuit.connect(_on_quit)
+        with loop:
+            loop.run_until_complete(quitting)
+    finally:
+        if window is not None:
+            window.close()  # saves the geometry when the app quit without closing it
+        engine.stop()
+        asyncio.set_event_loop(None)
+    return 0
+
+
+def _checked_overrides(overrides: dict[str, bool] | None) -> dict[str, bool]:
+    unknown = sorted(set(overrides or {}) - set(PROCESSING_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown processing option(s): {', '.join(unknown)}; "
+                         f"expected {', '.join(PROCESSING_OPTIONS)}")
+    return {name: bool(value) for name, value in (overrides or {}).items()}
+
+
+def _application() -> QApplication:
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    if existing is not None and not isinstance(existing, QApplication):
+        raise RuntimeError("a non-GUI QCoreApplication already exists")
+    app = existing if existing is not None else QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(settings_mod.APPLICATION)
+    app.setApplicationDisplayName(DISPLAY_NAME)
+    return app
+
+
+def _start_engine(effective: Settings, *, explicit_device: bool) -> tuple[AudioEngine, str]:
+    """Start the engine; on a device error return it running on silence, with a message.
+
+    A remembered microphone that cannot be opened (unplugged, renamed) is replaced by the
+    default device; an explicitly requested one is not (the user asked for it).
+    """
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+    from console.engine.devices import DeviceError
+
+    engine = AudioEngine(input_device=effective.input_device,
+                         processing=ProcessingConfig(**effective.processing()))
+    try:
+        engine.start()
+    except DeviceError as exc:
+        if explicit_device or effective.input_device is None:
+            return engine, str(exc)
+        try:
+            dev = engine.set_input_device(None)
+        except DeviceError as default_exc:
+            return engine, f"{exc}; the default input failed too: {default_exc}"
+        return engine, (f"The remembered microphone {effective.input_device!r} is not "
+                        f"available ({exc}); using the default device {dev.label}.")
+    except BaseException:
+        engine.stop()
+        raise
+    return engine, ""
