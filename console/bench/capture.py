@@ -108,16 +108,20 @@ def run_ours(mic: str, seconds: float, toggles: int) -> dict[str, Any]:
             queue_ms.append(engine.source.queued_duration * 1000)
             time.sleep(min(0.02, max(0.0, t_end - now)))
         cpu_pct = cpu.percent()
-        engine.set_processing(ProcessingConfig())
-        time.sleep(0.1)  # let the ring drain
         end = chain.stats()
+        # Settle the books: close the input, let the ring drain, count from the chain's start.
+        chain.close_device()
+        deadline = time.monotonic() + 2.0
+        while chain.pending_frames() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        books = chain.stats()
         lat = chain.latency.values() * 1000
     finally:
         engine.stop()
     captured = end.frames_captured - start.frames_captured
     delivered = end.frames_delivered - start.frames_delivered
     dropped = end.frames_dropped_total - start.frames_dropped_total
-    pending = chain.pending_frames()
     return {
         "block_ms": FRAME / SAMPLE_RATE * 1000,
         "latency_ms_p50": _pct(lat, 50),
@@ -131,7 +135,8 @@ def run_ours(mic: str, seconds: float, toggles: int) -> dict[str, Any]:
         "frames_dropped_by_reason": end.frames_dropped,
         "apm_toggles": i,
         "apm_switches_seen": end.apm_switches - start.apm_switches,
-        "frames_lost_across_toggles": captured - delivered - dropped - pending,
+        "frames_lost_across_toggles": books.frames_lost,
+        "silence_frames": books.silence_frames,
         "status_flags": {k: v for k, v in end.status_flags.items() if v},
         "source_queue_ms_p50": _pct(queue_ms, 50),
         "source_queue_ms_p95": _pct(queue_ms, 95),

@@ -56,6 +56,7 @@ class CaptureStats:
     source_queue_ms: float
     apm_switches: int
     silence_frames: int = 0
+    pending_frames: int = 0
     reverse_blocks_dropped: int = 0
     latency_ms_p50: float = math.nan
     latency_ms_p95: float = math.nan
@@ -64,11 +65,20 @@ class CaptureStats:
     def frames_dropped_total(self) -> int:
         return sum(self.frames_dropped.values())
 
+    @property
+    def frames_lost(self) -> int:
+        """Frames the device delivered that neither reached the AudioSource nor were counted
+        as dropped. Exact once the input is closed and the ring drained (``pending == 0``);
+        while audio flows it may be off by the frame in flight."""
+        real = self.frames_delivered - self.silence_frames
+        return (self.frames_captured - real - self.frames_dropped_total
+                - self.pending_frames)
+
 
 @dataclass
 class _Counters:
     samples_in: int = 0
-    delivered: int = 0
+    delivered: int = 0  # device frames that reached the AudioSource
     reverse_dropped: int = 0
     silence: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: {"ring_full": 0, "backlog": 0})
@@ -208,6 +218,7 @@ class CaptureChain:
                     self._device_error = str(exc)
 
     def close_device(self) -> None:
+        """Close the input; the chain goes on (on silence) until another is opened."""
         with self._device_lock:
             self._stream_gen += 1
             stream, self._stream = self._stream, None
@@ -304,8 +315,7 @@ class CaptureChain:
                 # The device is gone or stalled: keep the chain running on silence.
                 while now >= next_silence and self._running:
                     pcm[:] = 0
-                    self._counters.silence += 1
-                    await self._deliver(pcm, math.nan)
+                    await self._deliver(pcm, math.nan, silent=True)
                     next_silence += 0.01
                 if now - next_silence > 0.1:
                     next_silence = now + 0.01
@@ -330,7 +340,8 @@ class CaptureChain:
         last = self._last_callback if self._last_callback is not None else self._opened_at
         return now - last > STALL_S
 
-    async def _deliver(self, pcm: npt.NDArray[np.int16], ready: float) -> None:
+    async def _deliver(self, pcm: npt.NDArray[np.int16], ready: float,
+                       silent: bool = False) -> None:
         reverse = self._reverse
         while reverse.available() >= FRAME_SAMPLES:
             reverse.take(self._reverse_pcm, SAMPLE_RATE)
@@ -352,7 +363,10 @@ class CaptureChain:
         if not math.isnan(ready):
             self.latency.add(time.monotonic() - ready)
         await self.source.capture_frame(frame)
-        self._counters.delivered += 1
+        if silent:
+            self._counters.silence += 1
+        else:
+            self._counters.delivered += 1
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> CaptureStats:
@@ -367,7 +381,7 @@ class CaptureChain:
             device=self._device.name if self._device else None,
             running=self._running,
             frames_captured=self._counters.samples_in // FRAME_SAMPLES,
-            frames_delivered=self._counters.delivered,
+            frames_delivered=self._counters.delivered + self._counters.silence,
             frames_dropped=dict(self._counters.dropped),
             status_flags=dict(self._counters.flags),
             since_last_callback_s=since,
@@ -376,6 +390,7 @@ class CaptureChain:
             source_queue_ms=self.source.queued_duration * 1000.0,
             apm_switches=self.apm.switches,
             silence_frames=self._counters.silence,
+            pending_frames=self.pending_frames(),
             reverse_blocks_dropped=self._counters.reverse_dropped,
             latency_ms_p50=self.latency.percentile_ms(50, last=500),
             latency_ms_p95=self.latency.percentile_ms(95, last=500),
