@@ -16,7 +16,7 @@ from console.engine.media_thread import MediaThread
 from console.engine.meter import MeterSnapshot
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
-SOURCE_QUEUE_MS = 20
+SOURCE_QUEUE_MS = 30
 
 
 class AudioEngine:
