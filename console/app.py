@@ -7,7 +7,11 @@ importing this module is cheap (the CLI imports it for every command).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from console import settings as settings_mod
@@ -58,7 +62,7 @@ def run_app(
                 quitting.set_result(None)
 
         app.aboutToQuit.connect(_on_quit)
-        with loop:
+        with _quit_on_signals(app), loop:
             loop.run_until_complete(quitting)
     finally:
         if window is not None:
@@ -66,6 +70,31 @@ def run_app(
         engine.stop()
         asyncio.set_event_loop(None)
     return 0
+
+
+@contextlib.contextmanager
+def _quit_on_signals(app: QApplication) -> Iterator[None]:
+    """Ctrl+C and SIGTERM quit the app cleanly (engine stopped, settings saved).
+
+    Python runs signal handlers only between bytecodes, so a light timer wakes the
+    interpreter while Qt sleeps in its event loop.
+    """
+    from PySide6.QtCore import QTimer
+
+    def _quit(signum: int, frame: FrameType | None) -> None:
+        app.quit()
+
+    wake = QTimer()
+    wake.setInterval(200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    previous = {sig: signal.signal(sig, _quit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        wake.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _checked_overrides(overrides: dict[str, bool] | None) -> dict[str, bool]:

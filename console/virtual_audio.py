@@ -16,6 +16,7 @@ stops its streams instead of silently moving them to another device (shared/FACT
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -139,6 +141,7 @@ class VirtualSoundCard:
         self._settle_s = settle_s
         self._root: Path | None = None
         self._pid: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -147,13 +150,14 @@ class VirtualSoundCard:
 
     @property
     def env(self) -> dict[str, str]:
-        """The variables every process using the card needs."""
+        """The variables a child process of the card (daemon, pactl) runs with."""
         root = self._require_root()
         run = root / "run"
         return {
             "XDG_RUNTIME_DIR": str(run),
             "HOME": str(root / "home"),
             "PULSE_SERVER": f"unix:{run}/pulse/native",
+            "XDG_CONFIG_HOME": str(root / "home" / ".config"),
         }
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -171,22 +175,24 @@ class VirtualSoundCard:
         (root / "home" / ".asoundrc").write_text(_asoundrc())
         script = root / "script.pa"
         script.write_text(_script())
-        env = self._child_env()
-        proc = subprocess.run(
-            ["pulseaudio", "--daemonize=yes", "-n", f"--file={script}", "--exit-idle-time=-1",
-             "--use-pid-file=yes", "--log-target=stderr"],
-            env=env, capture_output=True, text=True, timeout=timeout_s, check=False,
-        )
-        pid_file = root / "run" / "pulse" / "pid"
+        log = root / "pulseaudio.log"
+        with log.open("wb") as log_file:
+            # Not daemonized: our child, killed with us even when we die without cleaning up
+            # (PR_SET_PDEATHSIG), so no daemon outlives a crashed or killed console.
+            proc = subprocess.Popen(
+                ["pulseaudio", "--daemonize=no", "-n", f"--file={script}",
+                 "--exit-idle-time=-1", "--use-pid-file=yes", "--log-target=stderr"],
+                env=self._child_env(), stdin=subprocess.DEVNULL, stdout=log_file,
+                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(),
+            )
+        self._proc = proc
+        self._pid = proc.pid
         deadline = time.monotonic() + timeout_s
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if proc.returncode != 0 or not pid_file.exists():
-            self._cleanup_dir()
-            tail = (proc.stderr or "").strip().splitlines()[-3:]
-            raise VirtualAudioError("PulseAudio did not start: " + " | ".join(tail))
-        self._pid = int(pid_file.read_text().strip())
         while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+                self.stop()
+                raise VirtualAudioError("PulseAudio did not start: " + " | ".join(tail))
             if self._pactl("info", check=False).returncode == 0:
                 break
             time.sleep(0.05)
@@ -199,6 +205,7 @@ class VirtualSoundCard:
     def stop(self) -> None:
         """Stop the daemon by its pid and remove its files."""
         pid, self._pid = self._pid, None
+        proc, self._proc = self._proc, None
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -208,6 +215,9 @@ class VirtualSoundCard:
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2.0)
         self._cleanup_dir()
 
     def __enter__(self) -> VirtualSoundCard:
@@ -229,7 +239,12 @@ class VirtualSoundCard:
                 "PortAudio would not see the virtual devices"
             )
         target = os.environ if environ is None else environ
+        # Our own HOME moves to the card (alsa-lib reads ~/.asoundrc), but the user's
+        # configuration folder stays where it was, so the app's settings are remembered.
+        config_home = target.get("XDG_CONFIG_HOME") or os.path.join(
+            target.get("HOME") or os.path.expanduser("~"), ".config")
         target.update(self.env)
+        target["XDG_CONFIG_HOME"] = config_home
 
     def unload_mic(self, source: str) -> None:
         """Unplug a microphone: unload its module (its streams stop, they are not rescued)."""
@@ -278,6 +293,22 @@ class VirtualSoundCard:
         root, self._root = self._root, None
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook that makes the child get SIGTERM when we die (Linux prctl).
+
+    The C function is looked up here, in the parent: the forked child only calls it.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return hook
 
 
 def _alive(pid: int) -> bool:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -58,3 +61,39 @@ def test_unknown_device_gives_one_line_error_not_a_traceback() -> None:
     assert lines == [lines[0]] and "no input device named 'no such mic'" in lines[0]
     assert "lkc_mic_a" in lines[0]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.audio
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_app_starts_and_quits_cleanly_on_a_signal(sig, tmp_path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "console", "--virtual-devices",
+                             "--input-device", "lkc_mic_a"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5.0)  # the card settles (2.5 s), the window comes up
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    children = _pulse_children(proc.pid)
+    assert children, "the app should run its own PulseAudio daemon"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    for pid in children:
+        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+    # Settings were remembered in the user's config folder, not in the card's private HOME.
+    stored = list(tmp_path.rglob("*.conf")) + list(tmp_path.rglob("*.ini"))
+    assert stored, "the window's settings should be saved under XDG_CONFIG_HOME"
+
+
+def _pulse_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "pulseaudio"], capture_output=True,
+                         text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
