@@ -13,7 +13,7 @@ from console.engine import devices
 from console.engine.apm import ProcessingConfig
 from console.engine.capture import SAMPLE_RATE, CaptureChain, CaptureStats
 from console.engine.media_thread import MediaThread
-from console.engine.meter import MeterSnapshot
+from console.engine.meter import SILENT, MeterSnapshot
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
@@ -130,8 +130,6 @@ class AudioEngine:
 
     # -- reading ------------------------------------------------------------------------------
     def mic_meter(self) -> MeterSnapshot:
-        from console.engine.meter import SILENT
-
         return self._chain.meter.snapshot() if self._chain is not None else SILENT
 
     def reset_mic_clip(self) -> None:
