@@ -12,8 +12,13 @@ from livekit import rtc
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
 from console.engine.capture import SAMPLE_RATE, CaptureChain, CaptureStats
+from console.engine.channel import Channel, ChannelStats, open_track_stream
+from console.engine.echo_metrics import EchoStats
 from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
+from console.engine.mixer import Mixer
+from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
+from console.engine.output import OutputDevice, OutputStats
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
@@ -28,13 +33,19 @@ class AudioEngine:
         input_device: str | int | None = None,
         processing: ProcessingConfig | None = None,
         source_queue_ms: int = SOURCE_QUEUE_MS,
+        output_device: str | int | None = None,
+        output_target_ms: float = OUTPUT_TARGET_MS,
     ) -> None:
+        self._output_spec = output_device
+        self._output_target_ms = output_target_ms
         self._input_spec = input_device
         self._processing = processing or ProcessingConfig()
         self._queue_ms = source_queue_ms
         self._media = MediaThread()
         self._chain: CaptureChain | None = None
         self._source: rtc.AudioSource | None = None
+        self._mixer = Mixer()
+        self._output: OutputDevice | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -51,20 +62,43 @@ class AudioEngine:
             return
         self._media.start()
         self._chain = self._media.run(self._create_chain())
+        if self._output_spec is not None:
+            self.output.open(self._output_spec)
         self._chain.open(self._input_spec)
+
+    def start_output(self, spec: str | int | None = None) -> devices.AudioDevice:
+        """Open the output device (or switch to another one while playing)."""
+        self._output_spec = spec
+        return self.output.open(spec)
+
+    def stop_output(self) -> None:
+        """Close the output device; channels keep running on the engine's own clock."""
+        self.output.close_device()
 
     async def _create_chain(self) -> CaptureChain:
         loop = self._media.loop
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=self._queue_ms, loop=loop)
         chain = CaptureChain(loop, self._source, processing=self._processing)
         chain.start()
+        # The playback path runs from the start (on its own clock until a device opens), so
+        # channels can be added at any moment; what it plays is the chain's echo reference.
+        self._output = OutputDevice(loop, self._mixer, target_ms=self._output_target_ms,
+                                    reverse=chain.push_reverse,
+                                    on_render_delay=chain.set_render_delay)
+        self._output.start()
         return chain
 
     def stop(self) -> None:
         """Stop capture and the media thread; safe to call twice."""
         chain, self._chain = self._chain, None
         source, self._source = self._source, None
+        output, self._output = self._output, None
         if chain is not None and self._media.running:
+            with contextlib.suppress(Exception):
+                self._media.run(self._close_channels())
+            if output is not None:
+                with contextlib.suppress(Exception):
+                    self._media.run(output.stop())
             with contextlib.suppress(Exception):
                 self._media.run(chain.stop())
             if source is not None:
@@ -82,6 +116,16 @@ class AudioEngine:
         if self._chain is None:
             raise RuntimeError("the audio engine is not started")
         return self._chain
+
+    @property
+    def output(self) -> OutputDevice:
+        if self._output is None:
+            raise RuntimeError("the audio engine is not started")
+        return self._output
+
+    @property
+    def mixer(self) -> Mixer:
+        return self._mixer
 
     @property
     def source(self) -> rtc.AudioSource:
@@ -127,6 +171,49 @@ class AudioEngine:
         self._processing = config
         if self._chain is not None:
             self._chain.set_processing(config)
+
+    # -- channels (one per remote audio track) ------------------------------------------------
+    def add_track(self, key: str, track: rtc.Track, *, label: str | None = None,
+                  gain_db: float = 0.0, muted: bool = False) -> Channel:
+        """Play a track through the mixer under ``key`` (an identity, not ``track.sid``)."""
+        return self._media.run(self._add_track(key, track, label, gain_db, muted))
+
+    async def _add_track(self, key: str, track: rtc.Track, label: str | None,
+                         gain_db: float, muted: bool) -> Channel:
+        if key in self._mixer.channels:
+            raise ValueError(f"a channel named {key!r} is already mixed")
+        channel = Channel(key, open_track_stream(track), label=label, gain_db=gain_db,
+                          muted=muted)
+        self._mixer.add(channel)
+        channel.start()
+        return channel
+
+    def remove_track(self, key: str) -> bool:
+        """Stop playing a channel and close its stream; False if there was none."""
+        return self._media.run(self._remove_track(key))
+
+    async def _remove_track(self, key: str) -> bool:
+        channel = self._mixer.remove(key)
+        if channel is None:
+            return False
+        await channel.aclose()
+        return True
+
+    async def _close_channels(self) -> None:
+        for key in list(self._mixer.channels):
+            await self._remove_track(key)
+
+    def channel(self, key: str) -> Channel:
+        return self._mixer.channels[key]
+
+    def channel_stats(self) -> list[ChannelStats]:
+        return [c.stats() for c in list(self._mixer.channels.values())]
+
+    def output_stats(self) -> OutputStats:
+        return self.output.stats()
+
+    def echo_stats(self) -> EchoStats:
+        return self.chain.echo.stats()
 
     # -- reading ------------------------------------------------------------------------------
     def mic_meter(self) -> MeterSnapshot:

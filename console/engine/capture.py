@@ -28,6 +28,7 @@ from livekit import rtc
 
 from console.engine import devices
 from console.engine.apm import ProcessingConfig, SwitchableApm
+from console.engine.echo_metrics import EchoMetrics
 from console.engine.meter import LevelMeter
 from console.engine.ring import SampleRing
 
@@ -138,6 +139,7 @@ class CaptureChain:
         self.source = source
         self.apm = SwitchableApm(processing or ProcessingConfig())
         self.meter = LevelMeter(SAMPLE_RATE, FRAME_SAMPLES)
+        self.echo = EchoMetrics()
         self.latency = LatencyLog()
         self._block = block_samples
         self._ring = SampleRing(SAMPLE_RATE)  # 1 s
@@ -345,6 +347,7 @@ class CaptureChain:
         reverse = self._reverse
         while reverse.available() >= FRAME_SAMPLES:
             reverse.take(self._reverse_pcm, SAMPLE_RATE)
+            self.echo.on_far(self._reverse_pcm)
             ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
             self.apm.process_reverse(ref)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
@@ -357,6 +360,7 @@ class CaptureChain:
             self._counters.dropped.setdefault("apm_error", 0)
             self._counters.dropped["apm_error"] += 1
         samples = np.frombuffer(frame.data, dtype=np.int16)
+        self.echo.on_mic(pcm, samples, self.apm.active_config.echo_cancellation)
         self.meter.process(samples)
         if self._on_frame is not None:
             self._on_frame(samples)

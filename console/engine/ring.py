@@ -66,6 +66,18 @@ class SampleRing:
         self.read = end
         return self._ready_time(end, sample_rate)
 
+    def read_into(self, out: npt.NDArray[np.int16]) -> int:
+        """Copy up to ``len(out)`` of the oldest samples into ``out``; return how many."""
+        n = int(min(out.shape[0], self.written - self.read))
+        r = self.read
+        start = r % self.capacity
+        first = min(n, self.capacity - start)
+        out[:first] = self._buf[start:start + first]
+        if first < n:
+            out[first:n] = self._buf[:n - first]
+        self.read = r + n
+        return n
+
     def skip(self, n: int) -> None:
         """Drop the ``n`` oldest samples."""
         self.read += n

@@ -1,0 +1,263 @@
+"""A participant channel: one remote audio track on its way to the mixer.
+
+An ``rtc.AudioStream`` with a bounded queue feeds a small FIFO on the media loop; the mixer
+pulls exactly one 10 ms frame per tick. The channel meters what arrives (pre-fader, so a
+locally muted participant still shows that they talk), applies local mute and gain with a
+per-frame ramp (never a click), and keeps its depth near a target: when the sender's clock
+runs fast or slow against the output device, it consumes up to 2 % more or fewer samples
+per frame (linear interpolation, inaudible on voice) and counts what it dropped or inserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+from console.engine.meter import LevelMeter, MeterSnapshot
+
+SAMPLE_RATE = 48000
+FRAME = 480
+MAX_GAIN_DB = 12.0
+STREAM_CAPACITY = 10  # frames (100 ms) inside the AudioStream; livekit's default is unbounded
+TARGET_MS = 20.0      # what the channel keeps buffered ahead of the mixer
+MAX_MS = 200.0        # beyond this the oldest audio is dropped (counted)
+DEADBAND_MS = 10.0    # no clock correction while the depth is this close to the target
+MAX_SKEW = 10         # samples per frame the drift control may add or take (about 2 %)
+ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
+
+
+def db_to_gain(db: float) -> float:
+    return 0.0 if db == -math.inf else float(10 ** (min(db, MAX_GAIN_DB) / 20))
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """What the window and the monitor show for one participant channel."""
+
+    key: str
+    label: str
+    muted: bool
+    gain_db: float
+    meter: MeterSnapshot
+    stream_queue_ms: float
+    channel_queue_ms: float
+    frames_received: int
+    underruns: int
+    frames_dropped: int
+    samples_dropped: int   # clock correction: sender faster than the device
+    samples_inserted: int  # clock correction: sender slower than the device
+    ended: bool
+
+    @property
+    def queue_ms(self) -> float:
+        """Audio waiting for this participant: in the AudioStream plus in the channel."""
+        return self.stream_queue_ms + self.channel_queue_ms
+
+
+class _Fifo:
+    """A growable-free mono int16 FIFO (media loop only)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._buf = np.zeros(capacity, dtype=np.int16)
+        self._start = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def push(self, samples: npt.NDArray[np.int16]) -> None:
+        n = samples.shape[0]
+        cap = self._buf.shape[0]
+        if n >= cap:
+            samples, n = samples[-cap:], cap
+        overflow = self._len + n - cap
+        if overflow > 0:
+            self.drop(overflow)
+        end = (self._start + self._len) % cap
+        first = min(n, cap - end)
+        self._buf[end:end + first] = samples[:first]
+        self._buf[:n - first] = samples[first:]
+        self._len += n
+
+    def pop(self, n: int) -> npt.NDArray[np.int16]:
+        n = min(n, self._len)
+        cap = self._buf.shape[0]
+        idx = (self._start + np.arange(n)) % cap
+        out = self._buf[idx]
+        self.drop(n)
+        return out
+
+    def drop(self, n: int) -> None:
+        n = min(n, self._len)
+        self._start = (self._start + n) % self._buf.shape[0]
+        self._len -= n
+
+
+class Channel:
+    """One participant's audio between its AudioStream and the mixer."""
+
+    def __init__(
+        self,
+        key: str,
+        frames: AsyncIterator[rtc.AudioFrameEvent] | AsyncIterator[rtc.AudioFrame],
+        *,
+        label: str | None = None,
+        gain_db: float = 0.0,
+        muted: bool = False,
+        target_ms: float = TARGET_MS,
+    ) -> None:
+        self.key = key
+        self.label = label or key
+        self._frames = frames
+        self._fifo = _Fifo(int(SAMPLE_RATE * MAX_MS / 1000))
+        self._target = int(SAMPLE_RATE * target_ms / 1000)
+        self._deadband = int(SAMPLE_RATE * DEADBAND_MS / 1000)
+        self.meter = LevelMeter(SAMPLE_RATE, FRAME)
+        self._gain_db = gain_db
+        self._muted = muted
+        self._gain_now = 0.0 if muted else db_to_gain(gain_db)
+        self._ramp = np.arange(FRAME, dtype=np.float32) / FRAME
+        self._primed = False
+        self._last_rx = -math.inf
+        self._received = 0
+        self._underruns = 0
+        self._dropped = 0
+        self._skew_dropped = 0
+        self._skew_inserted = 0
+        self._ended = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- controls (any thread: plain attribute writes) ----------------------------------------
+    @property
+    def gain_db(self) -> float:
+        return self._gain_db
+
+    def set_gain_db(self, db: float) -> None:
+        """Local volume: -inf (off) up to +12 dB; ramped over the next frame."""
+        self._gain_db = -math.inf if db == -math.inf else min(float(db), MAX_GAIN_DB)
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    def set_muted(self, muted: bool) -> None:
+        self._muted = bool(muted)
+
+    # -- receiving (media loop) ---------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._receive(),
+                                                            name=f"channel-{self.key}")
+
+    async def _receive(self) -> None:
+        try:
+            async for item in self._frames:
+                frame = item.frame if isinstance(item, rtc.AudioFrameEvent) else item
+                self._accept(frame)
+        finally:
+            self._ended = True
+
+    def _accept(self, frame: rtc.AudioFrame) -> None:
+        data = np.frombuffer(frame.data, dtype=np.int16)
+        if frame.num_channels > 1:
+            data = data.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+        self.meter.process(data)
+        self._received += 1
+        self._last_rx = time.monotonic()
+        room = self._fifo._buf.shape[0] - len(self._fifo)
+        if data.shape[0] > room:
+            self._dropped += math.ceil((data.shape[0] - room) / FRAME)
+        self._fifo.push(data)
+
+    async def aclose(self) -> None:
+        """Stop receiving and close the stream; nothing is left running."""
+        task, self._task = self._task, None
+        closer = getattr(self._frames, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._ended = True
+
+    # -- mixing (media loop) ------------------------------------------------------------------
+    def pull(self, now: float) -> npt.NDArray[np.float32] | None:
+        """One 10 ms frame after gain, or None when the channel has nothing to play."""
+        fifo = self._fifo
+        depth = len(fifo)
+        if not self._primed:
+            if depth < self._target:
+                return None
+            self._primed = True
+        if depth < FRAME:
+            if now - self._last_rx < ACTIVE_S and not self._ended:
+                self._underruns += 1
+            if depth == 0:
+                self._primed = False  # wait for the target depth again: one clean restart
+                return None
+            raw = np.zeros(FRAME, dtype=np.float32)
+            raw[:depth] = fifo.pop(depth)
+            self._primed = False
+        else:
+            raw = self._take_with_drift(depth)
+        return self._apply_gain(raw)
+
+    def _take_with_drift(self, depth: int) -> npt.NDArray[np.float32]:
+        error = depth - self._target
+        skew = 0
+        if abs(error) > self._deadband:
+            skew = int(np.clip((error - math.copysign(self._deadband, error)) / 48, -MAX_SKEW,
+                               MAX_SKEW))
+        n = min(FRAME + skew, depth)
+        src = self._fifo.pop(n).astype(np.float32)
+        if n == FRAME:
+            return src
+        if n > FRAME:
+            self._skew_dropped += n - FRAME
+        else:
+            self._skew_inserted += FRAME - n
+        pos = np.linspace(0.0, n - 1, FRAME, dtype=np.float32)
+        return np.interp(pos, np.arange(n, dtype=np.float32), src).astype(np.float32)
+
+    def _apply_gain(self, raw: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        target = 0.0 if self._muted else db_to_gain(self._gain_db)
+        start = self._gain_now
+        self._gain_now = target
+        if start == target:
+            return raw if target == 1.0 else raw * np.float32(target)
+        ramp = (np.float32(start) + np.float32(target - start) * self._ramp).astype(np.float32)
+        return raw * ramp
+
+    # -- reading ------------------------------------------------------------------------------
+    def stats(self) -> ChannelStats:
+        queue: Any = getattr(getattr(self._frames, "_queue", None), "_queue", None)
+        stream_frames = len(queue) if queue is not None else 0
+        return ChannelStats(
+            key=self.key, label=self.label, muted=self._muted, gain_db=self._gain_db,
+            meter=self.meter.snapshot(),
+            stream_queue_ms=stream_frames * 10.0,
+            channel_queue_ms=len(self._fifo) / SAMPLE_RATE * 1000.0,
+            frames_received=self._received, underruns=self._underruns,
+            frames_dropped=self._dropped, samples_dropped=self._skew_dropped,
+            samples_inserted=self._skew_inserted, ended=self._ended,
+        )
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+
+def open_track_stream(track: rtc.Track) -> rtc.AudioStream:
+    """A bounded 48 kHz mono AudioStream for a track (call on the media loop)."""
+    return rtc.AudioStream(track, loop=asyncio.get_running_loop(), capacity=STREAM_CAPACITY,
+                           sample_rate=SAMPLE_RATE, num_channels=1)

@@ -1,0 +1,245 @@
+"""The playback path: mixer -> bounded output ring -> sounddevice OutputStream.
+
+The media loop keeps the ring at a target depth (default 20 ms on top of the device's own
+buffer), topping it up whenever the device's callback has taken a block. The callback only
+copies from the ring (zero-filling and counting an underrun when it is short), duplicates
+mono to every device channel, and hands exactly what was played to the echo reference.
+With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
+the channels keep draining and their counters stay honest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from console.engine import devices
+from console.engine.channel import FRAME, SAMPLE_RATE
+from console.engine.mixer import Mixer
+from console.engine.ring import SampleRing
+
+TARGET_MS = 20.0
+STALL_S = 0.5
+
+ReverseSink = Callable[[npt.NDArray[np.int16]], None]
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    device: str | None
+    device_channels: int
+    target_ms: float
+    ring_ms: float
+    device_latency_ms: float
+    underruns: int
+    overruns: int
+    frames_played: int
+    frames_mixed: int
+    frames_limited: int
+    samples_clipped: int
+    device_error: str | None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class OutputDevice:
+    """Plays the mixer on one output device; the device can change while playing."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, mixer: Mixer, *,
+                 target_ms: float = TARGET_MS, reverse: ReverseSink | None = None,
+                 on_render_delay: Callable[[float], None] | None = None) -> None:
+        self._loop = loop
+        self.mixer = mixer
+        self._target = int(SAMPLE_RATE * target_ms / 1000)
+        self._target_ms = target_ms
+        self._ring = SampleRing(SAMPLE_RATE // 2)
+        self._reverse = reverse
+        self._on_delay = on_render_delay
+        self._lock = threading.RLock()
+        self._stream: Any = None
+        self._gen = 0
+        self._device: devices.AudioDevice | None = None
+        self._channels = 1
+        self._latency_s = 0.0
+        self._error: str | None = None
+        self._last_callback: float | None = None
+        self._opened_at = time.monotonic()
+        self._waiter: asyncio.Future[None] | None = None
+        self._underruns = 0
+        self._overruns = 0
+        self._played = 0
+        self._started_playing = False
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
+
+    # -- device (any thread) ------------------------------------------------------------------
+    @property
+    def device(self) -> devices.AudioDevice | None:
+        return self._device
+
+    def open(self, spec: str | int | None) -> devices.AudioDevice:
+        """Open (or switch to) an output device; channels and the ring stay."""
+        with self._lock:
+            dev = devices.find_device(spec, "output")
+            channels = 2 if dev.max_output_channels >= 2 else 1
+            gen = self._gen + 1
+            try:
+                stream = devices.sd().OutputStream(
+                    device=dev.index, channels=channels, samplerate=SAMPLE_RATE, dtype="int16",
+                    blocksize=FRAME, latency="low", callback=self._make_callback(gen),
+                    finished_callback=self._make_finished(gen, dev))
+            except Exception as exc:
+                raise devices.DeviceError(f"cannot open output {dev.name!r}: {exc}") from exc
+            self._close_stream()
+            self._gen = gen
+            try:
+                stream.start()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    stream.close()
+                self._device = None
+                self._error = f"cannot start output {dev.name!r}: {exc}"
+                raise devices.DeviceError(self._error) from exc
+            self._stream = stream
+            self._device = dev
+            self._channels = channels
+            self._latency_s = float(stream.latency)
+            self._error = None
+            self._last_callback = None
+            self._opened_at = time.monotonic()
+            return dev
+
+    def close_device(self) -> None:
+        with self._lock:
+            self._close_stream()
+            self._device = None
+
+    def _close_stream(self) -> None:
+        self._gen += 1
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.abort()
+                stream.close()
+
+    def _make_callback(self, gen: int) -> Callable[..., None]:
+        ring = self._ring
+        scratch = self._scratch
+        loop = self._loop
+
+        def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any, _s: Any) -> None:
+            if gen != self._gen:
+                outdata.fill(0)
+                return
+            self._last_callback = time.monotonic()
+            block = scratch[:frames]
+            got = ring.read_into(block)
+            if got < frames:
+                block[got:] = 0
+                if self._started_playing:
+                    self._underruns += 1
+            elif not self._started_playing:
+                self._started_playing = True
+            outdata[:] = block[:, None]
+            self._played += frames
+            if self._reverse is not None:
+                self._reverse(block)
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_release, waiter)
+
+        return callback
+
+    def _make_finished(self, gen: int, dev: devices.AudioDevice) -> Callable[[], None]:
+        def finished() -> None:
+            if gen == self._gen:
+                self._error = f"output {dev.name!r} stopped playing (unplugged?)"
+        return finished
+
+    # -- media loop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._running = True
+        self._task = self._loop.create_task(self._run(), name="output-mixer")
+
+    async def stop(self) -> None:
+        self._running = False
+        self.close_device()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _device_alive(self, now: float) -> bool:
+        if self._stream is None or self._error is not None:
+            return False
+        last = self._last_callback if self._last_callback is not None else self._opened_at
+        return now - last <= STALL_S
+
+    async def _run(self) -> None:
+        ring = self._ring
+        next_tick = time.monotonic()
+        while self._running:
+            now = time.monotonic()
+            if self._device_alive(now):
+                while ring.available() < self._target and self._running:
+                    if not ring.write(self.mixer.mix(now), now):
+                        self._overruns += 1
+                        break
+                if self._on_delay is not None:
+                    self._on_delay(self._latency_s + ring.available() / SAMPLE_RATE)
+                await self._wait_for_device(0.02)
+                next_tick = time.monotonic()
+            else:
+                # No device: keep the mixer (and so the channels) running on our own clock.
+                while now >= next_tick and self._running:
+                    self.mixer.mix(now)
+                    next_tick += FRAME / SAMPLE_RATE
+                if now - next_tick > 0.1:
+                    next_tick = now
+                await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+
+    async def _wait_for_device(self, timeout: float) -> None:
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        if self._ring.available() < self._target:
+            self._waiter = None
+            return
+        timer = self._loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    # -- reading ------------------------------------------------------------------------------
+    def stats(self) -> OutputStats:
+        m = self.mixer
+        err = self._error
+        if err is None and self._stream is not None and not self._device_alive(time.monotonic()):
+            name = self._device.name if self._device else "?"
+            err = f"output {name!r} has not asked for audio for {STALL_S:.1f} s"
+        return OutputStats(
+            device=self._device.name if self._device else None,
+            device_channels=self._channels, target_ms=self._target_ms,
+            ring_ms=self._ring.available() / SAMPLE_RATE * 1000.0,
+            device_latency_ms=self._latency_s * 1000.0,
+            underruns=self._underruns, overruns=self._overruns,
+            frames_played=self._played // FRAME, frames_mixed=m.frames_mixed,
+            frames_limited=m.frames_limited, samples_clipped=m.samples_clipped,
+            device_error=err,
+        )
