@@ -66,10 +66,11 @@ class AudioEngine:
             self.output.open(self._output_spec)
         self._chain.open(self._input_spec)
 
-    def start_output(self, spec: str | int | None = None) -> devices.AudioDevice:
+    def start_output(self, spec: str | int | None = None,
+                     channels: int | None = None) -> devices.AudioDevice:
         """Open the output device (or switch to another one while playing)."""
         self._output_spec = spec
-        return self.output.open(spec)
+        return self.output.open(spec, channels)
 
     def stop_output(self) -> None:
         """Close the output device; channels keep running on the engine's own clock."""

@@ -133,7 +133,6 @@ class CaptureChain:
         *,
         processing: ProcessingConfig | None = None,
         block_samples: int = FRAME_SAMPLES,
-        on_frame: Callable[[npt.NDArray[np.int16]], None] | None = None,
     ) -> None:
         self._loop = loop
         self.source = source
@@ -146,7 +145,7 @@ class CaptureChain:
         self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
         self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._counters = _Counters()
-        self._on_frame = on_frame
+        self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
         self._waiter: asyncio.Future[None] | None = None
         self._stream: Any = None
         self._stream_gen = 0
@@ -235,6 +234,13 @@ class CaptureChain:
 
     def set_processing(self, config: ProcessingConfig) -> None:
         self.apm.request(config)
+
+    def add_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
+        """Call ``tap`` on the media thread with every processed frame (what is sent)."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     def push_reverse(self, samples: npt.NDArray[np.int16]) -> None:
         """Queue what is being played (mono int16) as the echo reference.
@@ -362,8 +368,8 @@ class CaptureChain:
         samples = np.frombuffer(frame.data, dtype=np.int16)
         self.echo.on_mic(pcm, samples, self.apm.active_config.echo_cancellation)
         self.meter.process(samples)
-        if self._on_frame is not None:
-            self._on_frame(samples)
+        for tap in self._taps:
+            tap(samples)
         if not math.isnan(ready):
             self.latency.add(time.monotonic() - ready)
         await self.source.capture_frame(frame)

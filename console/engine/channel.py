@@ -28,10 +28,13 @@ SAMPLE_RATE = 48000
 FRAME = 480
 MAX_GAIN_DB = 12.0
 STREAM_CAPACITY = 10  # frames (100 ms) inside the AudioStream; livekit's default is unbounded
-TARGET_MS = 20.0      # what the channel keeps buffered ahead of the mixer
+TARGET_MS = 30.0      # what the channel keeps buffered ahead of the mixer
 MAX_MS = 200.0        # beyond this the oldest audio is dropped (counted)
-DEADBAND_MS = 10.0    # no clock correction while the depth is this close to the target
+DEADBAND_MS = 4.0     # no clock correction while the average depth is this close to target
+SKEW_PER_MS = 1.0     # samples per frame of correction per ms of average depth error
+SMOOTHING = 0.05      # weight of each frame in the average depth (about 200 ms)
 MAX_SKEW = 10         # samples per frame the drift control may add or take (about 2 %)
+CATCH_UP_MS = 60.0    # an average depth this far above target is cut at once, not stretched
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
 
 
@@ -120,7 +123,7 @@ class Channel:
         self._frames = frames
         self._fifo = _Fifo(int(SAMPLE_RATE * MAX_MS / 1000))
         self._target = int(SAMPLE_RATE * target_ms / 1000)
-        self._deadband = int(SAMPLE_RATE * DEADBAND_MS / 1000)
+        self._depth_avg = float(self._target)
         self.meter = LevelMeter(SAMPLE_RATE, FRAME)
         self._gain_db = gain_db
         self._muted = muted
@@ -198,6 +201,13 @@ class Channel:
         if not self._primed:
             if depth < self._target:
                 return None
+            # Start at the target: a burst that arrived before playback is trimmed silently.
+            excess = depth - self._target
+            if excess >= FRAME:
+                fifo.drop(excess)
+                self._dropped += excess // FRAME
+                depth = len(fifo)
+            self._depth_avg = float(depth)
             self._primed = True
         if depth < FRAME:
             if now - self._last_rx < ACTIVE_S and not self._ended:
@@ -213,11 +223,22 @@ class Channel:
         return self._apply_gain(raw)
 
     def _take_with_drift(self, depth: int) -> npt.NDArray[np.float32]:
-        error = depth - self._target
+        # Arrival jitter makes the instant depth swing by a frame or two: steer on its average.
+        self._depth_avg += SMOOTHING * (depth - self._depth_avg)
+        error_ms = (self._depth_avg - self._target) / (SAMPLE_RATE / 1000)
+        if error_ms > CATCH_UP_MS:
+            # A backlog (after a stall upstream): stretching would take seconds of pitch
+            # shift, so cut it once, whole frames, counted as dropped.
+            cut = (int(self._depth_avg) - self._target) // FRAME * FRAME
+            self._fifo.drop(cut)
+            self._dropped += cut // FRAME
+            depth -= cut
+            self._depth_avg -= cut
+            error_ms = (self._depth_avg - self._target) / (SAMPLE_RATE / 1000)
         skew = 0
-        if abs(error) > self._deadband:
-            skew = int(np.clip((error - math.copysign(self._deadband, error)) / 48, -MAX_SKEW,
-                               MAX_SKEW))
+        if abs(error_ms) > DEADBAND_MS:
+            excess = error_ms - math.copysign(DEADBAND_MS, error_ms)
+            skew = int(np.clip(round(excess * SKEW_PER_MS), -MAX_SKEW, MAX_SKEW))
         n = min(FRAME + skew, depth)
         src = self._fifo.pop(n).astype(np.float32)
         if n == FRAME:

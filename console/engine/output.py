@@ -1,6 +1,6 @@
 """The playback path: mixer -> bounded output ring -> sounddevice OutputStream.
 
-The media loop keeps the ring at a target depth (default 20 ms on top of the device's own
+The media loop keeps the ring at a target depth (default 30 ms on top of the device's own
 buffer), topping it up whenever the device's callback has taken a block. The callback only
 copies from the ring (zero-filling and counting an underrun when it is short), duplicates
 mono to every device channel, and hands exactly what was played to the echo reference.
@@ -26,7 +26,7 @@ from console.engine.channel import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
 from console.engine.ring import SampleRing
 
-TARGET_MS = 20.0
+TARGET_MS = 30.0
 STALL_S = 0.5
 
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
@@ -89,11 +89,15 @@ class OutputDevice:
     def device(self) -> devices.AudioDevice | None:
         return self._device
 
-    def open(self, spec: str | int | None) -> devices.AudioDevice:
-        """Open (or switch to) an output device; channels and the ring stay."""
+    def open(self, spec: str | int | None, channels: int | None = None) -> devices.AudioDevice:
+        """Open (or switch to) an output device; channels and the ring stay.
+
+        The mono mix goes to every device channel: stereo when the device has two or more,
+        mono otherwise (or as many as ``channels`` asks for).
+        """
         with self._lock:
             dev = devices.find_device(spec, "output")
-            channels = 2 if dev.max_output_channels >= 2 else 1
+            channels = channels or (2 if dev.max_output_channels >= 2 else 1)
             gen = self._gen + 1
             try:
                 stream = devices.sd().OutputStream(

@@ -1,0 +1,305 @@
+"""The playback path on the virtual sound card: channels, mixer, output ring, echo reference.
+
+Remote tracks are stood in for by local AudioSource -> LocalAudioTrack -> AudioStream (real
+livekit objects, no Room), keyed by name: every unpublished local track reports TR_unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from console.engine.apm import ProcessingConfig
+from tests.audio_helpers import playing, sine, wait_until
+from tests.track_helpers import FRAME, SR, local_track
+
+pytestmark = pytest.mark.audio
+
+
+@pytest.fixture
+def engine(sound_card: object) -> Iterator[object]:
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off(),
+                      output_device="lkc_speaker_a")
+    eng.start()
+    tracks: list[object] = []
+    eng.test_tracks = tracks  # type: ignore[attr-defined]
+    yield eng
+    for t in tracks:
+        eng.media.run(t.aclose())  # type: ignore[attr-defined]
+    eng.stop()
+
+
+def add_tone(engine, key: str, dbfs: float, hz: float, **kwargs: object):
+    lt = engine.media.run(local_track(key, sine(dbfs, hz)))
+    engine.test_tracks.append(lt)
+    return lt, engine.add_track(key, lt.track, **kwargs)
+
+
+def settled_mic_rms(engine, seconds: float = 0.6) -> float:
+    time.sleep(seconds)  # the 300 ms RMS window fills with the new steady state
+    return engine.mic_meter().rms_db
+
+
+@pytest.mark.parametrize("gain_db", [-12.0, -6.0, 0.0, 6.0, 12.0])
+def test_gain_is_exact_on_the_loopback(engine, gain_db: float) -> None:
+    _, channel = add_tone(engine, "alice", -24.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -25.0, 3.0)
+    channel.set_gain_db(gain_db)
+    assert settled_mic_rms(engine) == pytest.approx(-24.0 + gain_db, abs=0.1)
+    # The channel meter is pre-fader: it shows what the participant sends.
+    assert engine.channel_stats()[0].meter.rms_db == pytest.approx(-24.0, abs=0.1)
+
+
+def test_gain_is_capped_at_plus_12_db_and_mute_silences(engine) -> None:
+    _, channel = add_tone(engine, "alice", -30.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -31.0, 3.0)
+    channel.set_gain_db(40.0)
+    assert channel.gain_db == 12.0
+    assert settled_mic_rms(engine) == pytest.approx(-18.0, abs=0.1)
+    channel.set_muted(True)
+    assert settled_mic_rms(engine) < -90.0
+    channel.set_muted(False)
+    channel.set_gain_db(-math.inf)
+    assert settled_mic_rms(engine) < -90.0
+    channel.set_gain_db(0.0)
+    assert settled_mic_rms(engine) == pytest.approx(-30.0, abs=0.1)
+
+
+def test_gain_changes_are_ramped_never_a_step(engine) -> None:
+    """A mute in the middle of a steady tone fades over one frame instead of stepping."""
+    from console.engine.channel import Channel
+
+    async def frames() -> AsyncIterator[rtc.AudioFrame]:
+        while True:
+            yield rtc.AudioFrame(np.full(FRAME, 10000, np.int16).tobytes(), SR, 1, FRAME)
+            await asyncio.sleep(3600)
+
+    channel = Channel("dc", frames(), target_ms=30)  # exactly the three frames pushed below
+
+    async def run() -> list[np.ndarray]:
+        channel.start()
+        await asyncio.sleep(0.05)
+        channel._accept(rtc.AudioFrame(np.full(FRAME * 3, 10000, np.int16).tobytes(), SR, 1,
+                                       FRAME * 3))
+        first = channel.pull(time.monotonic())
+        channel.set_muted(True)
+        second = channel.pull(time.monotonic())
+        third = channel.pull(time.monotonic())
+        await channel.aclose()
+        return [first, second, third]
+
+    first, second, third = engine.media.run(run())
+    assert np.allclose(first, 10000.0)
+    assert second[0] == pytest.approx(10000.0) and second[-1] < 10000.0 * 2.5 / FRAME
+    assert np.all(np.diff(second) <= 0) and np.max(np.abs(np.diff(second))) < 10000.0 / 400
+    assert np.allclose(third, 0.0)
+
+
+def test_two_tracks_mix_to_their_sum(engine) -> None:
+    add_tone(engine, "alice", -20.0, 440.0)
+    add_tone(engine, "bob", -20.0, 1000.0)
+    assert wait_until(lambda: len(engine.channel_stats()) == 2, 1.0)
+    # Two uncorrelated sines of equal level sum to +3.01 dB.
+    assert settled_mic_rms(engine, 1.0) == pytest.approx(-20.0 + 10 * math.log10(2), abs=0.1)
+    captured: list[np.ndarray] = []
+    engine.chain.add_tap(lambda s: captured.append(s.copy()))
+    time.sleep(0.5)
+    x = np.concatenate(captured)[-SR // 4:].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    freqs = np.fft.rfftfreq(x.size, 1 / SR)
+    peaks = sorted(freqs[np.argsort(spectrum)[-2:]])
+    assert peaks[0] == pytest.approx(440.0, abs=8) and peaks[1] == pytest.approx(1000.0, abs=8)
+    assert engine.output_stats().underruns == 0
+
+
+def test_loud_channels_are_limited_never_wrapped(engine) -> None:
+    add_tone(engine, "alice", -1.0, 500.0)
+    add_tone(engine, "bob", -1.0, 500.0)  # in phase or not, the sum passes full scale
+    add_tone(engine, "carol", -1.0, 750.0)
+    captured: list[np.ndarray] = []
+    engine.chain.add_tap(lambda s: captured.append(s.copy()))
+    assert wait_until(lambda: engine.output_stats().frames_limited > 50, 3.0)
+    time.sleep(0.3)
+    x = np.concatenate(captured)[-SR // 5:].astype(np.int32)
+    # Wrapping would show as jumps of nearly the full range between neighbouring samples.
+    assert np.max(np.abs(np.diff(x))) < 32768
+    assert engine.mic_meter().peak_db <= 0.0
+    assert engine.output_stats().frames_limited > 50
+
+
+def test_a_channel_removed_mid_play_leaves_nothing_behind(engine) -> None:
+    baseline = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
+    lt, channel = add_tone(engine, "alice", -20.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+    stream = channel._frames
+    assert isinstance(stream, rtc.AudioStream)
+    assert stream in lt.track._audio_streams
+    assert engine.remove_track("alice") is True
+    assert engine.remove_track("alice") is False
+    assert engine.channel_stats() == []
+    assert channel.task is None and stream._task.done()
+    assert stream not in lt.track._audio_streams
+    names = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
+    assert names - baseline == {"feed-alice"}  # only the stand-in sender is left
+    assert settled_mic_rms(engine) < -90.0
+    # The same key can be used again at once.
+    engine.add_track("alice", lt.track)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+
+
+def test_output_device_switch_keeps_every_channel(engine) -> None:
+    from console.engine.audio_engine import AudioEngine
+
+    add_tone(engine, "alice", -20.0, 440.0)
+    add_tone(engine, "bob", -26.0, 880.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -20.0, 3.0)
+    listener = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
+    listener.start()
+    try:
+        assert settled_mic_rms(listener, 0.4) < -90.0
+        engine.start_output("lkc_speaker_b")
+        assert wait_until(lambda: listener.mic_meter().rms_db > -20.0, 3.0)
+        assert settled_mic_rms(engine) < -90.0
+        stats = {c.key: c for c in engine.channel_stats()}
+        assert set(stats) == {"alice", "bob"}
+        n = engine.output_stats().frames_played
+        assert wait_until(lambda: engine.output_stats().frames_played > n + 50, 2.0)
+        assert engine.output_stats().device == "lkc_speaker_b"
+    finally:
+        listener.stop()
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_mono_and_stereo_devices_play_the_mix_at_its_level(engine, channels: int) -> None:
+    engine.start_output("lkc_speaker_a", channels=channels)
+    add_tone(engine, "alice", -18.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -19.0, 3.0)
+    assert engine.output_stats().device_channels == channels
+    # The loopback mic is the mono remap of the sink: it reads the mix at unity either way.
+    assert settled_mic_rms(engine) == pytest.approx(-18.0, abs=0.1)
+
+
+class SkewedSender:
+    """A stand-in for a remote sender whose clock runs ``ratio`` times the device's.
+
+    A fake producer, allowed here because no real part can run fast or slow: a local
+    AudioSource paces itself on the same system clock as the PulseAudio device.
+    """
+
+    def __init__(self, ratio: float, dbfs: float = -20.0) -> None:
+        self._period = FRAME / SR / ratio
+        self._gen = sine(dbfs, 440.0)
+
+    async def __aiter__(self) -> AsyncIterator[rtc.AudioFrame]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while True:
+            pcm = self._gen(k * FRAME, FRAME)
+            yield rtc.AudioFrame(pcm.tobytes(), SR, 1, FRAME)
+            k += 1
+            await asyncio.sleep(max(0.0, start + k * self._period - loop.time()))
+
+
+@pytest.mark.parametrize("ratio", [1.01, 0.99])
+def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio) -> None:
+    from console.engine.channel import Channel
+
+    sender = SkewedSender(ratio)
+    channel = Channel("skewed", sender.__aiter__())
+
+    async def add() -> None:
+        engine.mixer.add(channel)
+        channel.start()
+
+    engine.media.run(add())
+    depths: list[float] = []
+    t_end = time.monotonic() + 8.0
+    while time.monotonic() < t_end:
+        depths.append(channel.stats().channel_queue_ms)
+        time.sleep(0.05)
+    stats = channel.stats()
+    engine.media.run(channel.aclose())
+    engine.mixer.remove("skewed")
+    # Uncorrected, 1 % is 10 ms more (or less) every second; the trim holds the depth.
+    q = len(depths) // 4
+    early, late = np.median(depths[q:2 * q]), np.median(depths[3 * q:])
+    assert max(depths[q:]) < 100.0
+    if ratio > 1:  # would grow by ~20 ms between the two halves
+        assert late - early < 5.0, f"queue grew from {early:.1f} to {late:.1f} ms"
+    else:  # would drain by ~20 ms and starve
+        assert late - early > -5.0, f"queue fell from {early:.1f} to {late:.1f} ms"
+    if ratio > 1:
+        assert stats.samples_dropped > 0.005 * SR * 6
+        assert stats.frames_dropped == 0
+    else:
+        assert stats.samples_inserted > 0.005 * SR * 6
+    assert stats.underruns <= 2
+    assert engine.output_stats().underruns == 0
+
+
+def test_played_audio_feeds_echo_cancellation_which_keeps_the_near_end(engine) -> None:
+    """Far end through our output, near end straight on the speaker: AEC removes >= 30 dB
+    of echo while the near-end tone passes within 3 dB."""
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal(SR * 2)
+    spec = np.fft.rfft(noise)
+    freqs = np.fft.rfftfreq(noise.size, 1 / SR)
+    spec[(freqs > 800) & (freqs < 1250)] = 0  # leave room for the near-end tone
+    spec[freqs > 6000] = 0
+    far = np.fft.irfft(spec, noise.size)
+    far = (far / np.sqrt(np.mean(far ** 2)) * 10 ** (-20 / 20) * 32767 / np.sqrt(2))
+
+    def far_gen(start: int, n: int) -> np.ndarray:
+        idx = (start + np.arange(n)) % far.size
+        return far[idx].astype(np.int16)
+
+    lt = engine.media.run(local_track("far", far_gen))
+    engine.test_tracks.append(lt)
+    captured: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def tap(s: np.ndarray) -> None:
+        with lock:
+            captured.append(s.copy())
+
+    engine.chain.add_tap(tap)
+
+    def tone_level(seconds: float) -> float:
+        with lock:
+            captured.clear()
+        time.sleep(seconds)
+        with lock:
+            x = np.concatenate(captured).astype(np.float64)
+        w = np.hanning(x.size)
+        spectrum = np.fft.rfft(x * w)
+        f = np.fft.rfftfreq(x.size, 1 / SR)
+        band = (f > 980) & (f < 1020)
+        # Band power, independent of the window length (Parseval with the window's energy).
+        return 10 * math.log10(np.sum(np.abs(spectrum[band]) ** 2) / (x.size * np.sum(w ** 2))
+                               + 1e-12)
+
+    near = sine(-20.0, 1000.0)
+    with playing("lkc_speaker_a", near):
+        time.sleep(0.5)
+        near_alone = tone_level(1.0)
+    engine.set_processing(ProcessingConfig.off().replace(echo_cancellation=True))
+    engine.add_track("far", lt.track)
+    time.sleep(5.0)  # convergence on the far end alone
+    erle = engine.echo_stats()
+    assert erle.windows and min(erle.windows[-2:]) >= 30.0, erle
+    with playing("lkc_speaker_a", near):
+        time.sleep(1.0)
+        near_with_aec = tone_level(1.5)
+    assert near_with_aec == pytest.approx(near_alone, abs=3.0)
+    stats = engine.echo_stats()
+    assert 0.0 < stats.echo_delay_ms < 200.0, stats
