@@ -176,11 +176,16 @@ class AudioEngine:
     # -- channels (one per remote audio track) ------------------------------------------------
     def add_track(self, key: str, track: rtc.Track, *, label: str | None = None,
                   gain_db: float = 0.0, muted: bool = False) -> Channel:
-        """Play a track through the mixer under ``key`` (an identity, not ``track.sid``)."""
-        return self._media.run(self._add_track(key, track, label, gain_db, muted))
+        """Play a track through the mixer under ``key`` (an identity, not ``track.sid``).
 
-    async def _add_track(self, key: str, track: rtc.Track, label: str | None,
-                         gain_db: float, muted: bool) -> Channel:
+        From another thread; on the media loop itself await :meth:`open_channel`.
+        """
+        return self._media.run(self.open_channel(key, track, label=label, gain_db=gain_db,
+                                                 muted=muted))
+
+    async def open_channel(self, key: str, track: rtc.Track, *, label: str | None = None,
+                           gain_db: float = 0.0, muted: bool = False) -> Channel:
+        """:meth:`add_track` for code running on the media loop (the room session)."""
         if key in self._mixer.channels:
             raise ValueError(f"a channel named {key!r} is already mixed")
         channel = Channel(key, open_track_stream(track), label=label, gain_db=gain_db,
@@ -191,9 +196,10 @@ class AudioEngine:
 
     def remove_track(self, key: str) -> bool:
         """Stop playing a channel and close its stream; False if there was none."""
-        return self._media.run(self._remove_track(key))
+        return self._media.run(self.close_channel(key))
 
-    async def _remove_track(self, key: str) -> bool:
+    async def close_channel(self, key: str) -> bool:
+        """:meth:`remove_track` for code running on the media loop."""
         channel = self._mixer.remove(key)
         if channel is None:
             return False
@@ -202,7 +208,7 @@ class AudioEngine:
 
     async def _close_channels(self) -> None:
         for key in list(self._mixer.channels):
-            await self._remove_track(key)
+            await self.close_channel(key)
 
     def channel(self, key: str) -> Channel:
         return self._mixer.channels[key]
