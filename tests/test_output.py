@@ -45,8 +45,14 @@ def add_tone(engine, key: str, dbfs: float, hz: float, **kwargs: object):
 
 
 def settled_mic_rms(engine, seconds: float = 0.6) -> float:
-    time.sleep(seconds)  # the 300 ms RMS window fills with the new steady state
-    return engine.mic_meter().rms_db
+    """The mic's RMS once the 300 ms window holds the new steady state: the median of
+    readings over the next 0.3 s, so one scheduling hiccup on a busy machine is not read."""
+    time.sleep(seconds)
+    readings = []
+    for _ in range(7):
+        readings.append(engine.mic_meter().rms_db)
+        time.sleep(0.05)
+    return float(np.median(readings))
 
 
 @pytest.mark.parametrize("gain_db", [-12.0, -6.0, 0.0, 6.0, 12.0])
@@ -234,10 +240,11 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
     q = len(depths) // 4
     early, late = np.median(depths[q:2 * q]), np.median(depths[3 * q:])
     assert max(depths[q:]) < 100.0
-    if ratio > 1:  # would grow by ~20 ms between the two halves
-        assert late - early < 5.0, f"queue grew from {early:.1f} to {late:.1f} ms"
-    else:  # would drain by ~20 ms and starve
-        assert late - early > -5.0, f"queue fell from {early:.1f} to {late:.1f} ms"
+    # The two windows are 4 s apart: uncorrected, the queue would move by 40 ms.
+    if ratio > 1:
+        assert late - early < 10.0, f"queue grew from {early:.1f} to {late:.1f} ms"
+    else:
+        assert late - early > -10.0, f"queue fell from {early:.1f} to {late:.1f} ms"
     if ratio > 1:
         assert stats.samples_dropped > 0.005 * SR * 6
         assert stats.frames_dropped == 0
