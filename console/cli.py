@@ -17,6 +17,8 @@ commands:
   (none)            open the console window
   devices           list audio input and output devices
   bench capture     measure the microphone path against livekit's MediaDevices
+  bench output      measure the playback path (N participants) against livekit's OutputPlayer
+  bench aec         measure echo cancellation (ERLE) against livekit's MediaDevices
   bench meter       measure the level meter's cost per frame
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
@@ -57,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
     cap.add_argument("--output", default="lkc_speaker_a", help="speaker playing the tone")
     cap.add_argument("--json", action="store_true")
+    out = bsub.add_parser("output", help="playback latency, drift, underruns, CPU")
+    _common(out)
+    out.add_argument("--participants", type=int, default=8)
+    out.add_argument("--seconds", type=float, default=20.0)
+    out.add_argument("--json", action="store_true")
+    aec = bsub.add_parser("aec", help="echo cancellation: ERLE per second, echo delay")
+    _common(aec)
+    aec.add_argument("--seconds", type=float, default=30.0)
+    aec.add_argument("--all-stages", action="store_true",
+                     help="also measure with NS, AGC and HPF on (doubles the time)")
+    aec.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
@@ -114,6 +127,13 @@ def _run(args: argparse.Namespace) -> int:
             from console.bench.capture import main as runner
             argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles),
                     "--input", args.input, "--output", args.output]
+        elif args.bench == "output":
+            from console.bench.output import main as runner
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+        elif args.bench == "aec":
+            from console.bench.aec import main as runner
+            argv = ["--seconds", str(args.seconds),
+                    *(["--all-stages"] if args.all_stages else [])]
         else:
             from console.bench.meter import main as runner
             argv = ["--frames", str(args.frames)]
