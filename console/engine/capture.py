@@ -30,13 +30,12 @@ from console.engine import devices
 from console.engine.apm import ProcessingConfig, SwitchableApm
 from console.engine.echo_metrics import EchoMetrics
 from console.engine.meter import LevelMeter
+from console.engine.outbox import Outbox
 from console.engine.ring import SampleRing
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 480  # 10 ms, what the APM and the AudioSource want
 STALL_S = 0.5
-# Frames allowed to wait in the ring before the oldest are dropped (bounds latency).
-MAX_BACKLOG_FRAMES = 8
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow",
                 "priming_output")
 
@@ -58,6 +57,8 @@ class CaptureStats:
     apm_switches: int
     silence_frames: int = 0
     pending_frames: int = 0
+    samples_lost: int = 0
+    samples_caught_up: int = 0
     reverse_blocks_dropped: int = 0
     latency_ms_p50: float = math.nan
     latency_ms_p95: float = math.nan
@@ -67,22 +68,20 @@ class CaptureStats:
         return sum(self.frames_dropped.values())
 
     @property
-    def frames_lost(self) -> int:
-        """Frames the device delivered that neither reached the AudioSource nor were counted
-        as dropped. Exact once the input is closed and the ring drained (``pending == 0``);
-        while audio flows it may be off by the frame in flight."""
-        real = self.frames_delivered - self.silence_frames
-        return (self.frames_captured - real - self.frames_dropped_total
-                - self.pending_frames)
+    def frames_lost(self) -> float:
+        """Device audio that neither reached the AudioSource, nor waits, nor was counted as
+        dropped, in frames (exact: counted in samples)."""
+        return self.samples_lost / FRAME_SAMPLES
 
 
 @dataclass
 class _Counters:
-    samples_in: int = 0
-    delivered: int = 0  # device frames that reached the AudioSource
+    samples_in: int = 0          # from the device callback
+    ring_full: int = 0           # samples the ring refused
+    delivered_samples: int = 0   # device samples handed to capture_frame
+    silence_samples: int = 0     # synthetic silence handed to capture_frame
     reverse_dropped: int = 0
-    silence: int = 0
-    dropped: dict[str, int] = field(default_factory=lambda: {"ring_full": 0, "backlog": 0})
+    apm_errors: int = 0
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
 
 
@@ -145,6 +144,8 @@ class CaptureChain:
         self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
         self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._counters = _Counters()
+        self._outbox = Outbox()
+        self._send_waiter: asyncio.Future[None] | None = None
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
         self._waiter: asyncio.Future[None] | None = None
         self._stream: Any = None
@@ -248,7 +249,7 @@ class CaptureChain:
         Called by ONE producer thread (the output device's callback); the media loop hands
         it to the active APM in 10 ms frames just before the next microphone frame.
         """
-        if not self._reverse.write(samples, 0.0):
+        if not self._reverse.write(samples, time.monotonic()):
             self._counters.reverse_dropped += 1
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
@@ -270,7 +271,7 @@ class CaptureChain:
                     if getattr(status, name):
                         flags[name] += 1
             if not ring.write(indata[:, 0], now):
-                counters.dropped["ring_full"] += frames // FRAME_SAMPLES or 1
+                counters.ring_full += frames
             waiter = self._waiter
             if waiter is not None:
                 self._waiter = None
@@ -301,32 +302,53 @@ class CaptureChain:
                 await task
 
     async def run(self) -> None:
-        """Slice frames until cancelled."""
+        """Process frames as the device delivers them; a sender feeds the AudioSource."""
         ring = self._ring
         pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         next_silence = time.monotonic() + 0.01
-        while self._running:
-            if ring.available() < FRAME_SAMPLES:
-                await self._wait_for_audio(0.05)
-            now = time.monotonic()
-            if ring.available() >= FRAME_SAMPLES:
-                backlog = ring.available() // FRAME_SAMPLES
-                if backlog > MAX_BACKLOG_FRAMES:
-                    drop = backlog - MAX_BACKLOG_FRAMES // 2
-                    ring.skip(drop * FRAME_SAMPLES)
-                    self._counters.dropped["backlog"] += drop
-                while ring.available() >= FRAME_SAMPLES and self._running:
-                    ready = ring.take(pcm, SAMPLE_RATE)
-                    await self._deliver(pcm, ready)
-                next_silence = time.monotonic() + 0.01
-            elif self._is_silent_device(now):
-                # The device is gone or stalled: keep the chain running on silence.
-                while now >= next_silence and self._running:
-                    pcm[:] = 0
-                    await self._deliver(pcm, math.nan, silent=True)
-                    next_silence += 0.01
-                if now - next_silence > 0.1:
-                    next_silence = now + 0.01
+        sender = self._loop.create_task(self._send(), name="capture-sender")
+        try:
+            while self._running:
+                if ring.available() < FRAME_SAMPLES:
+                    await self._wait_for_audio(0.05)
+                now = time.monotonic()
+                if ring.available() >= FRAME_SAMPLES:
+                    while ring.available() >= FRAME_SAMPLES and self._running:
+                        ready = ring.take(pcm, SAMPLE_RATE)
+                        self._process(pcm, ready, silent=False)
+                    next_silence = time.monotonic() + 0.01
+                elif self._is_silent_device(now):
+                    # The device is gone or stalled: keep the chain running on silence.
+                    while now >= next_silence and self._running:
+                        pcm[:] = 0
+                        self._process(pcm, math.nan, silent=True)
+                        next_silence += 0.01
+                    if now - next_silence > 0.1:
+                        next_silence = now + 0.01
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _send(self) -> None:
+        """Drain the outbox into the AudioSource (its bounded queue paces this in real time)."""
+        outbox = self._outbox
+        while True:
+            item = outbox.next_frame()
+            if item is None:
+                waiter = self._loop.create_future()
+                self._send_waiter = waiter
+                try:
+                    await waiter
+                finally:
+                    self._send_waiter = None
+                continue
+            frame = rtc.AudioFrame(item.samples.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+            if not math.isnan(item.ready):
+                self.latency.add(time.monotonic() - item.ready)
+            await self.source.capture_frame(frame)
+            self._counters.delivered_samples += item.real
+            self._counters.silence_samples += item.silent
 
     async def _wait_for_audio(self, timeout: float) -> None:
         """Sleep until the callback brings samples, or ``timeout`` (no Task per wait)."""
@@ -348,14 +370,9 @@ class CaptureChain:
         last = self._last_callback if self._last_callback is not None else self._opened_at
         return now - last > STALL_S
 
-    async def _deliver(self, pcm: npt.NDArray[np.int16], ready: float,
-                       silent: bool = False) -> None:
-        reverse = self._reverse
-        while reverse.available() >= FRAME_SAMPLES:
-            reverse.take(self._reverse_pcm, SAMPLE_RATE)
-            self.echo.on_far(self._reverse_pcm)
-            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
-            self.apm.process_reverse(ref)
+    def _process(self, pcm: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
+        """APM, meter and taps for one frame, then into the outbox (media loop)."""
+        self._feed_reverse(ready)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._input_latency_s + self._render_delay_s
@@ -363,20 +380,31 @@ class CaptureChain:
         try:
             self.apm.process_capture(frame)
         except RuntimeError:
-            self._counters.dropped.setdefault("apm_error", 0)
-            self._counters.dropped["apm_error"] += 1
+            self._counters.apm_errors += 1
         samples = np.frombuffer(frame.data, dtype=np.int16)
         self.echo.on_mic(pcm, samples, self.apm.active_config.echo_cancellation)
         self.meter.process(samples)
         for tap in self._taps:
             tap(samples)
-        if not math.isnan(ready):
-            self.latency.add(time.monotonic() - ready)
-        await self.source.capture_frame(frame)
-        if silent:
-            self._counters.silence += 1
-        else:
-            self._counters.delivered += 1
+        self._outbox.push(samples, ready, silent)
+        waiter = self._send_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _feed_reverse(self, ready: float) -> None:
+        """Hand the APM what was played up to the moment this microphone frame was captured.
+
+        Both streams are ordered by their own timestamps, so a backlog on either side (a
+        stalled process catching up) never shifts the echo path the APM sees.
+        """
+        reverse = self._reverse
+        while reverse.available() >= FRAME_SAMPLES:
+            if not math.isnan(ready) and reverse.next_ready(FRAME_SAMPLES, SAMPLE_RATE) > ready:
+                break
+            reverse.take(self._reverse_pcm, SAMPLE_RATE)
+            self.echo.on_far(self._reverse_pcm)
+            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+            self.apm.process_reverse(ref)
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> CaptureStats:
@@ -387,25 +415,34 @@ class CaptureChain:
         err = self._device_error
         if err is None and stalled and self._device is not None:
             err = f"input {self._device.name!r} has not delivered audio for {STALL_S:.1f} s"
+        c = self._counters
+        outbox = self._outbox
+        pending = self._ring.available() + outbox.real_pending
+        lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
+                - pending)
         return CaptureStats(
             device=self._device.name if self._device else None,
             running=self._running,
-            frames_captured=self._counters.samples_in // FRAME_SAMPLES,
-            frames_delivered=self._counters.delivered + self._counters.silence,
-            frames_dropped=dict(self._counters.dropped),
-            status_flags=dict(self._counters.flags),
+            frames_captured=c.samples_in // FRAME_SAMPLES,
+            frames_delivered=(c.delivered_samples + c.silence_samples) // FRAME_SAMPLES,
+            frames_dropped={"ring_full": c.ring_full // FRAME_SAMPLES,
+                            "backlog": outbox.dropped_real // FRAME_SAMPLES,
+                            "apm_error": c.apm_errors},
+            status_flags=dict(c.flags),
             since_last_callback_s=since,
             stalled=stalled,
             device_error=err,
             source_queue_ms=self.source.queued_duration * 1000.0,
             apm_switches=self.apm.switches,
-            silence_frames=self._counters.silence,
-            pending_frames=self.pending_frames(),
-            reverse_blocks_dropped=self._counters.reverse_dropped,
+            silence_frames=c.silence_samples // FRAME_SAMPLES,
+            pending_frames=pending // FRAME_SAMPLES,
+            samples_lost=lost,
+            samples_caught_up=outbox.packed,
+            reverse_blocks_dropped=c.reverse_dropped,
             latency_ms_p50=self.latency.percentile_ms(50, last=500),
             latency_ms_p95=self.latency.percentile_ms(95, last=500),
         )
 
     def pending_frames(self) -> int:
-        """Whole frames waiting in the ring."""
-        return self._ring.available() // FRAME_SAMPLES
+        """Whole frames of device audio waiting (in the ring or the outbox)."""
+        return (self._ring.available() + self._outbox.real_pending) // FRAME_SAMPLES

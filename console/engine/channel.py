@@ -6,6 +6,8 @@ locally muted participant still shows that they talk), applies local mute and ga
 per-frame ramp (never a click), and keeps its depth near a target: when the sender's clock
 runs fast or slow against the output device, it consumes up to 2 % more or fewer samples
 per frame (linear interpolation, inaudible on voice) and counts what it dropped or inserted.
+The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
+after 10 s without one it comes back down by 2 ms per second.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ SKEW_PER_MS = 1.0     # samples per frame of correction per ms of average depth 
 SMOOTHING = 0.05      # weight of each frame in the average depth (about 200 ms)
 MAX_SKEW = 10         # samples per frame the drift control may add or take (about 2 %)
 CATCH_UP_MS = 60.0    # an average depth this far above target is cut at once, not stretched
+# Adaptive target (a jitter buffer): each underrun raises it, quiet time lowers it again.
+STEP_UP_MS = 10.0
+MAX_TARGET_MS = 100.0
+CALM_S = 10.0         # no underrun for this long before the target starts to come down
+DECAY_MS_PER_S = 2.0
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
 
 
@@ -59,6 +66,7 @@ class ChannelStats:
     samples_dropped: int   # clock correction: sender faster than the device
     samples_inserted: int  # clock correction: sender slower than the device
     ended: bool
+    target_ms: float = TARGET_MS  # the jitter target now (raised by underruns)
 
     @property
     def queue_ms(self) -> float:
@@ -122,7 +130,10 @@ class Channel:
         self.label = label or key
         self._frames = frames
         self._fifo = _Fifo(int(SAMPLE_RATE * MAX_MS / 1000))
-        self._target = int(SAMPLE_RATE * target_ms / 1000)
+        self._base = int(SAMPLE_RATE * target_ms / 1000)
+        self._target = self._base
+        self._target_f = float(self._base)
+        self._last_underrun = -math.inf
         self._depth_avg = float(self._target)
         self.meter = LevelMeter(SAMPLE_RATE, FRAME)
         self._gain_db = gain_db
@@ -209,9 +220,14 @@ class Channel:
                 depth = len(fifo)
             self._depth_avg = float(depth)
             self._primed = True
+        self._adapt_target(now)
         if depth < FRAME:
             if now - self._last_rx < ACTIVE_S and not self._ended:
                 self._underruns += 1
+                self._last_underrun = now
+                self._target_f = min(self._target_f + STEP_UP_MS * SAMPLE_RATE / 1000,
+                                     MAX_TARGET_MS * SAMPLE_RATE / 1000)
+                self._target = int(self._target_f)
             if depth == 0:
                 self._primed = False  # wait for the target depth again: one clean restart
                 return None
@@ -221,6 +237,12 @@ class Channel:
         else:
             raw = self._take_with_drift(depth)
         return self._apply_gain(raw)
+
+    def _adapt_target(self, now: float) -> None:
+        if self._target_f > self._base and now - self._last_underrun > CALM_S:
+            step = DECAY_MS_PER_S * SAMPLE_RATE / 1000 * FRAME / SAMPLE_RATE
+            self._target_f = max(float(self._base), self._target_f - step)
+            self._target = int(self._target_f)
 
     def _take_with_drift(self, depth: int) -> npt.NDArray[np.float32]:
         # Arrival jitter makes the instant depth swing by a frame or two: steer on its average.
@@ -271,6 +293,7 @@ class Channel:
             frames_received=self._received, underruns=self._underruns,
             frames_dropped=self._dropped, samples_dropped=self._skew_dropped,
             samples_inserted=self._skew_inserted, ended=self._ended,
+            target_ms=self._target / SAMPLE_RATE * 1000.0,
         )
 
     @property

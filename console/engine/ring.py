@@ -78,6 +78,10 @@ class SampleRing:
         self.read = r + n
         return n
 
+    def next_ready(self, n: int, sample_rate: int) -> float:
+        """When the next ``n`` samples were complete (as :meth:`take` would say)."""
+        return self._ready_time(self.read + n, sample_rate)
+
     def skip(self, n: int) -> None:
         """Drop the ``n`` oldest samples."""
         self.read += n

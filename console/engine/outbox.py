@@ -1,0 +1,115 @@
+"""Processed microphone audio waiting for ``AudioSource.capture_frame``, with catch-up.
+
+The media loop processes each 10 ms frame (APM, meter) as soon as the device delivers it and
+puts the result here; a sender drains it into the AudioSource, whose bounded queue paces it
+in real time. After a stall of the process, frames pile up here and would stay behind for
+good (the AudioSource only takes real time): the sender then packs ``FRAME + CATCH_UP``
+samples into each frame (linear interpolation after the APM, so echo cancellation never sees
+it; about 2 % faster, inaudible on voice) until the backlog is gone, and beyond
+``MAX_FRAMES`` it drops the oldest whole frames. Every sample is accounted for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FRAME = 480
+CATCH_UP = 10          # extra samples packed per frame while behind
+CATCH_UP_FROM = 3      # frames waiting before the sender speeds up
+MAX_FRAMES = 10        # frames waiting beyond which the oldest are dropped
+KEEP_AFTER_DROP = 3
+
+
+@dataclass
+class Outgoing:
+    """One frame for capture_frame, with where its samples came from."""
+
+    samples: npt.NDArray[np.int16]
+    ready: float          # when the newest device sample in it was captured (NaN: silence)
+    real: int             # device samples consumed
+    silent: int           # synthetic silence samples consumed
+
+
+class Outbox:
+    """A FIFO of processed samples with per-frame arrival marks (media loop only)."""
+
+    def __init__(self, capacity_s: float = 0.5, sample_rate: int = 48000) -> None:
+        self._buf = np.zeros(int(capacity_s * sample_rate), dtype=np.int16)
+        self._start = 0
+        self._len = 0
+        self._marks: deque[list[float]] = deque()  # [samples left, ready, silent]
+        self.real_pending = 0
+        self.dropped_real = 0
+        self.dropped_silent = 0
+        self.packed = 0  # extra samples sent by catching up
+
+    def __len__(self) -> int:
+        return self._len
+
+    def frames(self) -> int:
+        return self._len // FRAME
+
+    def push(self, samples: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
+        n = samples.shape[0]
+        cap = self._buf.shape[0]
+        if self._len + n > cap:
+            self.drop(self._len + n - cap)
+        end = (self._start + self._len) % cap
+        idx = (end + np.arange(n)) % cap
+        self._buf[idx] = samples
+        self._len += n
+        self._marks.append([float(n), ready, 1.0 if silent else 0.0])
+        if not silent:
+            self.real_pending += n
+
+    def next_frame(self) -> Outgoing | None:
+        """The next frame to send (catching up when behind), or None if under a frame."""
+        waiting = self.frames()
+        if waiting == 0:
+            return None
+        if waiting > MAX_FRAMES:
+            self.drop((waiting - KEEP_AFTER_DROP) * FRAME)
+        take = FRAME + CATCH_UP if self.frames() >= CATCH_UP_FROM else FRAME
+        take = min(take, self._len)
+        raw, ready, real, silent = self._pop(take)
+        if take == FRAME:
+            out = raw
+        else:
+            self.packed += take - FRAME
+            pos = np.linspace(0.0, take - 1, FRAME)
+            out = np.interp(pos, np.arange(take), raw.astype(np.float64)).astype(np.int16)
+        return Outgoing(out, ready, real, silent)
+
+    def drop(self, n: int) -> None:
+        _, _, real, silent = self._pop(min(n, self._len))
+        self.dropped_real += real
+        self.dropped_silent += silent
+
+    def _pop(self, n: int) -> tuple[npt.NDArray[np.int16], float, int, int]:
+        cap = self._buf.shape[0]
+        idx = (self._start + np.arange(n)) % cap
+        out = self._buf[idx]
+        self._start = (self._start + n) % cap
+        self._len -= n
+        ready = math.nan
+        real = silent = 0
+        left = n
+        while left > 0 and self._marks:
+            mark = self._marks[0]
+            used = int(min(left, mark[0]))
+            mark[0] -= used
+            left -= used
+            if mark[2]:
+                silent += used
+            else:
+                real += used
+                ready = mark[1]
+            if mark[0] <= 0:
+                self._marks.popleft()
+        self.real_pending -= real
+        return out, ready, real, silent
