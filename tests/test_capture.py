@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from console.engine.apm import ProcessingConfig
-from tests.audio_helpers import playing, sine, wait_until
+from tests.audio_helpers import playing, sine, steady_level, wait_until
 
 pytestmark = pytest.mark.audio
 
@@ -93,8 +93,7 @@ def test_echo_cancellation_removes_the_played_tone(make_engine) -> None:
     chain = engine.chain
     with playing("lkc_speaker_a", sine(-12.0, 700.0), tap=chain.push_reverse):
         assert wait_until(lambda: engine.mic_meter().rms_db > -13.0, 3.0)
-        time.sleep(0.4)
-        echo_off = engine.mic_meter().rms_db
+        echo_off = steady_level(chain)
         engine.set_processing(ProcessingConfig.off().replace(echo_cancellation=True))
         time.sleep(4.0)  # convergence
         levels = []

@@ -17,7 +17,7 @@ import pytest
 from livekit import rtc
 
 from console.engine.apm import ProcessingConfig
-from tests.audio_helpers import playing, sine, wait_until
+from tests.audio_helpers import playing, sine, steady_level, wait_until
 from tests.track_helpers import FRAME, SR, local_track
 
 pytestmark = pytest.mark.audio
@@ -45,23 +45,9 @@ def add_tone(engine, key: str, dbfs: float, hz: float, **kwargs: object):
 
 
 def settled_mic_rms(engine, seconds: float = 0.6) -> float:
-    """The level (AES17 RMS, dBFS) of what the microphone chain processed, once the new
-    steady state has reached the loopback: the median over twenty 50 ms blocks, so that a
-    stall of this shared VM (it freezes for 15-65 ms every few seconds; the gap it leaves
-    is counted as an underrun elsewhere) does not move a figure that must hold to 0.1 dB."""
+    """The loopback level once the new steady state has reached the mic (see steady_level)."""
     time.sleep(seconds)
-    got: list[np.ndarray] = []
-
-    def tap(samples: np.ndarray) -> None:
-        got.append(samples.copy())
-
-    engine.chain.add_tap(tap)
-    time.sleep(1.0)
-    engine.chain.remove_tap(tap)
-    x = np.concatenate(got).astype(np.float64) / 32768
-    blocks = x[: x.size // 2400 * 2400].reshape(-1, 2400)
-    rms = float(np.median(np.sqrt(np.mean(blocks ** 2, axis=1))))
-    return 20 * math.log10(max(rms * math.sqrt(2), 1e-5))
+    return steady_level(engine.chain)
 
 
 @pytest.mark.parametrize("gain_db", [-12.0, -6.0, 0.0, 6.0, 12.0])
@@ -156,7 +142,9 @@ def test_two_tracks_mix_to_their_sum(engine) -> None:
     spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
     freqs = np.fft.rfftfreq(x.size, 1 / SR)
     peaks = sorted(freqs[np.argsort(spectrum)[-2:]])
-    assert peaks[0] == pytest.approx(440.0, abs=8) and peaks[1] == pytest.approx(1000.0, abs=8)
+    # Within 2 %: the channel's clock trim may be stretching by up to 1.25 % just now.
+    assert peaks[0] == pytest.approx(440.0, rel=0.02) and peaks[1] == pytest.approx(1000.0,
+                                                                                   rel=0.02)
     assert engine.output_stats().underruns == 0
 
 
@@ -274,7 +262,7 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
     q = len(depths) // 4
     late = float(np.median(depths[3 * q:]))
     assert max(depths[q:]) < MAX_TARGET_MS + CATCH_UP_MS
-    assert abs(late - stats.target_ms) < 15.0, f"queue {late:.1f} ms, target {stats.target_ms}"
+    assert abs(late - stats.target_ms) < 20.0, f"queue {late:.1f} ms, target {stats.target_ms}"
     if ratio > 1:
         assert stats.samples_dropped > 0.005 * SR * 6
         # Whole frames are cut only after a burst (a VM stall releases a backlog at once).

@@ -4,7 +4,7 @@ An ``rtc.AudioStream`` with a bounded queue feeds a small FIFO on the media loop
 pulls exactly one 10 ms frame per tick. The channel meters what arrives (pre-fader, so a
 locally muted participant still shows that they talk), applies local mute and gain with a
 per-frame ramp (never a click), and keeps its depth near a target: when the sender's clock
-runs fast or slow against the output device, it consumes up to 2 % more or fewer samples
+runs fast or slow against the output device, it consumes up to 1.25 % more or fewer samples
 per frame (linear interpolation, inaudible on voice) and counts what it dropped or inserted.
 The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
 after 10 s without one it comes back down by 2 ms per second.
@@ -35,8 +35,8 @@ MAX_MS = 200.0        # beyond this the oldest audio is dropped (counted)
 DEADBAND_MS = 4.0     # no clock correction while the average depth is this close to target
 SKEW_PER_MS = 1.0     # samples per frame of correction per ms of average depth error
 SMOOTHING = 0.05      # weight of each frame in the average depth (about 200 ms)
-MAX_SKEW = 10         # samples per frame the drift control may add or take (about 2 %)
-CATCH_UP_MS = 60.0    # an average depth this far above target is cut at once, not stretched
+MAX_SKEW = 6          # samples per frame the drift control may add or take (1.25 %)
+CATCH_UP_MS = 40.0    # an average depth this far above target is cut at once, not stretched
 # Adaptive target (a jitter buffer): each underrun raises it, quiet time lowers it again.
 STEP_UP_MS = 10.0
 MAX_TARGET_MS = 100.0

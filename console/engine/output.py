@@ -4,6 +4,8 @@ The media loop keeps the ring at a target depth (default 30 ms on top of the dev
 buffer), topping it up whenever the device's callback has taken a block. The callback only
 copies from the ring (zero-filling and counting an underrun when it is short), duplicates
 mono to every device channel, and hands exactly what was played to the echo reference.
+When the device itself runs dry (this process stalled) PortAudio says so; that is counted
+as ``device_underflows``.
 With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
 the channels keep draining and their counters stay honest.
 """
@@ -46,6 +48,7 @@ class OutputStats:
     frames_limited: int
     samples_clipped: int
     device_error: str | None
+    device_underflows: int = 0   # the device itself ran dry (PortAudio output underflow)
 
 
 def _release(waiter: asyncio.Future[None]) -> None:
@@ -78,6 +81,7 @@ class OutputDevice:
         self._waiter: asyncio.Future[None] | None = None
         self._underruns = 0
         self._overruns = 0
+        self._device_underflows = 0
         self._played = 0
         self._started_playing = False
         self._running = False
@@ -143,11 +147,15 @@ class OutputDevice:
         scratch = self._scratch
         loop = self._loop
 
-        def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any, _s: Any) -> None:
+        def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any,
+                     status: Any) -> None:
             if gen != self._gen:
                 outdata.fill(0)
                 return
             self._last_callback = time.monotonic()
+            if status.output_underflow:
+                # The device ran dry (this process stalled) and played silence on its own.
+                self._device_underflows += 1
             block = scratch[:frames]
             got = ring.read_into(block)
             if got < frames:
@@ -201,7 +209,11 @@ class OutputDevice:
             now = time.monotonic()
             if self._device_alive(now):
                 while ring.available() < self._target and self._running:
-                    if not ring.write(self.mixer.mix(now), now):
+                    # Let the channels take in whatever their streams delivered first: after
+                    # a stall of this process the device asks for several frames at once,
+                    # and the audio for them is already waiting in the loop's queue.
+                    await asyncio.sleep(0)
+                    if not ring.write(self.mixer.mix(time.monotonic()), now):
                         self._overruns += 1
                         break
                 if self._on_delay is not None:
@@ -246,4 +258,5 @@ class OutputDevice:
             frames_played=self._played // FRAME, frames_mixed=m.frames_mixed,
             frames_limited=m.frames_limited, samples_clipped=m.samples_clipped,
             device_error=err,
+            device_underflows=self._device_underflows,
         )
