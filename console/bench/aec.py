@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
+from console.bench import emit
 from console.bench.capture import _Cpu, _pct
 from console.bench.output import BenchTrack, MicRecorder, StallWatch, open_track
 from console.engine import devices
@@ -376,9 +376,4 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= CONVERGE_S + 1:
         parser.error(f"--seconds must be more than {CONVERGE_S + 1:.0f}")
     result = run(args.seconds, args.output, args.input, args.all_stages)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:36} {value}")
-    return 0
+    return emit(result, args.json)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from console.bench import emit
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
 
@@ -270,9 +270,4 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = run(args.seconds, args.toggles, args.input, args.output)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:36} {value}")
-    return 0
+    return emit(result, args.json)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import threading
 import time
@@ -30,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
+from console.bench import emit
 from console.bench.capture import _Cpu, _pct
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
@@ -504,11 +504,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.participants < 1 or args.seconds < 1:
         parser.error("--participants and --seconds must be at least 1")
     result = run(args.participants, args.seconds, args.output, args.input)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:36} {value}")
-    return 0
+    return emit(result, args.json)
 
 
