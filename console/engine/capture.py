@@ -32,6 +32,7 @@ from console.engine.echo_metrics import EchoMetrics
 from console.engine.meter import LevelMeter
 from console.engine.outbox import Outbox
 from console.engine.ring import SampleRing
+from console.engine.wakeup import Wakeup, cancel_and_wait
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 480  # 10 ms, what the APM and the AudioSource want
@@ -83,11 +84,6 @@ class _Counters:
     reverse_dropped: int = 0
     apm_errors: int = 0
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
-
-
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class LatencyLog:
@@ -147,7 +143,7 @@ class CaptureChain:
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
-        self._waiter: asyncio.Future[None] | None = None
+        self._wake = Wakeup(loop)
         self._stream: Any = None
         self._stream_gen = 0
         self._device: devices.AudioDevice | None = None
@@ -256,7 +252,7 @@ class CaptureChain:
         ring = self._ring
         counters = self._counters
         flags = counters.flags
-        loop = self._loop
+        wake = self._wake
         monotonic = time.monotonic
 
         def callback(indata: npt.NDArray[np.int16], frames: int, time_info: Any,
@@ -272,11 +268,7 @@ class CaptureChain:
                         flags[name] += 1
             if not ring.write(indata[:, 0], now):
                 counters.ring_full += frames
-            waiter = self._waiter
-            if waiter is not None:
-                self._waiter = None
-                with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                    loop.call_soon_threadsafe(_release, waiter)
+            wake.notify_threadsafe()
 
         return callback
 
@@ -296,10 +288,7 @@ class CaptureChain:
         self._running = False
         self.close_device()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run(self) -> None:
         """Process frames as the device delivers them; a sender feeds the AudioSource."""
@@ -310,7 +299,7 @@ class CaptureChain:
         try:
             while self._running:
                 if ring.available() < FRAME_SAMPLES:
-                    await self._wait_for_audio(0.05)
+                    await self._wake.wait(lambda: ring.available() >= FRAME_SAMPLES, 0.05)
                 now = time.monotonic()
                 if ring.available() >= FRAME_SAMPLES:
                     while ring.available() >= FRAME_SAMPLES and self._running:
@@ -326,9 +315,7 @@ class CaptureChain:
                     if now - next_silence > 0.1:
                         next_silence = now + 0.01
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await cancel_and_wait(sender)
 
     async def _send(self) -> None:
         """Drain the outbox into the AudioSource (its bounded queue paces this in real time)."""
@@ -349,20 +336,6 @@ class CaptureChain:
             await self.source.capture_frame(frame)
             self._counters.delivered_samples += item.real
             self._counters.silence_samples += item.silent
-
-    async def _wait_for_audio(self, timeout: float) -> None:
-        """Sleep until the callback brings samples, or ``timeout`` (no Task per wait)."""
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        if self._ring.available() >= FRAME_SAMPLES:  # arrived while arming
-            self._waiter = None
-            return
-        timer = self._loop.call_later(timeout, _release, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
 
     def _is_silent_device(self, now: float) -> bool:
         if self._stream is None or self._device_error is not None:

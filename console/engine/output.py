@@ -27,6 +27,7 @@ from console.engine import devices
 from console.engine.channel import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
 from console.engine.ring import SampleRing
+from console.engine.wakeup import Wakeup, cancel_and_wait
 
 TARGET_MS = 30.0
 STALL_S = 0.5
@@ -51,11 +52,6 @@ class OutputStats:
     device_underflows: int = 0   # the device itself ran dry (PortAudio output underflow)
 
 
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 class OutputDevice:
     """Plays the mixer on one output device; the device can change while playing."""
 
@@ -78,7 +74,7 @@ class OutputDevice:
         self._error: str | None = None
         self._last_callback: float | None = None
         self._opened_at = time.monotonic()
-        self._waiter: asyncio.Future[None] | None = None
+        self._wake = Wakeup(loop)
         self._underruns = 0
         self._overruns = 0
         self._device_underflows = 0
@@ -145,7 +141,7 @@ class OutputDevice:
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
         scratch = self._scratch
-        loop = self._loop
+        wake = self._wake
 
         def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any,
                      status: Any) -> None:
@@ -168,11 +164,7 @@ class OutputDevice:
             self._played += frames
             if self._reverse is not None:
                 self._reverse(block)
-            waiter = self._waiter
-            if waiter is not None:
-                self._waiter = None
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_release, waiter)
+            wake.notify_threadsafe()
 
         return callback
 
@@ -191,10 +183,7 @@ class OutputDevice:
         self._running = False
         self.close_device()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def _device_alive(self, now: float) -> bool:
         if self._stream is None or self._error is not None:
@@ -218,7 +207,7 @@ class OutputDevice:
                         break
                 if self._on_delay is not None:
                     self._on_delay(self._latency_s + ring.available() / SAMPLE_RATE)
-                await self._wait_for_device(0.02)
+                await self._wake.wait(lambda: ring.available() < self._target, 0.02)
                 next_tick = time.monotonic()
             else:
                 # No device: keep the mixer (and so the channels) running on our own clock.
@@ -228,19 +217,6 @@ class OutputDevice:
                 if now - next_tick > 0.1:
                     next_tick = now
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
-
-    async def _wait_for_device(self, timeout: float) -> None:
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        if self._ring.available() < self._target:
-            self._waiter = None
-            return
-        timer = self._loop.call_later(timeout, _release, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> OutputStats:
