@@ -51,10 +51,16 @@ def test_ready_time_is_when_the_frames_last_sample_arrived() -> None:
     assert ring.take(out, 48000) == 11.0
 
 
-def test_skip_drops_the_oldest_samples() -> None:
-    ring = SampleRing(4800)
-    ring.write(np.arange(1440, dtype=np.int16), now=1.0)
-    ring.skip(960)
-    out = np.zeros(480, dtype=np.int16)
-    ring.take(out, 48000)
-    assert out[0] == 960 and ring.available() == 0
+def test_sample_fifo_keeps_order_across_the_wrap_and_drops_the_oldest_on_overflow() -> None:
+    from console.engine.ring import SampleFifo
+
+    fifo = SampleFifo(1000)
+    fifo.push(np.arange(700, dtype=np.int16))
+    assert np.array_equal(fifo.pop(600), np.arange(600))
+    fifo.push(np.arange(700, 1500, dtype=np.int16))  # wraps; 900 fit, 0 dropped
+    assert len(fifo) == 900
+    assert np.array_equal(fifo.pop(900), np.arange(600, 1500))
+    fifo.push(np.arange(1200, dtype=np.int16))  # 200 too many: the oldest go
+    assert len(fifo) == fifo.capacity == 1000
+    assert np.array_equal(fifo.pop(1000), np.arange(200, 1200))
+    assert fifo.pop(5).size == 0

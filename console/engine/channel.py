@@ -25,6 +25,7 @@ import numpy.typing as npt
 from livekit import rtc
 
 from console.engine.meter import LevelMeter, MeterSnapshot
+from console.engine.ring import SampleFifo
 
 SAMPLE_RATE = 48000
 FRAME = 480
@@ -74,45 +75,6 @@ class ChannelStats:
         return self.stream_queue_ms + self.channel_queue_ms
 
 
-class _Fifo:
-    """A growable-free mono int16 FIFO (media loop only)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._buf = np.zeros(capacity, dtype=np.int16)
-        self._start = 0
-        self._len = 0
-
-    def __len__(self) -> int:
-        return self._len
-
-    def push(self, samples: npt.NDArray[np.int16]) -> None:
-        n = samples.shape[0]
-        cap = self._buf.shape[0]
-        if n >= cap:
-            samples, n = samples[-cap:], cap
-        overflow = self._len + n - cap
-        if overflow > 0:
-            self.drop(overflow)
-        end = (self._start + self._len) % cap
-        first = min(n, cap - end)
-        self._buf[end:end + first] = samples[:first]
-        self._buf[:n - first] = samples[first:]
-        self._len += n
-
-    def pop(self, n: int) -> npt.NDArray[np.int16]:
-        n = min(n, self._len)
-        cap = self._buf.shape[0]
-        idx = (self._start + np.arange(n)) % cap
-        out = self._buf[idx]
-        self.drop(n)
-        return out
-
-    def drop(self, n: int) -> None:
-        n = min(n, self._len)
-        self._start = (self._start + n) % self._buf.shape[0]
-        self._len -= n
-
-
 class Channel:
     """One participant's audio between its AudioStream and the mixer."""
 
@@ -129,7 +91,7 @@ class Channel:
         self.key = key
         self.label = label or key
         self._frames = frames
-        self._fifo = _Fifo(int(SAMPLE_RATE * MAX_MS / 1000))
+        self._fifo = SampleFifo(int(SAMPLE_RATE * MAX_MS / 1000))
         self._base = int(SAMPLE_RATE * target_ms / 1000)
         self._target = self._base
         self._target_f = float(self._base)
@@ -186,7 +148,7 @@ class Channel:
         self.meter.process(data)
         self._received += 1
         self._last_rx = time.monotonic()
-        room = self._fifo._buf.shape[0] - len(self._fifo)
+        room = self._fifo.capacity - len(self._fifo)
         if data.shape[0] > room:
             self._dropped += math.ceil((data.shape[0] - room) / FRAME)
         self._fifo.push(data)

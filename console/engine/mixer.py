@@ -8,8 +8,6 @@ samples are counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
@@ -17,14 +15,6 @@ from console.engine.channel import FRAME, Channel
 
 CEILING = 32767.0 * 0.98
 RELEASE = 0.1  # fraction of the way back to unity gain per frame
-
-
-@dataclass(frozen=True)
-class MixerStats:
-    channels: int
-    frames_mixed: int
-    frames_limited: int
-    samples_clipped: int
 
 
 class Mixer:
@@ -74,7 +64,3 @@ class Mixer:
             self.samples_clipped += int(over.sum())
             np.clip(acc, -32768.0, 32767.0, out=acc)
         return acc.astype(np.int16)
-
-    def stats(self) -> MixerStats:
-        return MixerStats(len(self._channels), self.frames_mixed, self.frames_limited,
-                          self.samples_clipped)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from console.engine.ring import SampleFifo
+
 FRAME = 480
 CATCH_UP = 10          # extra samples packed per frame while behind
 CATCH_UP_FROM = 3      # frames waiting before the sender speeds up
@@ -39,9 +41,7 @@ class Outbox:
     """A FIFO of processed samples with per-frame arrival marks (media loop only)."""
 
     def __init__(self, capacity_s: float = 0.5, sample_rate: int = 48000) -> None:
-        self._buf = np.zeros(int(capacity_s * sample_rate), dtype=np.int16)
-        self._start = 0
-        self._len = 0
+        self._fifo = SampleFifo(int(capacity_s * sample_rate))
         self._marks: deque[list[float]] = deque()  # [samples left, ready, silent]
         self.real_pending = 0
         self.dropped_real = 0
@@ -49,20 +49,17 @@ class Outbox:
         self.packed = 0  # extra samples sent by catching up
 
     def __len__(self) -> int:
-        return self._len
+        return len(self._fifo)
 
     def frames(self) -> int:
-        return self._len // FRAME
+        return len(self._fifo) // FRAME
 
     def push(self, samples: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
         n = samples.shape[0]
-        cap = self._buf.shape[0]
-        if self._len + n > cap:
-            self.drop(self._len + n - cap)
-        end = (self._start + self._len) % cap
-        idx = (end + np.arange(n)) % cap
-        self._buf[idx] = samples
-        self._len += n
+        overflow = len(self._fifo) + n - self._fifo.capacity
+        if overflow > 0:
+            self.drop(overflow)  # through the marks, so the dropped samples are counted
+        self._fifo.push(samples)
         self._marks.append([float(n), ready, 1.0 if silent else 0.0])
         if not silent:
             self.real_pending += n
@@ -75,7 +72,7 @@ class Outbox:
         if waiting > MAX_FRAMES:
             self.drop((waiting - KEEP_AFTER_DROP) * FRAME)
         take = FRAME + CATCH_UP if self.frames() >= CATCH_UP_FROM else FRAME
-        take = min(take, self._len)
+        take = min(take, len(self._fifo))
         raw, ready, real, silent = self._pop(take)
         if take == FRAME:
             out = raw
@@ -86,16 +83,12 @@ class Outbox:
         return Outgoing(out, ready, real, silent)
 
     def drop(self, n: int) -> None:
-        _, _, real, silent = self._pop(min(n, self._len))
+        _, _, real, silent = self._pop(min(n, len(self._fifo)))
         self.dropped_real += real
         self.dropped_silent += silent
 
     def _pop(self, n: int) -> tuple[npt.NDArray[np.int16], float, int, int]:
-        cap = self._buf.shape[0]
-        idx = (self._start + np.arange(n)) % cap
-        out = self._buf[idx]
-        self._start = (self._start + n) % cap
-        self._len -= n
+        out = self._fifo.pop(n)
         ready = math.nan
         real = silent = 0
         left = n

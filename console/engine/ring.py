@@ -1,4 +1,4 @@
-"""A single-producer single-consumer sample ring for the PortAudio callback.
+"""Sample buffers: the SPSC ring behind the PortAudio callbacks, and a one-thread FIFO.
 
 The producer (PortAudio's thread) only copies samples and stamps the block: no lock, no
 allocation. The consumer (the media thread) reads whole frames and learns when their last
@@ -82,11 +82,6 @@ class SampleRing:
         """When the next ``n`` samples were complete (as :meth:`take` would say)."""
         return self._ready_time(self.read + n, sample_rate)
 
-    def skip(self, n: int) -> None:
-        """Drop the ``n`` oldest samples."""
-        self.read += n
-        self._ready_time(self.read, 1)
-
     def _ready_time(self, end: int, sample_rate: int) -> float:
         blocks = self.blocks
         k = self._block_read
@@ -98,3 +93,47 @@ class SampleRing:
             return float("nan")
         slot = k % self._slots
         return float(self._times[slot] - (int(self._ends[slot]) - end) / sample_rate)
+
+
+class SampleFifo:
+    """A fixed-size mono int16 FIFO for one thread (the media loop); a push that does not
+    fit drops the oldest samples."""
+
+    def __init__(self, capacity: int) -> None:
+        self._buf = np.zeros(capacity, dtype=np.int16)
+        self._start = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def capacity(self) -> int:
+        return int(self._buf.shape[0])
+
+    def push(self, samples: npt.NDArray[np.int16]) -> None:
+        n = samples.shape[0]
+        cap = self._buf.shape[0]
+        if n >= cap:
+            samples, n = samples[-cap:], cap
+        overflow = self._len + n - cap
+        if overflow > 0:
+            self.drop(overflow)
+        end = (self._start + self._len) % cap
+        first = min(n, cap - end)
+        self._buf[end:end + first] = samples[:first]
+        self._buf[:n - first] = samples[first:]
+        self._len += n
+
+    def pop(self, n: int) -> npt.NDArray[np.int16]:
+        n = min(n, self._len)
+        cap = self._buf.shape[0]
+        idx = (self._start + np.arange(n)) % cap
+        out = self._buf[idx]
+        self.drop(n)
+        return out
+
+    def drop(self, n: int) -> None:
+        n = min(n, self._len)
+        self._start = (self._start + n) % self._buf.shape[0]
+        self._len -= n
