@@ -33,6 +33,8 @@ from console.bench.output import BenchTrack, MicRecorder, StallWatch, open_track
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
 from console.engine.media_thread import MediaThread
+from console.engine.output import DeviceLatency, parse_latency
+from console.signals import speech_like
 
 SAMPLE_RATE = 48000
 FRAME = 480
@@ -52,35 +54,8 @@ ALL_ON = ProcessingConfig()
 
 # -- the far end --------------------------------------------------------------------------
 def far_end(seconds: float, seed: int = SEED) -> npt.NDArray[np.int16]:
-    """Speech-like int16 audio: voiced harmonics and shaped noise under a syllable envelope."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * SAMPLE_RATE)
-    env = np.zeros(n)
-    pos = int(0.2 * SAMPLE_RATE)
-    while pos < n:
-        phrase_end = min(n, pos + int(rng.uniform(1.2, 3.0) * SAMPLE_RATE))
-        while pos < phrase_end:
-            length = min(int(SAMPLE_RATE / rng.uniform(3.0, 5.0)), n - pos)
-            shape = np.sin(np.pi * np.arange(length) / length) ** 2
-            env[pos:pos + length] = shape * rng.uniform(0.4, 1.0)
-            pos += length
-        pos += int(rng.uniform(0.3, 0.9) * SAMPLE_RATE)
-    t = np.arange(n) / SAMPLE_RATE
-    walk = np.cumsum(rng.normal(0.0, 1.0, n // FRAME + 1))[np.arange(n) // FRAME]
-    f0 = 150.0 + 35.0 * np.sin(2 * np.pi * 0.4 * t) + 15.0 * np.tanh(walk / 30.0)
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 13))
-    spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
-    f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
-    formants = sum(np.exp(-(((f - fc) / bw) ** 2)) for fc, bw in
-                   ((500.0, 200.0), (1500.0, 300.0), (2500.0, 400.0)))
-    noise = np.fft.irfft(spectrum * (0.2 + formants) / (1.0 + f / 4000.0), n)
-    mix = voiced / np.std(voiced) + 0.5 * noise / np.std(noise)
-    x = mix * env
-    active = env > 0.1
-    rms = float(np.sqrt(np.mean(x[active] ** 2))) if active.any() else 1.0
-    x *= 10 ** (FAR_RMS_DBFS / 20) * 32768 / rms
-    return np.clip(x, -32768, 32767).astype(np.int16)
+    """Speech-like int16 audio at FAR_RMS_DBFS while active."""
+    return speech_like(seconds, FAR_RMS_DBFS, seed)
 
 
 def _looping(signal: npt.NDArray[np.int16]) -> Any:
@@ -193,11 +168,12 @@ def _far_track(loop_media: MediaThread, seconds: float) -> BenchTrack:
 
 
 # -- phases -----------------------------------------------------------------------------------
-def run_ours(seconds: float, speaker: str, mic: str,
-             config: ProcessingConfig) -> dict[str, Any]:
+def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
+             output_latency: DeviceLatency = "low") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
-    engine = AudioEngine(input_device=mic, processing=config, output_device=speaker)
+    engine = AudioEngine(input_device=mic, processing=config, output_device=speaker,
+                         output_latency=output_latency)
     recorder = MicRecorder(mic)
     tap = AfterTap()
     far: BenchTrack | None = None
@@ -247,6 +223,10 @@ def run_ours(seconds: float, speaker: str, mic: str,
         "residual_rms_dbfs": external.residual_dbfs,
         "external_windows_db": [round(v, 1) for v in external.windows],
         "underruns": out.underruns + sum(c.underruns for c in chans),
+        "underruns_after_host_stall": (out.underruns_after_stall
+                                       + sum(c.underruns_after_stall for c in chans)),
+        "host_stalls_seen_by_output": out.host_stalls,
+        "output_device_latency_ms": round(out.device_latency_ms, 1),
         "capture_latency_ms_p95": _pct(capture_lat, 95),
         "cpu_percent": cpu_pct,
         **stalls.figures(),
@@ -327,12 +307,12 @@ def _config_json(config: ProcessingConfig) -> dict[str, bool]:
 
 
 def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_mic_a",
-        all_stages: bool = False) -> dict[str, Any]:
+        all_stages: bool = False, output_latency: DeviceLatency = "low") -> dict[str, Any]:
     if seconds <= CONVERGE_S + 1:
         raise ValueError(f"--seconds must be more than {CONVERGE_S + 1:.0f}")
     devices.find_device(mic, "input")  # clear errors before anything starts
     devices.find_device(speaker, "output")
-    ours = run_ours(seconds, speaker, mic, AEC_ONLY)
+    ours = run_ours(seconds, speaker, mic, AEC_ONLY, output_latency)
     reference = run_reference(seconds, speaker, mic, AEC_ONLY)
     result: dict[str, Any] = {
         "benchmark": "aec",
@@ -356,7 +336,7 @@ def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_m
         },
     }
     if all_stages:
-        result["all_stages"] = run_ours(seconds, speaker, mic, ALL_ON)
+        result["all_stages"] = run_ours(seconds, speaker, mic, ALL_ON, output_latency)
         result["reference_defaults"] = {
             **run_reference(seconds, speaker, mic, ALL_ON),
             "note": "open_input() defaults: AEC, NS, HPF and AGC on",
@@ -371,9 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
     parser.add_argument("--all-stages", action="store_true",
                         help="also run both systems with NS, AGC and HPF on (doubles the time)")
+    parser.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
+                        help="our output device's buffer (default low)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.seconds <= CONVERGE_S + 1:
         parser.error(f"--seconds must be more than {CONVERGE_S + 1:.0f}")
-    result = run(args.seconds, args.output, args.input, args.all_stages)
+    try:
+        latency = parse_latency(args.output_latency)
+    except ValueError as exc:
+        parser.error(str(exc))
+    result = run(args.seconds, args.output, args.input, args.all_stages, latency)
     return emit(result, args.json)

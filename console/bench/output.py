@@ -34,6 +34,7 @@ from console.bench.capture import _Cpu, _pct
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
 from console.engine.media_thread import MediaThread
+from console.engine.output import DeviceLatency, parse_latency
 
 SAMPLE_RATE = 48000
 FRAME = 480
@@ -341,11 +342,11 @@ def measure_loopback(speaker: str, mic: str, clicks: int = 6) -> dict[str, Any]:
 
 
 def run_ours(participants: int, seconds: float, speaker: str, mic: str,
-             engine_mic: str) -> dict[str, Any]:
+             engine_mic: str, output_latency: DeviceLatency = "low") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
     engine = AudioEngine(input_device=engine_mic, processing=ProcessingConfig.off(),
-                         output_device=speaker)
+                         output_device=speaker, output_latency=output_latency)
     recorder = MicRecorder(mic)
     tracks: list[BenchTrack] = []
     ring_ms: list[float] = []
@@ -375,6 +376,7 @@ def run_ours(participants: int, seconds: float, speaker: str, mic: str,
                 engine.media.run(close_tracks(tracks))
         engine.stop()
     channel_underruns = sum(c.underruns for c in chans)
+    after_stall = out.underruns_after_stall + sum(c.underruns_after_stall for c in chans)
     return {
         **click_figures(clicks, recorder, t0, seconds),
         "underruns": out.underruns + channel_underruns,
@@ -382,6 +384,12 @@ def run_ours(participants: int, seconds: float, speaker: str, mic: str,
         "underruns_in_warmup": warm[0] if warm else None,
         "output_underruns": out.underruns,
         "channel_underruns": channel_underruns,
+        "underruns_after_host_stall": after_stall,
+        "underruns_after_host_stall_note": (
+            "the part of underruns within 300 ms after the output device's callbacks "
+            "stopped for 30 ms or more (the host froze this process)"),
+        "host_stalls_seen_by_output": out.host_stalls,
+        "host_stall_ms_max": round(out.host_stall_ms_max, 1),
         "channel_frames_dropped": sum(c.frames_dropped for c in chans),
         "clock_samples_dropped": sum(c.samples_dropped for c in chans),
         "clock_samples_inserted": sum(c.samples_inserted for c in chans),
@@ -448,13 +456,14 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
 
 
 def run(participants: int = 8, seconds: float = 20.0, speaker: str = "lkc_speaker_a",
-        mic: str = "lkc_mic_a", engine_mic: str = "lkc_mic_b") -> dict[str, Any]:
+        mic: str = "lkc_mic_a", engine_mic: str = "lkc_mic_b",
+        output_latency: DeviceLatency = "low") -> dict[str, Any]:
     if participants < 1:
         raise ValueError("at least one participant (the click track) is needed")
     devices.find_device(mic, "input")  # clear errors before anything starts
     devices.find_device(speaker, "output")
     loop = measure_loopback(speaker, mic)
-    ours = run_ours(participants, seconds, speaker, mic, engine_mic)
+    ours = run_ours(participants, seconds, speaker, mic, engine_mic, output_latency)
     reference = run_reference(participants, seconds, speaker, mic)
     ratio = (ours["latency_ms_p95"] / reference["latency_ms_p95"]
              if reference["latency_ms_p95"] else math.nan)
@@ -485,6 +494,8 @@ def run(participants: int = 8, seconds: float = 20.0, speaker: str = "lkc_speake
             "latency_p95_le_half_of_reference": ratio <= 0.5,
             "abs_drift_lt_5ms": abs(ours["drift_ms"]) < 5.0,
             "zero_underruns": ours["underruns"] == 0,
+            "zero_underruns_outside_host_stalls": (
+                ours["underruns"] - ours["underruns_after_host_stall"] == 0),
         },
         "reference": {
             **reference,
@@ -499,11 +510,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--output", default="lkc_speaker_a")
     parser.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
+    parser.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
+                        help="our output device's buffer (default low)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.participants < 1 or args.seconds < 1:
         parser.error("--participants and --seconds must be at least 1")
-    result = run(args.participants, args.seconds, args.output, args.input)
+    try:
+        latency = parse_latency(args.output_latency)
+    except ValueError as exc:
+        parser.error(str(exc))
+    result = run(args.participants, args.seconds, args.output, args.input,
+                 output_latency=latency)
     return emit(result, args.json)
 
 

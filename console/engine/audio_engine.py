@@ -18,7 +18,7 @@ from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
 from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
-from console.engine.output import OutputDevice, OutputStats
+from console.engine.output import DeviceLatency, OutputDevice, OutputStats
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
@@ -35,8 +35,10 @@ class AudioEngine:
         source_queue_ms: int = SOURCE_QUEUE_MS,
         output_device: str | int | None = None,
         output_target_ms: float = OUTPUT_TARGET_MS,
+        output_latency: DeviceLatency = "low",
     ) -> None:
         self._output_spec = output_device
+        self._output_latency = output_latency
         self._output_target_ms = output_target_ms
         self._input_spec = input_device
         self._processing = processing or ProcessingConfig()
@@ -85,7 +87,8 @@ class AudioEngine:
         # channels can be added at any moment; what it plays is the chain's echo reference.
         self._output = OutputDevice(loop, self._mixer, target_ms=self._output_target_ms,
                                     reverse=chain.push_reverse,
-                                    on_render_delay=chain.set_render_delay)
+                                    on_render_delay=chain.set_render_delay,
+                                    device_latency=self._output_latency)
         self._output.start()
         return chain
 

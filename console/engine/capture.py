@@ -32,6 +32,7 @@ from console.engine.echo_metrics import EchoMetrics
 from console.engine.meter import LevelMeter
 from console.engine.outbox import Outbox
 from console.engine.ring import SampleRing
+from console.engine.stream_clock import StreamClock
 from console.engine.wakeup import Wakeup, cancel_and_wait
 
 SAMPLE_RATE = 48000
@@ -139,6 +140,9 @@ class CaptureChain:
         self._ring = SampleRing(SAMPLE_RATE)  # 1 s
         self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
         self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._reverse_clock = StreamClock(SAMPLE_RATE)
+        self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
+        self._in_flight = 0  # device samples inside the capture_frame being awaited
         self._counters = _Counters()
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
@@ -245,7 +249,8 @@ class CaptureChain:
         Called by ONE producer thread (the output device's callback); the media loop hands
         it to the active APM in 10 ms frames just before the next microphone frame.
         """
-        if not self._reverse.write(samples, time.monotonic()):
+        if not self._reverse.write(samples, self._reverse_clock.stamp(samples.shape[0],
+                                                                      time.monotonic())):
             self._counters.reverse_dropped += 1
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
@@ -333,7 +338,11 @@ class CaptureChain:
             frame = rtc.AudioFrame(item.samples.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
             if not math.isnan(item.ready):
                 self.latency.add(time.monotonic() - item.ready)
-            await self.source.capture_frame(frame)
+            self._in_flight = item.real
+            try:
+                await self.source.capture_frame(frame)
+            finally:
+                self._in_flight = 0
             self._counters.delivered_samples += item.real
             self._counters.silence_samples += item.silent
 
@@ -345,7 +354,12 @@ class CaptureChain:
 
     def _process(self, pcm: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
         """APM, meter and taps for one frame, then into the outbox (media loop)."""
-        self._feed_reverse(ready)
+        # Pair it with the echo reference on the device's timeline, not by arrival: after a
+        # freeze both streams arrive in bursts, in no useful order.
+        if not math.isnan(ready):
+            self._feed_reverse(self._capture_clock.stamp(FRAME_SAMPLES, ready))
+        else:
+            self._feed_reverse(ready)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._input_latency_s + self._render_delay_s
@@ -390,7 +404,7 @@ class CaptureChain:
             err = f"input {self._device.name!r} has not delivered audio for {STALL_S:.1f} s"
         c = self._counters
         outbox = self._outbox
-        pending = self._ring.available() + outbox.real_pending
+        pending = self._ring.available() + outbox.real_pending + self._in_flight
         lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
                 - pending)
         return CaptureStats(

@@ -7,7 +7,9 @@ per-frame ramp (never a click), and keeps its depth near a target: when the send
 runs fast or slow against the output device, it consumes up to 1.25 % more or fewer samples
 per frame (linear interpolation, inaudible on voice) and counts what it dropped or inserted.
 The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
-after 10 s without one it comes back down by 2 ms per second.
+after 10 s without one it comes back down by 2 ms per second. Underruns right after a freeze
+of this process are counted apart and leave the target alone: a bigger jitter buffer cannot
+help against a host that stops us, and would only add latency for good.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ STEP_UP_MS = 10.0
 MAX_TARGET_MS = 100.0
 CALM_S = 10.0         # no underrun for this long before the target starts to come down
 DECAY_MS_PER_S = 2.0
+FRAME_MS = FRAME / SAMPLE_RATE * 1000
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
 
 
@@ -68,6 +71,7 @@ class ChannelStats:
     samples_inserted: int  # clock correction: sender slower than the device
     ended: bool
     target_ms: float = TARGET_MS  # the jitter target now (raised by underruns)
+    underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
 
     @property
     def queue_ms(self) -> float:
@@ -106,6 +110,7 @@ class Channel:
         self._last_rx = -math.inf
         self._received = 0
         self._underruns = 0
+        self._underruns_stall = 0
         self._dropped = 0
         self._skew_dropped = 0
         self._skew_inserted = 0
@@ -167,7 +172,7 @@ class Channel:
         self._ended = True
 
     # -- mixing (media loop) ------------------------------------------------------------------
-    def pull(self, now: float) -> npt.NDArray[np.float32] | None:
+    def pull(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.float32] | None:
         """One 10 ms frame after gain, or None when the channel has nothing to play."""
         fifo = self._fifo
         depth = len(fifo)
@@ -186,10 +191,13 @@ class Channel:
         if depth < FRAME:
             if now - self._last_rx < ACTIVE_S and not self._ended:
                 self._underruns += 1
-                self._last_underrun = now
-                self._target_f = min(self._target_f + STEP_UP_MS * SAMPLE_RATE / 1000,
-                                     MAX_TARGET_MS * SAMPLE_RATE / 1000)
-                self._target = int(self._target_f)
+                if after_stall:
+                    self._underruns_stall += 1
+                else:
+                    self._last_underrun = now
+                    self._target_f = min(self._target_f + STEP_UP_MS * SAMPLE_RATE / 1000,
+                                         MAX_TARGET_MS * SAMPLE_RATE / 1000)
+                    self._target = int(self._target_f)
             if depth == 0:
                 self._primed = False  # wait for the target depth again: one clean restart
                 return None
@@ -197,7 +205,7 @@ class Channel:
             raw[:depth] = fifo.pop(depth)
             self._primed = False
         else:
-            raw = self._take_with_drift(depth)
+            raw = self._take_with_drift(depth, after_stall)
         return self._apply_gain(raw)
 
     def _adapt_target(self, now: float) -> None:
@@ -206,11 +214,14 @@ class Channel:
             self._target_f = max(float(self._base), self._target_f - step)
             self._target = int(self._target_f)
 
-    def _take_with_drift(self, depth: int) -> npt.NDArray[np.float32]:
+    def _take_with_drift(self, depth: int, after_stall: bool) -> npt.NDArray[np.float32]:
         # Arrival jitter makes the instant depth swing by a frame or two: steer on its average.
         self._depth_avg += SMOOTHING * (depth - self._depth_avg)
+        if after_stall and depth - self._target >= 2 * FRAME:
+            # What piled up while this process was frozen: the average has not seen it yet.
+            self._depth_avg = float(depth)
         error_ms = (self._depth_avg - self._target) / (SAMPLE_RATE / 1000)
-        if error_ms > CATCH_UP_MS:
+        if error_ms > (FRAME_MS if after_stall else CATCH_UP_MS):
             # A backlog (after a stall upstream): stretching would take seconds of pitch
             # shift, so cut it once, whole frames, counted as dropped.
             cut = (int(self._depth_avg) - self._target) // FRAME * FRAME
@@ -256,6 +267,7 @@ class Channel:
             frames_dropped=self._dropped, samples_dropped=self._skew_dropped,
             samples_inserted=self._skew_inserted, ended=self._ended,
             target_ms=self._target / SAMPLE_RATE * 1000.0,
+            underruns_after_stall=self._underruns_stall,
         )
 
     @property

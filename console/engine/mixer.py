@@ -40,11 +40,15 @@ class Mixer:
     def remove(self, key: str) -> Channel | None:
         return self._channels.pop(key, None)
 
-    def mix(self, now: float) -> npt.NDArray[np.int16]:
-        """One 10 ms mono frame of everything that has audio right now."""
+    def mix(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.int16]:
+        """One 10 ms mono frame of everything that has audio right now.
+
+        ``after_stall``: this process has just frozen (see ``OutputDevice``); the channels
+        count underruns now apart and do not grow their jitter target for them.
+        """
         acc = np.zeros(FRAME, dtype=np.float32)
         for channel in list(self._channels.values()):
-            frame = channel.pull(now)
+            frame = channel.pull(now, after_stall=after_stall)
             if frame is not None:
                 acc += frame
         self.frames_mixed += 1

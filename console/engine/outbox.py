@@ -5,8 +5,10 @@ puts the result here; a sender drains it into the AudioSource, whose bounded que
 in real time. After a stall of the process, frames pile up here and would stay behind for
 good (the AudioSource only takes real time): the sender then packs ``FRAME + CATCH_UP``
 samples into each frame (linear interpolation after the APM, so echo cancellation never sees
-it; about 2 % faster, inaudible on voice) until the backlog is gone, and beyond
-``MAX_FRAMES`` it drops the oldest whole frames. Every sample is accounted for.
+it), faster the longer the backlog: 1.7 % per waiting frame up to 5 %, so one frame of
+backlog is gone in 0.6 s. Beyond ``MAX_FRAMES`` (a freeze of 60 ms or more) stretching would
+keep the far end waiting for seconds, so the oldest whole frames are dropped down to
+``KEEP_AFTER_DROP``. Every sample is accounted for.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import numpy.typing as npt
 from console.engine.ring import SampleFifo
 
 FRAME = 480
-CATCH_UP = 10          # extra samples packed per frame while behind
-CATCH_UP_FROM = 3      # frames waiting before the sender speeds up
-MAX_FRAMES = 10        # frames waiting beyond which the oldest are dropped
-KEEP_AFTER_DROP = 3
+CATCH_UP = 8          # extra samples packed per frame, per frame of backlog
+MAX_CATCH_UP = 24     # at most 5 % faster
+MAX_FRAMES = 6        # frames waiting beyond which the oldest are dropped
+KEEP_AFTER_DROP = 2
 
 
 @dataclass
@@ -71,8 +73,8 @@ class Outbox:
             return None
         if waiting > MAX_FRAMES:
             self.drop((waiting - KEEP_AFTER_DROP) * FRAME)
-        take = FRAME + CATCH_UP if self.frames() >= CATCH_UP_FROM else FRAME
-        take = min(take, len(self._fifo))
+        backlog = self.frames() - 1  # whole frames behind the one going out now
+        take = min(FRAME + min(CATCH_UP * backlog, MAX_CATCH_UP), len(self._fifo))
         raw, ready, real, silent = self._pop(take)
         if take == FRAME:
             out = raw

@@ -5,7 +5,10 @@ buffer), topping it up whenever the device's callback has taken a block. The cal
 copies from the ring (zero-filling and counting an underrun when it is short), duplicates
 mono to every device channel, and hands exactly what was played to the echo reference.
 When the device itself runs dry (this process stalled) PortAudio says so; that is counted
-as ``device_underflows``.
+as ``device_underflows``. A gap between two device callbacks well beyond one block means the
+whole process (or host) froze: it is counted as a host stall, and underruns in the moments
+after one are counted apart (``underruns_after_stall``) and passed on to the channels, which
+then do not mistake the freeze for network jitter.
 With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
 the channels keep draining and their counters stay honest.
 """
@@ -31,8 +34,25 @@ from console.engine.wakeup import Wakeup, cancel_and_wait
 
 TARGET_MS = 30.0
 STALL_S = 0.5
+HOST_STALL_S = 0.03     # a callback gap this long (three blocks) is a freeze of the process
+RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
 
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
+DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
+
+
+def parse_latency(text: str) -> DeviceLatency:
+    """``low``, ``high`` or milliseconds (``80``) -> what sounddevice takes."""
+    if text in ("low", "high"):
+        return text
+    try:
+        ms = float(text)
+    except ValueError:
+        raise ValueError(f"output latency must be low, high or milliseconds, not {text!r}") \
+            from None
+    if not 0 < ms <= 400:
+        raise ValueError(f"output latency must be between 0 and 400 ms, not {ms:g}")
+    return ms / 1000.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,9 @@ class OutputStats:
     samples_clipped: int
     device_error: str | None
     device_underflows: int = 0   # the device itself ran dry (PortAudio output underflow)
+    host_stalls: int = 0         # callback gaps of 30 ms or more: this process froze
+    host_stall_ms_max: float = 0.0
+    underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
 
 
 class OutputDevice:
@@ -57,11 +80,15 @@ class OutputDevice:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, mixer: Mixer, *,
                  target_ms: float = TARGET_MS, reverse: ReverseSink | None = None,
-                 on_render_delay: Callable[[float], None] | None = None) -> None:
+                 on_render_delay: Callable[[float], None] | None = None,
+                 device_latency: DeviceLatency = "low") -> None:
         self._loop = loop
+        self._device_latency = device_latency
         self.mixer = mixer
+        self._base_target_ms = target_ms
         self._target = int(SAMPLE_RATE * target_ms / 1000)
         self._target_ms = target_ms
+        self._stall_gap = HOST_STALL_S
         self._ring = SampleRing(SAMPLE_RATE // 2)
         self._reverse = reverse
         self._on_delay = on_render_delay
@@ -78,6 +105,10 @@ class OutputDevice:
         self._underruns = 0
         self._overruns = 0
         self._device_underflows = 0
+        self._host_stalls = 0
+        self._host_stall_max = 0.0
+        self._stall_until = -1.0
+        self._underruns_stall = 0
         self._played = 0
         self._started_playing = False
         self._running = False
@@ -102,7 +133,8 @@ class OutputDevice:
             try:
                 stream = devices.sd().OutputStream(
                     device=dev.index, channels=channels, samplerate=SAMPLE_RATE, dtype="int16",
-                    blocksize=FRAME, latency="low", callback=self._make_callback(gen),
+                    blocksize=FRAME, latency=self._device_latency,
+                    callback=self._make_callback(gen),
                     finished_callback=self._make_finished(gen, dev))
             except Exception as exc:
                 raise devices.DeviceError(f"cannot open output {dev.name!r}: {exc}") from exc
@@ -120,6 +152,11 @@ class OutputDevice:
             self._device = dev
             self._channels = channels
             self._latency_s = float(stream.latency)
+            # A device with a large buffer asks for it in bursts of several blocks: the ring
+            # must hold a burst, and a gap of one burst is not a freeze.
+            self._target_ms = max(self._base_target_ms, self._latency_s * 1000.0)
+            self._target = int(SAMPLE_RATE * self._target_ms / 1000)
+            self._stall_gap = max(HOST_STALL_S, 1.5 * self._latency_s)
             self._error = None
             self._last_callback = None
             self._opened_at = time.monotonic()
@@ -148,7 +185,11 @@ class OutputDevice:
             if gen != self._gen:
                 outdata.fill(0)
                 return
-            self._last_callback = time.monotonic()
+            now = time.monotonic()
+            last = self._last_callback
+            self._last_callback = now
+            if last is not None and now - last >= self._stall_gap:
+                self._note_stall(now - last, now)
             if status.output_underflow:
                 # The device ran dry (this process stalled) and played silence on its own.
                 self._device_underflows += 1
@@ -158,6 +199,8 @@ class OutputDevice:
                 block[got:] = 0
                 if self._started_playing:
                     self._underruns += 1
+                    if now < self._stall_until:
+                        self._underruns_stall += 1
             elif not self._started_playing:
                 self._started_playing = True
             outdata[:] = block[:, None]
@@ -167,6 +210,11 @@ class OutputDevice:
             wake.notify_threadsafe()
 
         return callback
+
+    def _note_stall(self, gap: float, now: float) -> None:
+        self._host_stalls += 1
+        self._host_stall_max = max(self._host_stall_max, gap)
+        self._stall_until = now + RECOVER_S
 
     def _make_finished(self, gen: int, dev: devices.AudioDevice) -> Callable[[], None]:
         def finished() -> None:
@@ -202,7 +250,9 @@ class OutputDevice:
                     # a stall of this process the device asks for several frames at once,
                     # and the audio for them is already waiting in the loop's queue.
                     await asyncio.sleep(0)
-                    if not ring.write(self.mixer.mix(time.monotonic()), now):
+                    t = time.monotonic()
+                    if not ring.write(self.mixer.mix(t, after_stall=t < self._stall_until),
+                                      now):
                         self._overruns += 1
                         break
                 if self._on_delay is not None:
@@ -211,8 +261,10 @@ class OutputDevice:
                 next_tick = time.monotonic()
             else:
                 # No device: keep the mixer (and so the channels) running on our own clock.
+                if now - next_tick >= HOST_STALL_S:
+                    self._note_stall(now - next_tick, now)
                 while now >= next_tick and self._running:
-                    self.mixer.mix(now)
+                    self.mixer.mix(now, after_stall=now < self._stall_until)
                     next_tick += FRAME / SAMPLE_RATE
                 if now - next_tick > 0.1:
                     next_tick = now
@@ -235,4 +287,7 @@ class OutputDevice:
             frames_limited=m.frames_limited, samples_clipped=m.samples_clipped,
             device_error=err,
             device_underflows=self._device_underflows,
+            host_stalls=self._host_stalls,
+            host_stall_ms_max=self._host_stall_max * 1000.0,
+            underruns_after_stall=self._underruns_stall,
         )
