@@ -16,10 +16,12 @@ EPILOG = """\
 commands:
   (none)            open the console window
   devices           list audio input and output devices
+  sandbox           run the local LiveKit-compatible server with demo voices
   bench capture     measure the microphone path against livekit's MediaDevices
   bench output      measure the playback path (N participants) against livekit's OutputPlayer
   bench aec         measure echo cancellation (ERLE) against livekit's MediaDevices
   bench meter       measure the level meter's cost per frame
+  bench sandbox     join time, first audio and server CPU with N clients on the sandbox
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
 microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(dev)
     dev.add_argument("--json", action="store_true", help="print JSON")
 
+    sbx = sub.add_parser("sandbox", help="run the local LiveKit-compatible server")
+    from console.sandbox.options import add_arguments
+    add_arguments(sbx)
+
     bench = sub.add_parser("bench", help="run a benchmark (prints figures)")
     bsub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
     cap = bsub.add_parser("capture", help="microphone path latency, drops, toggles, CPU")
@@ -63,13 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(out)
     out.add_argument("--participants", type=int, default=8)
     out.add_argument("--seconds", type=float, default=20.0)
+    out.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
+                     help="output device buffer (default low)")
     out.add_argument("--json", action="store_true")
     aec = bsub.add_parser("aec", help="echo cancellation: ERLE per second, echo delay")
     _common(aec)
     aec.add_argument("--seconds", type=float, default=30.0)
     aec.add_argument("--all-stages", action="store_true",
                      help="also measure with NS, AGC and HPF on (doubles the time)")
+    aec.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
+                     help="output device buffer (default low)")
     aec.add_argument("--json", action="store_true")
+    sbb = bsub.add_parser("sandbox", help="sandbox join time, first audio, server CPU")
+    sbb.add_argument("--participants", type=int, default=10)
+    sbb.add_argument("--seconds", type=float, default=20.0)
+    sbb.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
@@ -121,6 +135,9 @@ def _run(args: argparse.Namespace) -> int:
     command: str | None = args.command
     if command == "devices":
         return _print_devices(args.json)
+    if command == "sandbox":
+        from console.sandbox.main import run as run_sandbox
+        return run_sandbox(args)
     if command == "bench":
         runner: Callable[[list[str]], int]
         if args.bench == "capture":
@@ -129,11 +146,15 @@ def _run(args: argparse.Namespace) -> int:
                     "--input", args.input, "--output", args.output]
         elif args.bench == "output":
             from console.bench.output import main as runner
-            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
+                    "--output-latency", args.output_latency]
         elif args.bench == "aec":
             from console.bench.aec import main as runner
-            argv = ["--seconds", str(args.seconds),
+            argv = ["--seconds", str(args.seconds), "--output-latency", args.output_latency,
                     *(["--all-stages"] if args.all_stages else [])]
+        elif args.bench == "sandbox":
+            from console.bench.sandbox import main as runner
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
         else:
             from console.bench.meter import main as runner
             argv = ["--frames", str(args.frames)]

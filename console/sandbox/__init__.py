@@ -1,0 +1,5 @@
+"""A small LiveKit-compatible server (signalling + WebRTC through aiortc) and demo voices.
+
+The console's default room when no server is configured, and the server the test suite
+drives the real livekit SDK against. Wire facts: ``../shared/LIVEKIT-PROTOCOL.md``.
+"""

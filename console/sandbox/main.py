@@ -1,0 +1,114 @@
+"""``livekit-console sandbox``: the local server (or a real livekit-server) with voices."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from console.sandbox.options import DEV_KEY, DEV_SECRET
+from console.sandbox.server import SandboxServer
+from console.sandbox.voices import DemoVoices
+
+REAL_START_TIMEOUT_S = 15.0
+
+
+class SandboxStartError(Exception):
+    """The server could not start (port taken, no livekit-server binary...)."""
+
+
+def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SandboxStartError(f"livekit-server exited with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
+            return
+        time.sleep(0.1)
+    raise SandboxStartError(f"livekit-server did not listen on {host}:{port} within "
+                            f"{timeout:.0f} s")
+
+
+def start_real(host: str, port: int) -> subprocess.Popen[bytes]:
+    """``livekit-server --dev`` from PATH (it uses devkey / secret)."""
+    binary = shutil.which("livekit-server")
+    if binary is None:
+        raise SandboxStartError("--real needs a livekit-server binary on PATH")
+    proc = subprocess.Popen([binary, "--dev", "--bind", host, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(host, port, REAL_START_TIMEOUT_S, proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
+                api_secret: str, real: bool, duration: float | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``duration`` seconds)."""
+    proc: subprocess.Popen[bytes] | None = None
+    server: SandboxServer | None = None
+    if real:
+        proc = await asyncio.to_thread(start_real, host, port)
+        url, api_key, api_secret = f"ws://{host}:{port}", DEV_KEY, DEV_SECRET
+    else:
+        server = SandboxServer(host=host, port=port, api_key=api_key, api_secret=api_secret)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise SandboxStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        url = server.url
+    demo = DemoVoices(voices)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await demo.start(url, room, api_key=api_key, api_secret=api_secret)
+        shown = api_secret if api_secret == DEV_SECRET else "(as given)"
+        print(f"sandbox {'(livekit-server) ' if real else ''}on {url}  "
+              f"API key {api_key}, secret {shown}; room {room!r} with {voices} demo voices. "
+              "Ctrl+C stops it.", flush=True)
+        if duration is None:
+            await stop.wait()
+        else:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        await demo.stop()
+        if server is not None:
+            await server.stop()
+        if proc is not None:
+            proc.terminate()
+            try:
+                await asyncio.to_thread(proc.wait, 5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``sandbox`` command; 2 with a one-line error when it cannot start."""
+    if args.voices < 0 or not 0 <= args.port <= 65535:
+        print("livekit-console sandbox: --voices must be >= 0 and --port 0..65535",
+              file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(host=args.host, port=args.port, voices=args.voices, room=args.room,
+                          api_key=args.api_key, api_secret=args.api_secret, real=args.real,
+                          duration=args.duration))
+    except SandboxStartError as exc:
+        print(f"livekit-console sandbox: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,21 @@
+"""The ``sandbox`` command's options (light: no server imports, so the CLI starts fast)."""
+
+from __future__ import annotations
+
+import argparse
+
+DEV_KEY = "devkey"      # what ``livekit-server --dev`` uses
+DEV_SECRET = "secret"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7880)
+    parser.add_argument("--voices", type=int, default=4, metavar="N",
+                        help="demo voices that join the room (default 4)")
+    parser.add_argument("--room", default="demo")
+    parser.add_argument("--api-key", default=DEV_KEY)
+    parser.add_argument("--api-secret", default=DEV_SECRET)
+    parser.add_argument("--real", action="store_true",
+                        help="start livekit-server --dev from PATH instead")
+    parser.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)

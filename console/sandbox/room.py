@@ -1,0 +1,114 @@
+"""Rooms: who is in them, what they publish, and what everyone hears about it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from livekit.protocol import models
+from livekit.protocol import rtc as proto
+
+if TYPE_CHECKING:
+    from console.sandbox.peer import Peer
+
+SPEAKER_EVERY_S = 0.25
+QUALITY_EVERY_S = 2.0
+SPEAKING_DBFS = -50.0     # a track this loud over the last 250 ms is speaking
+
+
+def new_sid(prefix: str) -> str:
+    """An id the SDK accepts: PA_ participants, TR_ tracks, RM_ rooms."""
+    return prefix + secrets.token_hex(6)
+
+
+class Room:
+    """One room: its peers by identity, its speakers and connection-quality updates."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sid = new_sid("RM_")
+        self.created = time.time()
+        self.peers: dict[str, Peer] = {}
+        self._speaking: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def info(self) -> models.Room:
+        return models.Room(
+            sid=self.sid, name=self.name, empty_timeout=300, creation_time=int(self.created),
+            creation_time_ms=int(self.created * 1000), num_participants=len(self.peers),
+            num_publishers=sum(1 for p in self.peers.values() if p.published),
+        )
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._updates(),
+                                                                name=f"room-{self.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def others(self, peer: Peer) -> list[Peer]:
+        return [p for p in self.peers.values() if p is not peer]
+
+    def broadcast_participant(self, peer: Peer, *, include_self: bool = False) -> None:
+        """Tell the room (and optionally the peer itself) about one participant's state."""
+        update = proto.SignalResponse(update=proto.ParticipantUpdate(participants=[peer.info]))
+        for other in self.peers.values():
+            if other is not peer or include_self:
+                other.send(update)
+
+    # -- periodic updates ---------------------------------------------------------------
+    async def _updates(self) -> None:
+        next_quality = time.monotonic()
+        while True:
+            await asyncio.sleep(SPEAKER_EVERY_S)
+            self._send_speakers()
+            if time.monotonic() >= next_quality:
+                next_quality += QUALITY_EVERY_S
+                self._send_quality()
+
+    def _send_speakers(self) -> None:
+        levels: dict[str, float] = {}
+        for peer in self.peers.values():
+            level = 0.0
+            for pub in peer.published.values():
+                lvl = pub.fanout.take_level() if pub.fanout is not None else 0.0
+                if not pub.info.muted:
+                    level = max(level, lvl)
+            dbfs = 20 * math.log10(level) if level > 0 else -math.inf
+            if dbfs >= SPEAKING_DBFS:
+                levels[peer.info.sid] = min(1.0, level * 2)  # speech at -6 dBFS RMS -> 1.0
+        changed = set(levels) != set(self._speaking)
+        if not changed and not levels:
+            return
+        speakers = [models.SpeakerInfo(sid=sid, level=lvl, active=True)
+                    for sid, lvl in sorted(levels.items(), key=lambda kv: -kv[1])]
+        speakers += [models.SpeakerInfo(sid=sid, level=0.0, active=False)
+                     for sid in self._speaking if sid not in levels]
+        self._speaking = levels
+        if not changed:
+            return
+        msg = proto.SignalResponse(speakers_changed=proto.SpeakersChanged(speakers=speakers))
+        for peer in self.peers.values():
+            peer.send(msg)
+
+    def _send_quality(self) -> None:
+        infos = []
+        for peer in self.peers.values():
+            quality, score = peer.quality()
+            infos.append(proto.ConnectionQualityInfo(participant_sid=peer.info.sid,
+                                                     quality=quality, score=score))
+        if not infos:
+            return
+        msg = proto.SignalResponse(connection_quality=proto.ConnectionQualityUpdate(
+            updates=infos))
+        for peer in self.peers.values():
+            peer.send(msg)
