@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sbb = bsub.add_parser("sandbox", help="sandbox join time, first audio, server CPU")
     sbb.add_argument("--participants", type=int, default=10)
     sbb.add_argument("--seconds", type=float, default=20.0)
+    sbb.add_argument("--mesh", action="store_true", help="everyone subscribes to everyone")
     sbb.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
@@ -154,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
                     *(["--all-stages"] if args.all_stages else [])]
         elif args.bench == "sandbox":
             from console.bench.sandbox import main as runner
-            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
+                    *(["--mesh"] if args.mesh else [])]
         else:
             from console.bench.meter import main as runner
             argv = ["--frames", str(args.frames)]

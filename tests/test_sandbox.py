@@ -310,6 +310,7 @@ async def test_nothing_is_left_behind_after_shutdown() -> None:
     for client in (alice, bob):
         await client.disconnect()
     assert loop.is_closed()
+    assert server.leftover_tasks == []  # server.stop() ended every task it had started
     leftover = [t for t in threading.enumerate()
                 if t.ident not in threads_before and t.name.startswith("lk-sandbox")]
     assert leftover == []

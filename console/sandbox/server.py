@@ -239,6 +239,7 @@ class SandboxThread:
         self.server = SandboxServer(**kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.leftover_tasks: list[str] = []  # tasks still running when the loop stopped
 
     @property
     def url(self) -> str:
@@ -262,6 +263,7 @@ class SandboxThread:
                 loop.run_forever()
             finally:
                 pending = asyncio.all_tasks(loop)
+                self.leftover_tasks = sorted(t.get_name() for t in pending)
                 for task in pending:
                     task.cancel()
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
