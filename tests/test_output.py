@@ -248,6 +248,7 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
         engine.mixer.add(channel)
         channel.start()
 
+    stalls_before = engine.output_stats().host_stalls
     engine.media.run(add())
     depths: list[float] = []
     t_end = time.monotonic() + 8.0
@@ -255,6 +256,7 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
         depths.append(channel.stats().channel_queue_ms)
         time.sleep(0.05)
     stats = channel.stats()
+    stalls = engine.output_stats().host_stalls - stalls_before
     engine.media.run(channel.aclose())
     engine.mixer.remove("skewed")
     # Uncorrected, 1 % is 10 ms more (or less) every second: 80 ms over the run. The trim
@@ -265,8 +267,9 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
     assert abs(late - stats.target_ms) < 20.0, f"queue {late:.1f} ms, target {stats.target_ms}"
     if ratio > 1:
         assert stats.samples_dropped > 0.005 * SR * 6
-        # Whole frames are cut only after a burst (a VM stall releases a backlog at once).
-        assert stats.frames_dropped <= 10
+        # Whole frames are cut only after a burst: a host freeze (seen by the output as a gap
+        # in its callbacks) leaves a backlog of up to its length, cut at once.
+        assert stats.frames_dropped <= 2 + 12 * stalls, (stats.frames_dropped, stalls)
     else:
         assert stats.samples_inserted > 0.005 * SR * 6
     assert stats.underruns <= 3
