@@ -17,11 +17,13 @@ commands:
   (none)            open the console window
   devices           list audio input and output devices
   sandbox           run the local LiveKit-compatible server with demo voices
+  monitor           join a room without a window; print levels and queues once a second
   bench capture     measure the microphone path against livekit's MediaDevices
   bench output      measure the playback path (N participants) against livekit's OutputPlayer
   bench aec         measure echo cancellation (ERLE) against livekit's MediaDevices
   bench meter       measure the level meter's cost per frame
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
+  bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
 microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("devices", help="list audio devices")
     _common(dev)
     dev.add_argument("--json", action="store_true", help="print JSON")
+
+    mon = sub.add_parser("monitor", help="join a room headless; print levels every second")
+    _common(mon)
+    from console.session.monitor import add_arguments as monitor_arguments
+    monitor_arguments(mon)
 
     sbx = sub.add_parser("sandbox", help="run the local LiveKit-compatible server")
     from console.sandbox.options import add_arguments
@@ -85,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     sbb.add_argument("--seconds", type=float, default=20.0)
     sbb.add_argument("--mesh", action="store_true", help="everyone subscribes to everyone")
     sbb.add_argument("--json", action="store_true")
+    ses = bsub.add_parser("session", help="connect time, first audio, mouth-to-ear, CPU")
+    _common(ses)
+    ses.add_argument("--participants", type=int, default=8)
+    ses.add_argument("--seconds", type=float, default=20.0)
+    ses.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
@@ -136,6 +148,9 @@ def _run(args: argparse.Namespace) -> int:
     command: str | None = args.command
     if command == "devices":
         return _print_devices(args.json)
+    if command == "monitor":
+        from console.session.monitor import run as run_monitor
+        return run_monitor(args)
     if command == "sandbox":
         from console.sandbox.main import run as run_sandbox
         return run_sandbox(args)
@@ -153,6 +168,9 @@ def _run(args: argparse.Namespace) -> int:
             from console.bench.aec import main as runner
             argv = ["--seconds", str(args.seconds), "--output-latency", args.output_latency,
                     *(["--all-stages"] if args.all_stages else [])]
+        elif args.bench == "session":
+            from console.bench.session import main as runner
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
         elif args.bench == "sandbox":
             from console.bench.sandbox import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),

@@ -18,7 +18,8 @@ from console.signals import FRAME, SAMPLE_RATE, tone
 
 async def join(url: str, identity: str, room: str = "test", **kwargs: Any) -> rtc.Room:
     client = rtc.Room()
-    await client.connect(url, make_token(identity, room, **kwargs))
+    await client.connect(url, make_token(identity, room, **kwargs),
+                         rtc.RoomOptions(single_peer_connection=False))
     return client
 
 

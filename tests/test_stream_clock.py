@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from console.engine.stream_clock import StreamClock
+from console.engine.stream_clock import MAX_SLOW_PPM, StreamClock
 
 RATE = 48000
 BLOCK = 480
 SPAN = BLOCK / RATE
+CREEP = SPAN * MAX_SLOW_PPM * 1e-6  # the most a late block moves the stamps
 
 
 def test_a_burst_after_a_freeze_keeps_the_stream_spacing() -> None:
@@ -17,15 +20,15 @@ def test_a_burst_after_a_freeze_keeps_the_stream_spacing() -> None:
     # the process froze for 120 ms: the next 12 blocks arrive together
     burst = [clock.stamp(BLOCK, 100.0 + 9 * SPAN + 0.121 + i * 1e-4) for i in range(12)]
     spacing = [b - a for a, b in zip([stamps[-1], *burst], burst, strict=False)]
-    assert all(s == pytest.approx(SPAN, abs=1e-9) for s in spacing)
-    assert burst[-1] == pytest.approx(100.0 + 21 * SPAN, abs=1e-4)
+    assert all(SPAN - 1e-9 <= s <= SPAN + CREEP + 1e-9 for s in spacing), spacing
+    assert burst[-1] == pytest.approx(100.0 + 21 * SPAN, abs=13 * CREEP)
 
 
 def test_stamps_never_come_after_arrival_and_follow_an_early_one() -> None:
     clock = StreamClock(RATE)
     clock.stamp(BLOCK, 5.0)
     late = clock.stamp(BLOCK, 5.0 + SPAN + 0.004)  # a late callback: stamp stays on time
-    assert late == pytest.approx(5.0 + SPAN, abs=1e-9)
+    assert late == pytest.approx(5.0 + SPAN, abs=CREEP + 1e-9)
     early = clock.stamp(BLOCK, 5.0 + 2 * SPAN - 0.002)  # device ran faster: follow it down
     assert early == pytest.approx(5.0 + 2 * SPAN - 0.002)
 
@@ -38,17 +41,20 @@ def test_a_slower_device_clock_is_followed() -> None:
     assert arrival - 0.001 < stamps[-1] <= arrival
 
 
-def test_a_new_device_arriving_later_is_followed_within_a_second() -> None:
+def test_time_lost_in_a_freeze_is_taken_up_slowly() -> None:
     clock = StreamClock(RATE)
     for i in range(50):
         clock.stamp(BLOCK, 1.0 + i * SPAN)
-    # the stream was reopened: from now on every block arrives 40 ms later than before
-    stamps = [clock.stamp(BLOCK, 1.0 + (50 + i) * SPAN + 0.04) for i in range(250)]
-    assert stamps[0] == pytest.approx(1.0 + 50 * SPAN, abs=1e-9)  # one late block: held
-    assert stamps[-1] == pytest.approx(1.0 + 299 * SPAN + 0.04, abs=1e-9)
+    # from now on every block arrives 40 ms later than before (the device lost 40 ms)
+    stamps = [clock.stamp(BLOCK, 1.0 + (50 + i) * SPAN + 0.04) for i in range(4100)]
+    gained = [s - (1.0 + (50 + i) * SPAN) for i, s in enumerate(stamps)]
+    assert all(b - a <= CREEP + 1e-9 for a, b in itertools.pairwise(gained))
+    assert gained[-1] == pytest.approx(0.04, abs=1e-6)  # caught up in 40 s, never beyond
 
 
-def test_a_long_gap_starts_a_new_timeline() -> None:
+def test_reset_and_a_long_gap_start_a_new_timeline() -> None:
     clock = StreamClock(RATE)
     clock.stamp(BLOCK, 1.0)
     assert clock.stamp(BLOCK, 10.0) == 10.0
+    clock.reset()
+    assert clock.stamp(BLOCK, 10.005) == 10.005

@@ -94,7 +94,8 @@ class Client:
     async def join(self, url: str) -> float:
         start = time.monotonic()
         await self.room.connect(url, make_token(self.identity, "bench"),
-                                rtc.RoomOptions(auto_subscribe=self.subscribe))
+                                rtc.RoomOptions(auto_subscribe=self.subscribe,
+                                                single_peer_connection=False))
         return time.monotonic() - start
 
     async def publish(self) -> float:

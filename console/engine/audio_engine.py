@@ -88,7 +88,8 @@ class AudioEngine:
         self._output = OutputDevice(loop, self._mixer, target_ms=self._output_target_ms,
                                     reverse=chain.push_reverse,
                                     on_render_delay=chain.set_render_delay,
-                                    device_latency=self._output_latency)
+                                    device_latency=self._output_latency,
+                                    on_new_stream=chain.reset_reverse_clock)
         self._output.start()
         return chain
 

@@ -143,6 +143,7 @@ class CaptureChain:
         self._reverse_clock = StreamClock(SAMPLE_RATE)
         self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
         self._in_flight = 0  # device samples inside the capture_frame being awaited
+        self._gate_open = True
         self._counters = _Counters()
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
@@ -201,6 +202,7 @@ class CaptureChain:
             self._last_callback = None
             self._input_latency_s = float(stream.latency)
             self._opened_at = time.monotonic()
+            self._capture_clock.reset()  # another stream: another sample clock
             return dev
 
     def refresh_devices(self) -> None:
@@ -233,6 +235,10 @@ class CaptureChain:
         """Output-side delay (for the APM's echo delay hint); set by the playback path."""
         self._render_delay_s = max(0.0, seconds)
 
+    def set_gate(self, open_: bool) -> None:
+        """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
+        self._gate_open = bool(open_)
+
     def set_processing(self, config: ProcessingConfig) -> None:
         self.apm.request(config)
 
@@ -242,6 +248,10 @@ class CaptureChain:
 
     def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         self._taps = tuple(t for t in self._taps if t is not tap)
+
+    def reset_reverse_clock(self) -> None:
+        """The output opened another stream: its blocks start a new timeline."""
+        self._reverse_clock.reset()
 
     def push_reverse(self, samples: npt.NDArray[np.int16]) -> None:
         """Queue what is being played (mono int16) as the echo reference.
@@ -373,6 +383,8 @@ class CaptureChain:
         self.meter.process(samples)
         for tap in self._taps:
             tap(samples)
+        if not self._gate_open:
+            samples = np.zeros_like(samples)  # push-to-talk released: send silence
         self._outbox.push(samples, ready, silent)
         waiter = self._send_waiter
         if waiter is not None and not waiter.done():

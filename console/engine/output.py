@@ -81,8 +81,10 @@ class OutputDevice:
     def __init__(self, loop: asyncio.AbstractEventLoop, mixer: Mixer, *,
                  target_ms: float = TARGET_MS, reverse: ReverseSink | None = None,
                  on_render_delay: Callable[[float], None] | None = None,
-                 device_latency: DeviceLatency = "low") -> None:
+                 device_latency: DeviceLatency = "low",
+                 on_new_stream: Callable[[], None] | None = None) -> None:
         self._loop = loop
+        self._on_new_stream = on_new_stream
         self._device_latency = device_latency
         self.mixer = mixer
         self._base_target_ms = target_ms
@@ -140,6 +142,8 @@ class OutputDevice:
                 raise devices.DeviceError(f"cannot open output {dev.name!r}: {exc}") from exc
             self._close_stream()
             self._gen = gen
+            if self._on_new_stream is not None:
+                self._on_new_stream()
             try:
                 stream.start()
             except Exception as exc:

@@ -73,7 +73,7 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await demo.start(url, room, api_key=api_key, api_secret=api_secret)
+        await demo.start(url, room, api_key=api_key, api_secret=api_secret, real_server=real)
         shown = api_secret if api_secret == DEV_SECRET else "(as given)"
         print(f"sandbox {'(livekit-server) ' if real else ''}on {url}  "
               f"API key {api_key}, secret {shown}; room {room!r} with {voices} demo voices. "

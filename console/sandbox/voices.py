@@ -99,18 +99,22 @@ class Voice:
 
     def __init__(self, spec: VoiceSpec) -> None:
         self.spec = spec
-        self.room = rtc.Room()
+        self.room: rtc.Room | None = None  # made in start(), on the loop it will run on
         self.track: rtc.LocalAudioTrack | None = None
         self._source: rtc.AudioSource | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, url: str, room: str, *, api_key: str = DEV_KEY,
-                    api_secret: str = DEV_SECRET) -> None:
+                    api_secret: str = DEV_SECRET, real_server: bool = False) -> None:
+        """Join and publish; ``real_server``: a livekit-server, which speaks /rtc/v1 (the
+        sandbox does not: telling the SDK so spares a refused attempt and its warning)."""
         token = make_token(self.spec.identity, room, name=self.spec.name, api_key=api_key,
                            api_secret=api_secret, agent=self.spec.agent)
+        self.room = rtc.Room(loop=asyncio.get_running_loop())
         # Bots listen to no one: forwarding every bot to every other would cost the server
         # N x (N-1) Opus encodes for nothing.
-        await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
+        await self.room.connect(url, token, rtc.RoomOptions(
+            auto_subscribe=False, single_peer_connection=None if real_server else False))
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
         self.track = rtc.LocalAudioTrack.create_audio_track(self.spec.identity, self._source)
         await self.room.local_participant.publish_track(
@@ -146,8 +150,9 @@ class Voice:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            await self.room.disconnect()
+        if self.room is not None:
+            with contextlib.suppress(Exception):
+                await self.room.disconnect()
         if self._source is not None:
             with contextlib.suppress(Exception):
                 await self._source.aclose()
@@ -159,8 +164,10 @@ class DemoVoices:
     def __init__(self, count: int) -> None:
         self.voices = [Voice(spec) for spec in voice_specs(count)]
 
-    async def start(self, url: str, room: str, **keys: str) -> None:
-        await asyncio.gather(*(v.start(url, room, **keys) for v in self.voices))
+    async def start(self, url: str, room: str, *, api_key: str = DEV_KEY,
+                    api_secret: str = DEV_SECRET, real_server: bool = False) -> None:
+        await asyncio.gather(*(v.start(url, room, api_key=api_key, api_secret=api_secret,
+                                       real_server=real_server) for v in self.voices))
 
     async def stop(self) -> None:
         await asyncio.gather(*(v.stop() for v in self.voices), return_exceptions=True)

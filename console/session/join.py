@@ -1,0 +1,187 @@
+"""What to join: a URL with a token, or an API key and secret; the environment; or the sandbox.
+
+Everything here is checked before a socket is opened, so the common mistakes (a URL that is
+not one, a token that is not a JWT, has expired, or names another room) get a one-line
+message at once. Tokens and secrets are kept out of ``repr``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import jwt
+from livekit import api
+
+DEFAULT_ROOM = "console"
+TOKEN_TTL = datetime.timedelta(hours=6)
+ENV_URL, ENV_KEY, ENV_SECRET = "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"
+
+
+class JoinError(Exception):
+    """Joining cannot work, or did not: the message is one line a user can act on."""
+
+
+def default_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "user"
+    return f"console-{user}"
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """What the user gave (command line, window or environment)."""
+
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    room: str | None = None
+    identity: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **given: str | None) -> JoinSpec:
+        """``given`` (non-empty values) over LIVEKIT_URL / _API_KEY / _API_SECRET."""
+        env = os.environ if environ is None else environ
+        values: dict[str, str | None] = {
+            "url": env.get(ENV_URL) or None,
+            "api_key": env.get(ENV_KEY) or None,
+            "api_secret": env.get(ENV_SECRET) or None,
+        }
+        if given.get("token"):  # a token brings its own grant: no env key needed
+            values["api_key"] = values["api_secret"] = None
+        values.update({k: v for k, v in given.items() if v})
+        return cls(**values)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return not self.url
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A URL and a token that should work, with what the token says."""
+
+    url: str
+    token: str = field(repr=False)
+    room: str
+    identity: str
+    sandbox: bool = False
+
+
+def normalize_url(url: str) -> str:
+    """ws(s)://host[:port][/path]; http(s) is taken as ws(s). JoinError if it is not a URL."""
+    text = url.strip()
+    if "://" not in text:
+        raise JoinError(f"malformed URL {text!r}: expected ws://host:port or wss://host")
+    parts = urlsplit(text)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
+    if scheme not in ("ws", "wss"):
+        raise JoinError(f"malformed URL {text!r}: the scheme must be ws, wss, http or https")
+    try:
+        port = parts.port
+    except ValueError:
+        raise JoinError(f"malformed URL {text!r}: bad port") from None
+    if not parts.hostname:
+        raise JoinError(f"malformed URL {text!r}: no host")
+    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" + ("" if port is None else f":{port}")
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def read_token(token: str) -> dict[str, object]:
+    """The token's claims, unverified (the server verifies); JoinError if it is no JWT."""
+    try:
+        claims: dict[str, object] = jwt.decode(token.strip(),
+                                               options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise JoinError("the token is not a valid JWT (copy it again, whole)") from None
+    return claims
+
+
+def mint_token(api_key: str, api_secret: str, room: str, identity: str,
+               name: str | None = None) -> str:
+    """A join token made here: room_join, can_publish, can_subscribe, can_publish_data."""
+    grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
+                             can_publish_data=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyJWT warns about short dev secrets
+        return (api.AccessToken(api_key, api_secret).with_identity(identity)
+                .with_name(name or identity).with_grants(grants).with_ttl(TOKEN_TTL).to_jwt())
+
+
+def resolve(spec: JoinSpec, *, sandbox_url: str | None = None,
+            sandbox_key: str = "devkey", sandbox_secret: str = "secret",
+            now: float | None = None) -> Resolved:
+    """Check ``spec`` and produce a URL + token; ``sandbox_url`` is used when it has no URL."""
+    now = time.time() if now is None else now
+    if spec.uses_sandbox:
+        if sandbox_url is None:
+            raise JoinError("no URL: give --url (or LIVEKIT_URL), or use the local sandbox")
+        room = spec.room or "demo"
+        identity = spec.identity or default_identity()
+        token = mint_token(sandbox_key, sandbox_secret, room, identity, spec.name)
+        return Resolved(sandbox_url, token, room, identity, sandbox=True)
+    assert spec.url is not None
+    url = normalize_url(spec.url)
+    if spec.token:
+        claims = read_token(spec.token)
+        video = claims.get("video") if isinstance(claims.get("video"), dict) else {}
+        assert isinstance(video, dict)
+        token_room = str(video.get("room") or "")
+        exp = claims.get("exp")
+        if isinstance(exp, (int, float)) and exp < now:
+            ago = int(now - exp)
+            raise JoinError(f"the token expired {ago} s ago: make a new one")
+        if not video.get("roomJoin"):
+            raise JoinError("the token does not allow joining a room (no roomJoin grant)")
+        if spec.room and token_room and spec.room != token_room:
+            raise JoinError(f"the token is for room {token_room!r}, not {spec.room!r}")
+        identity = str(claims.get("sub") or "")
+        return Resolved(url, spec.token.strip(), token_room or spec.room or "", identity)
+    if spec.api_key and spec.api_secret:
+        room = spec.room or DEFAULT_ROOM
+        identity = spec.identity or default_identity()
+        token = mint_token(spec.api_key, spec.api_secret, room, identity, spec.name)
+        return Resolved(url, token, room, identity)
+    if spec.api_key or spec.api_secret:
+        raise JoinError("an API key needs its secret (and a secret its key)")
+    raise JoinError("no token: give --token, or --api-key and --api-secret "
+                    f"(or {ENV_KEY} / {ENV_SECRET})")
+
+
+def explain_connect_error(error: BaseException, url: str) -> str:
+    """One line for what ``Room.connect`` raised (the SDK's text is long and technical)."""
+    text = str(error)
+    host = urlsplit(url).netloc or url
+    if "401" in text:
+        reason = text.split("401 Unauthorized", 1)[-1].lstrip(" -:") or "unauthorized"
+        return f"the server refused the token: {reason}"
+    if "403" in text:
+        return "the server refused the token (403 forbidden)"
+    if "404" in text:
+        return f"{host} answered but is not a LiveKit server (404 on its signalling path)"
+    lowered = text.lower()
+    if "connection refused" in lowered:
+        return f"cannot reach {host}: connection refused (is the server running?)"
+    if "no route to host" in lowered or "unreachable" in lowered:
+        return f"cannot reach {host}: no route to it (check the address and the network)"
+    if "failed to lookup" in lowered or "name or service not known" in lowered \
+            or "dns" in lowered:
+        return f"cannot resolve the host in {url}"
+    if "timed out" in lowered or "timeout" in lowered or isinstance(error, TimeoutError):
+        return f"no answer from {host} in time"
+    if "tls" in lowered or "certificate" in lowered or "ssl" in lowered:
+        return f"secure connection to {host} failed: {text.splitlines()[0][:120]}"
+    first = text.splitlines()[0] if text else type(error).__name__
+    return f"could not join: {first[:160]}"

@@ -1,0 +1,194 @@
+"""``livekit-console monitor``: the session and the engine without a window.
+
+Once a second it prints one line (JSON with ``--json``): the connection state, the
+microphone's peak and RMS, and for each participant their mute, speaking, level, queue
+depth and underruns. It exits 0 at the end of ``--duration`` (or on Ctrl+C / SIGTERM) and
+non-zero with a one-line error when the join fails or the room is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from console.session.model import ConnState, SessionSnapshot
+
+if TYPE_CHECKING:
+    from console.engine.channel import ChannelStats
+
+EXIT_FAILED = 1
+FLOOR_DB = -100.0  # the meters' floor (console.engine.meter.FLOOR_DB)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The monitor's options (kept light: the CLI builds its parser without the engine)."""
+    join = parser.add_argument_group("joining (default: LIVEKIT_URL / LIVEKIT_API_KEY / "
+                                     "LIVEKIT_API_SECRET, else the local sandbox)")
+    join.add_argument("--url", metavar="U")
+    join.add_argument("--token", metavar="T")
+    join.add_argument("--api-key", metavar="K")
+    join.add_argument("--api-secret", metavar="S")
+    join.add_argument("--room", metavar="R")
+    join.add_argument("--identity", metavar="I")
+    join.add_argument("--name", metavar="N")
+    join.add_argument("--voices", type=int, default=4, metavar="N",
+                      help="demo voices in the local sandbox (default 4)")
+    audio = parser.add_argument_group("audio")
+    audio.add_argument("--input-device", metavar="D")
+    audio.add_argument("--output-device", metavar="D")
+    for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
+                        ("agc", "auto gain control"), ("hpf", "high-pass filter")):
+        audio.add_argument(f"--no-{flag}", action="store_true", help=f"{stage} off")
+    audio.add_argument("--no-publish", action="store_true", help="listen only")
+    audio.add_argument("--no-dtx", action="store_true")
+    audio.add_argument("--no-red", action="store_true")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="seconds to stay (default: until Ctrl+C)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _db(value: float) -> float:
+    return round(max(value, FLOOR_DB), 1) if not math.isnan(value) else FLOOR_DB
+
+
+def report(snap: SessionSnapshot, elapsed: float, mic: Any,
+           channels: dict[str, ChannelStats], output: Any | None) -> dict[str, Any]:
+    """One monitor line as a dict (what ``--json`` prints)."""
+    people = []
+    for p in snap.participants:
+        stats = [channels[k] for k in p.channel_keys if k in channels]
+        track_stats = [t.stats for t in p.tracks]
+        people.append({
+            "identity": p.identity,
+            "name": p.name,
+            "agent": p.is_agent,
+            "muted": p.muted,
+            "speaking": p.speaking,
+            "peak_dbfs": _db(max((s.meter.peak_db for s in stats), default=FLOOR_DB)),
+            "rms_dbfs": _db(max((s.meter.rms_db for s in stats), default=FLOOR_DB)),
+            "queue_ms": round(max((s.queue_ms for s in stats), default=0.0), 1),
+            "underruns": sum(s.underruns for s in stats),
+            "quality": p.quality,
+            "loss_percent": round(max((t.loss_percent for t in track_stats), default=0.0), 2),
+        })
+    line: dict[str, Any] = {
+        "t": round(elapsed, 1),
+        "state": snap.state.value,
+        "room": snap.room,
+        "mic": {"peak_dbfs": _db(mic.peak_db), "rms_dbfs": _db(mic.rms_db),
+                "published": snap.published, "muted": snap.self_muted},
+        "participants": people,
+    }
+    if snap.detail:
+        line["detail"] = snap.detail
+    if output is not None:
+        line["output"] = {"device": output.device, "underruns": output.underruns,
+                          "ring_ms": round(output.ring_ms, 1)}
+    if not math.isnan(snap.rtt_ms):
+        line["rtt_ms"] = round(snap.rtt_ms, 1)
+    return line
+
+
+def human(line: dict[str, Any]) -> str:
+    mic = line["mic"]
+    parts = [f"{line['t']:6.1f}s {line['state']:<12} mic {mic['rms_dbfs']:6.1f} dBFS"]
+    for p in line["participants"]:
+        flags = ("M" if p["muted"] else "-") + ("S" if p["speaking"] else "-")
+        parts.append(f"{p['identity']}[{flags}] {p['rms_dbfs']:.0f} dB q{p['queue_ms']:.0f}"
+                     f" u{p['underruns']}")
+    return " | ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from console.engine import devices
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+    from console.session.join import JoinError, JoinSpec, resolve
+    from console.session.local_sandbox import LocalSandbox
+    from console.session.room_session import RoomSession
+
+    spec = JoinSpec.from_env(url=args.url, token=args.token, api_key=args.api_key,
+                             api_secret=args.api_secret, room=args.room,
+                             identity=args.identity, name=args.name)
+    try:
+        if not spec.uses_sandbox:
+            resolved = resolve(spec)  # bad input fails here, before anything starts
+    except JoinError as exc:
+        print(f"livekit-console monitor: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    processing = ProcessingConfig(echo_cancellation=not args.no_aec,
+                                  noise_suppression=not args.no_ns,
+                                  auto_gain_control=not args.no_agc,
+                                  high_pass_filter=not args.no_hpf)
+    engine = AudioEngine(input_device=args.input_device, processing=processing)
+    sandbox: LocalSandbox | None = None
+    session: RoomSession | None = None
+    code = 0
+    try:
+        try:
+            engine.start()
+        except devices.DeviceError as exc:
+            if not args.no_publish:
+                print(f"livekit-console monitor: {exc} (sending silence)", file=sys.stderr)
+        if args.output_device is not None:
+            try:
+                engine.start_output(args.output_device)
+            except devices.DeviceError as exc:
+                print(f"livekit-console monitor: {exc}", file=sys.stderr)
+                return 2
+        if spec.uses_sandbox:
+            try:
+                sandbox = LocalSandbox(voices=args.voices, room=spec.room or "demo").start()
+            except Exception as exc:
+                print(f"livekit-console monitor: the local sandbox did not start: "
+                      f"{exc or type(exc).__name__}", file=sys.stderr)
+                return EXIT_FAILED
+            resolved = resolve(spec, sandbox_url=sandbox.url)
+        session = RoomSession(engine, publish=not args.no_publish, dtx=not args.no_dtx,
+                              red=not args.no_red)
+        snap = session.join(resolved)
+        if snap.state is ConnState.FAILED:
+            print(f"livekit-console monitor: {snap.detail}", file=sys.stderr)
+            return EXIT_FAILED
+        start = time.monotonic()
+        tick = 1
+        while not stop.is_set():
+            deadline = start + tick
+            if args.duration is not None:
+                deadline = min(deadline, start + args.duration)
+            stop.wait(max(0.0, deadline - time.monotonic()))
+            elapsed = time.monotonic() - start
+            snap = session.snapshot()
+            channels = {c.key: c for c in engine.channel_stats()}
+            output = engine.output_stats() if args.output_device is not None else None
+            line = report(snap, elapsed, engine.mic_meter(), channels, output)
+            print(json.dumps(line) if args.json else human(line), flush=True)
+            tick += 1
+            if snap.state is ConnState.DISCONNECTED or snap.state is ConnState.FAILED:
+                print(f"livekit-console monitor: {snap.detail or 'disconnected'}",
+                      file=sys.stderr)
+                code = EXIT_FAILED
+                break
+            if args.duration is not None and elapsed >= args.duration - 1e-3:
+                break
+        return code
+    finally:
+        if session is not None:
+            try:
+                session.leave()
+            except Exception as exc:  # leaving must not hide the result
+                print(f"livekit-console monitor: leaving failed: {exc}", file=sys.stderr)
+        engine.stop()
+        if sandbox is not None:
+            sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,419 @@
+"""One ``rtc.Room`` on the engine's media loop: join, publish the microphone, hear everyone.
+
+Every remote audio track gets an engine channel (key ``identity/track sid``) the moment it
+is subscribed and loses it when unsubscribed, so the mixer always plays exactly who is
+there. The participant views are rebuilt on the media loop after every event and read from
+any thread through :meth:`RoomSession.snapshot`. Every failure ends as a state with a
+one-line reason, never as an exception in a caller's face, and :meth:`leave` leaves nothing
+running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+from livekit import rtc
+
+from console.engine.audio_engine import AudioEngine
+from console.session.join import JoinError, Resolved, explain_connect_error
+from console.session.model import (
+    ConnState,
+    ParticipantView,
+    SessionSnapshot,
+    StateChange,
+    TrackStats,
+    TrackView,
+)
+
+log = logging.getLogger(__name__)
+JOIN_TIMEOUT_S = 10.0
+STATS_EVERY_S = 2.0
+HISTORY = 50
+QUALITY = {
+    rtc.ConnectionQuality.QUALITY_POOR: "poor",
+    rtc.ConnectionQuality.QUALITY_GOOD: "good",
+    rtc.ConnectionQuality.QUALITY_EXCELLENT: "excellent",
+    rtc.ConnectionQuality.QUALITY_LOST: "lost",
+}
+
+
+def channel_key(identity: str, track_sid: str) -> str:
+    return f"{identity}/{track_sid}"
+
+
+class RoomSession:
+    """Joins rooms for one AudioEngine (which must be started); one room at a time."""
+
+    def __init__(self, engine: AudioEngine, *, publish: bool = True, dtx: bool = True,
+                 red: bool = True) -> None:
+        self.engine = engine
+        self.publish = publish
+        self.dtx = dtx
+        self.red = red
+        self._room: rtc.Room | None = None
+        self._track: rtc.LocalAudioTrack | None = None
+        self._snap = SessionSnapshot()
+        self._views: dict[str, ParticipantView] = {}
+        self._order = 0
+        self._speaking: set[str] = set()
+        self._levels: dict[str, float] = {}
+        self._quality: dict[str, str] = {}
+        self._track_stats: dict[str, TrackStats] = {}
+        self._prev_bytes: dict[str, tuple[float, int, int, int, float, int]] = {}
+        self._volume: dict[str, float] = {}        # identity -> gain dB
+        self._local_mute: dict[str, bool] = {}     # identity -> muted locally
+        self._stats_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- from any thread ------------------------------------------------------------------
+    def snapshot(self) -> SessionSnapshot:
+        return self._snap
+
+    def join(self, resolved: Resolved,
+             timeout: float = JOIN_TIMEOUT_S + 5) -> SessionSnapshot:
+        """Join and wait (not from the media loop); the snapshot says how it went."""
+        return self.engine.media.run(self.connect(resolved), timeout)
+
+    def join_async(self, resolved: Resolved) -> concurrent.futures.Future[SessionSnapshot]:
+        return self.engine.media.submit(self.connect(resolved))
+
+    def leave(self, timeout: float = 10.0) -> None:
+        if self.engine.media.running:
+            self.engine.media.run(self.disconnect(), timeout)
+
+    def leave_async(self) -> concurrent.futures.Future[None]:
+        return self.engine.media.submit(self.disconnect())
+
+    def set_self_muted(self, muted: bool) -> None:
+        """Mute the published microphone: the others see it (track muted)."""
+        self._set(self_muted=bool(muted))
+        track = self._track
+        if track is not None:
+            self.engine.media.loop.call_soon_threadsafe(
+                track.mute if muted else track.unmute)
+
+    def set_push_to_talk(self, enabled: bool) -> None:
+        """With push-to-talk on, silence is sent unless :meth:`set_talking` (key held)."""
+        self._set(push_to_talk=bool(enabled), talking=not enabled)
+        self.engine.chain.set_gate(not enabled)
+
+    def set_talking(self, talking: bool) -> None:
+        if self._snap.push_to_talk:
+            self._set(talking=bool(talking))
+            self.engine.chain.set_gate(bool(talking))
+
+    def set_participant_volume(self, identity: str, gain_db: float) -> None:
+        """Local volume for everything ``identity`` publishes (off = -inf .. +12 dB)."""
+        self._volume[identity] = gain_db
+        for key in self._keys_of(identity):
+            with contextlib.suppress(KeyError):
+                self.engine.channel(key).set_gain_db(gain_db)
+
+    def set_participant_muted(self, identity: str, muted: bool) -> None:
+        """Mute ``identity`` here only (they keep talking to the others)."""
+        self._local_mute[identity] = muted
+        for key in self._keys_of(identity):
+            with contextlib.suppress(KeyError):
+                self.engine.channel(key).set_muted(muted)
+
+    def _keys_of(self, identity: str) -> tuple[str, ...]:
+        view = self._views.get(identity)
+        return view.channel_keys if view is not None else ()
+
+    # -- state ----------------------------------------------------------------------------
+    def _set(self, **changes: Any) -> None:
+        self._snap = replace(self._snap, **changes)
+
+    def _state(self, state: ConnState, detail: str = "") -> None:
+        history = (*self._snap.history[-(HISTORY - 1):],
+                   StateChange(time.monotonic(), state, detail))
+        self._set(state=state, detail=detail, history=history)
+        log.info("session %s%s", state.value, f": {detail}" if detail else "")
+
+    def _publish_views(self) -> None:
+        views = sorted(self._views.values(), key=lambda v: v.joined_order)
+        self._set(participants=tuple(views))
+
+    # -- media loop -----------------------------------------------------------------------
+    async def connect(self, resolved: Resolved) -> SessionSnapshot:
+        """Join (leaving any room first); never raises for a failed join."""
+        await self.disconnect()
+        self._set(url=resolved.url, room=resolved.room, identity=resolved.identity,
+                  detail="", published=False)
+        self._state(ConnState.CONNECTING)
+        room = rtc.Room(loop=asyncio.get_running_loop())
+        self._room = room
+        self._wire(room)
+        options = rtc.RoomOptions(auto_subscribe=True,
+                                  single_peer_connection=False if resolved.sandbox else None)
+        try:
+            await asyncio.wait_for(room.connect(resolved.url, resolved.token, options),
+                                   JOIN_TIMEOUT_S)
+        except TimeoutError:
+            await self._abandon(room)
+            self._state(ConnState.FAILED, f"no answer from {resolved.url} within "
+                                          f"{JOIN_TIMEOUT_S:.0f} s")
+            return self._snap
+        except Exception as exc:  # rtc.ConnectError and whatever the FFI raises
+            await self._abandon(room)
+            self._state(ConnState.FAILED, explain_connect_error(exc, resolved.url))
+            return self._snap
+        self._set(room=room.name or resolved.room,
+                  identity=room.local_participant.identity or resolved.identity)
+        for participant in room.remote_participants.values():
+            self._upsert(participant)
+            for pub in participant.track_publications.values():
+                if pub.track is not None and pub.kind == rtc.TrackKind.KIND_AUDIO:
+                    await self._open(pub.track, pub, participant)
+        self._publish_views()
+        self._state(ConnState.CONNECTED)
+        if self.publish:
+            await self._publish_mic(room)
+        self._stats_task = asyncio.get_running_loop().create_task(self._stats_loop(room),
+                                                                  name="session-stats")
+        return self._snap
+
+    async def _publish_mic(self, room: rtc.Room) -> None:
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", self.engine.source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE,
+                                          dtx=self.dtx, red=self.red)
+        try:
+            await room.local_participant.publish_track(track, options)
+        except Exception as exc:
+            self._set(detail=f"could not publish the microphone: {str(exc)[:120]}")
+            return
+        self._track = track
+        if self._snap.self_muted:
+            track.mute()
+        self._set(published=True)
+
+    async def _abandon(self, room: rtc.Room) -> None:
+        with contextlib.suppress(Exception):
+            await room.disconnect()
+        self._room = None
+
+    async def disconnect(self) -> None:
+        """Leave the room: close channels, stop the stats loop; nothing stays running."""
+        room, self._room = self._room, None
+        task, self._stats_task = self._stats_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        others = [t for t in self._tasks if t is not asyncio.current_task()]
+        for t in others:
+            t.cancel()
+        if others:
+            await asyncio.gather(*others, return_exceptions=True)
+        if room is not None:
+            with contextlib.suppress(Exception):
+                await room.disconnect()
+        for view in list(self._views.values()):
+            for key in view.channel_keys:
+                await self.engine.close_channel(key)
+        self._track = None
+        self._views.clear()
+        self._speaking.clear()
+        self._levels.clear()
+        self._quality.clear()
+        self._track_stats.clear()
+        self._prev_bytes.clear()
+        self._publish_views()
+        if room is not None and self._snap.state is not ConnState.FAILED:
+            self._set(published=False)
+            if self._snap.state is not ConnState.DISCONNECTED:
+                self._state(ConnState.DISCONNECTED, "left the room")
+
+    # -- room events (media loop) ---------------------------------------------------------
+    def _wire(self, room: rtc.Room) -> None:
+        def mine(fn: Any) -> Any:
+            def handler(*args: Any) -> None:
+                if self._room is room:  # ignore a room we already left
+                    fn(*args)
+            return handler
+
+        room.on("participant_connected", mine(self._on_joined))
+        room.on("participant_disconnected", mine(self._on_left))
+        room.on("track_subscribed", mine(self._on_subscribed))
+        room.on("track_unsubscribed", mine(self._on_unsubscribed))
+        room.on("track_published", mine(lambda pub, p: self._refresh(p)))
+        room.on("track_unpublished", mine(lambda pub, p: self._refresh(p)))
+        room.on("track_muted", mine(lambda p, pub: self._refresh(p)))
+        room.on("track_unmuted", mine(lambda p, pub: self._refresh(p)))
+        room.on("active_speakers_changed", mine(self._on_speakers))
+        room.on("connection_quality_changed", mine(self._on_quality))
+        room.on("participant_metadata_changed", mine(lambda p, old, new: self._refresh(p)))
+        room.on("participant_name_changed", mine(lambda p, old, new: self._refresh(p)))
+        room.on("reconnecting", mine(lambda: self._state(ConnState.RECONNECTING)))
+        room.on("reconnected", mine(lambda: self._state(ConnState.RECONNECTED)))
+        room.on("disconnected", mine(self._on_disconnected))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_joined(self, participant: rtc.RemoteParticipant) -> None:
+        self._upsert(participant)
+        self._publish_views()
+
+    def _on_left(self, participant: rtc.RemoteParticipant) -> None:
+        view = self._views.pop(participant.identity, None)
+        self._publish_views()
+        if view is not None:
+            for key in view.channel_keys:
+                self._spawn(self.engine.close_channel(key))
+
+    def _on_subscribed(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
+                       participant: rtc.RemoteParticipant) -> None:
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            self._spawn(self._open_and_show(track, pub, participant))
+
+    async def _open_and_show(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
+                             participant: rtc.RemoteParticipant) -> None:
+        await self._open(track, pub, participant)
+        self._publish_views()
+
+    async def _open(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
+                    participant: rtc.RemoteParticipant) -> None:
+        key = channel_key(participant.identity, pub.sid)
+        if key not in self.engine.mixer.channels:
+            await self.engine.open_channel(
+                key, track, label=participant.name or participant.identity,
+                gain_db=self._volume.get(participant.identity, 0.0),
+                muted=self._local_mute.get(participant.identity, False))
+        self._upsert(participant)
+
+    def _on_unsubscribed(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
+                         participant: rtc.RemoteParticipant) -> None:
+        key = channel_key(participant.identity, pub.sid)
+        self._spawn(self._close_and_show(key, participant))
+
+    async def _close_and_show(self, key: str, participant: rtc.RemoteParticipant) -> None:
+        await self.engine.close_channel(key)
+        self._refresh(participant)
+
+    def _refresh(self, participant: rtc.Participant) -> None:
+        if isinstance(participant, rtc.RemoteParticipant):
+            self._upsert(participant)
+            self._publish_views()
+
+    def _upsert(self, participant: rtc.RemoteParticipant) -> None:
+        identity = participant.identity
+        old = self._views.get(identity)
+        if old is None:
+            self._order += 1
+        channels = self.engine.mixer.channels
+        tracks = []
+        for pub in participant.track_publications.values():
+            if pub.kind != rtc.TrackKind.KIND_AUDIO:
+                continue
+            key = channel_key(identity, pub.sid)
+            tracks.append(TrackView(sid=pub.sid, name=pub.name, muted=pub.muted,
+                                    channel_key=key if key in channels else None,
+                                    stats=self._track_stats.get(pub.sid, TrackStats())))
+        self._views[identity] = ParticipantView(
+            identity=identity, name=participant.name or identity, sid=participant.sid,
+            is_agent=participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+            tracks=tuple(tracks), speaking=identity in self._speaking,
+            audio_level=self._levels.get(identity, 0.0),
+            quality=self._quality.get(identity, "unknown"), metadata=participant.metadata,
+            joined_order=old.joined_order if old is not None else self._order)
+
+    def _on_speakers(self, speakers: list[rtc.Participant]) -> None:
+        self._speaking = {p.identity for p in speakers}
+        self._levels = {p.identity: float(getattr(p, "audio_level", 0.0)) for p in speakers}
+        room = self._room
+        if room is not None:
+            for participant in room.remote_participants.values():
+                self._upsert(participant)
+        self._publish_views()
+
+    def _on_quality(self, participant: rtc.Participant, quality: Any) -> None:
+        self._quality[participant.identity] = QUALITY.get(quality, "unknown")
+        self._refresh(participant)
+
+    def _on_disconnected(self, reason: Any) -> None:
+        try:
+            name = rtc.DisconnectReason.Name(reason)
+        except (ValueError, TypeError):
+            name = str(reason)
+        detail = {
+            "CLIENT_INITIATED": "left the room",
+            "DUPLICATE_IDENTITY": "someone joined with the same identity",
+            "SERVER_SHUTDOWN": "the server shut down",
+            "PARTICIPANT_REMOVED": "removed from the room",
+            "ROOM_DELETED": "the room was deleted",
+            "JOIN_FAILURE": "the connection could not be restored",
+            "SIGNAL_CLOSE": "the server connection closed",
+        }.get(name, name.lower().replace("_", " "))
+        self._state(ConnState.DISCONNECTED, detail)
+        self._set(published=False)
+        self._spawn(self.disconnect())
+
+    # -- stats ----------------------------------------------------------------------------
+    async def _stats_loop(self, room: rtc.Room) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            rtt = math.nan
+            for participant in list(room.remote_participants.values()):
+                for pub in list(participant.track_publications.values()):
+                    track = pub.track
+                    if track is None or pub.kind != rtc.TrackKind.KIND_AUDIO:
+                        continue
+                    try:
+                        stats = await track.get_stats()
+                    except Exception:
+                        continue
+                    parsed = self._parse(pub.sid, stats)
+                    self._track_stats[pub.sid] = parsed
+                    if not math.isnan(parsed.rtt_ms):
+                        rtt = parsed.rtt_ms
+                self._upsert(participant)
+            self._set(rtt_ms=rtt)
+            self._publish_views()
+
+    def _parse(self, sid: str, stats: list[Any]) -> TrackStats:
+        received = lost = 0
+        nbytes = samples = concealed = emitted = 0
+        jb_delay = 0.0
+        jitter = rtt = math.nan
+        for s in stats:
+            kind = s.WhichOneof("stats")
+            if kind == "inbound_rtp":
+                r = s.inbound_rtp
+                received = int(r.received.packets_received)
+                lost = max(0, int(r.received.packets_lost))
+                jitter = float(r.received.jitter) * 1000.0
+                nbytes = int(r.inbound.bytes_received)
+                samples = int(r.inbound.total_samples_received)
+                concealed = int(r.inbound.concealed_samples)
+                jb_delay = float(r.inbound.jitter_buffer_delay)
+                emitted = int(r.inbound.jitter_buffer_emitted_count)
+            elif kind == "candidate_pair":
+                pair = s.candidate_pair.candidate_pair
+                if pair.current_round_trip_time > 0:
+                    rtt = float(pair.current_round_trip_time) * 1000.0
+        now = time.monotonic()
+        prev = self._prev_bytes.get(sid)
+        self._prev_bytes[sid] = (now, nbytes, samples, concealed, jb_delay, emitted)
+        bitrate = conceal_pct = jb_ms = math.nan
+        if prev is not None and now > prev[0]:
+            bitrate = (nbytes - prev[1]) * 8 / (now - prev[0]) / 1000.0
+            if samples > prev[2]:
+                conceal_pct = 100.0 * (concealed - prev[3]) / (samples - prev[2])
+            if emitted > prev[5]:
+                jb_ms = 1000.0 * (jb_delay - prev[4]) / (emitted - prev[5])
+        return TrackStats(bitrate_kbps=bitrate, packets_received=received, packets_lost=lost,
+                          jitter_ms=jitter, concealed_percent=conceal_pct,
+                          jitter_buffer_ms=jb_ms, rtt_ms=rtt)
+
+
+__all__ = ["JoinError", "RoomSession", "channel_key"]

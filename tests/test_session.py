@@ -1,0 +1,274 @@
+"""The room session against the sandbox, with real SDK bots, the real engine and devices."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from console.engine.apm import ProcessingConfig
+from console.sandbox.server import SandboxThread
+from console.sandbox.voices import make_token
+from console.session.join import JoinError, JoinSpec, resolve
+from console.session.model import ConnState
+from console.session.room_session import RoomSession
+from tests.audio_helpers import playing, sine, wait_until
+from tests.sandbox_helpers import Listener, Publisher, join, rms_dbfs, sine_rms_dbfs
+
+pytestmark = [pytest.mark.audio, pytest.mark.filterwarnings("ignore::UserWarning")]
+ROOM = "test"
+
+
+class Bot:
+    """A real SDK participant living on the sandbox thread's loop."""
+
+    def __init__(self, sandbox: SandboxThread, identity: str, hz: float = 440.0,
+                 dbfs: float | None = -20.0) -> None:
+        self.sandbox = sandbox
+        self.identity = identity
+        self.room: rtc.Room | None = None
+        self.hz, self.dbfs = hz, dbfs
+        self.tone: Publisher | None = None  # made on the sandbox loop (its AudioSource)
+        self.listener: Listener | None = None
+        self.publication: rtc.LocalTrackPublication | None = None
+
+    def start(self) -> Bot:
+        async def go() -> None:
+            self.tone = Publisher(self.hz, self.dbfs) if self.dbfs is not None else None
+            self.room = await join(self.sandbox.url, self.identity, ROOM)
+            self.listener = Listener(self.room)
+            if self.tone is not None:
+                self.publication = await self.tone.publish(self.room)
+        self.sandbox.call(go())
+        return self
+
+    def run(self, coro: Any) -> Any:
+        return self.sandbox.call(coro)
+
+    def stop(self) -> None:
+        async def go() -> None:
+            if self.listener is not None:
+                await self.listener.aclose()
+            if self.tone is not None:
+                await self.tone.stop()
+            if self.room is not None:
+                await self.room.disconnect()
+        self.sandbox.call(go())
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxThread]:
+    with SandboxThread(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def engine(sound_card: object) -> Iterator[Any]:
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()
+
+
+def _join(sandbox: SandboxThread, session: RoomSession, identity: str = "me") -> None:
+    resolved = resolve(JoinSpec(url=sandbox.url, token=make_token(identity, ROOM)))
+    snap = session.join(resolved)
+    assert snap.state is ConnState.CONNECTED, snap.detail
+
+
+def _rms(engine: Any, identity: str) -> float:
+    stats = [c for c in engine.channel_stats() if c.key.startswith(f"{identity}/")]
+    return max((c.meter.rms_db for c in stats), default=-100.0)
+
+
+def _steady_rms(engine: Any, identity: str, readings: int = 7) -> float:
+    """The median of readings 200 ms apart (each a 300 ms window): a VM stall or the
+    decoder's start-up can dent one window, not most of them."""
+    values = []
+    for _ in range(readings):
+        time.sleep(0.2)
+        values.append(_rms(engine, identity))
+    return float(np.median(values))
+
+
+def test_each_participant_is_heard_at_the_level_its_bot_sends(sandbox, engine) -> None:
+    bots = [Bot(sandbox, "alice", 440.0, -20.0).start(), Bot(sandbox, "bob", 1000.0, -30.0)
+            .start(), Bot(sandbox, "quiet", dbfs=None).start()]
+    session = RoomSession(engine, publish=False)
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: {p.identity for p in session.snapshot().participants}
+                          == {"alice", "bob", "quiet"}, 3.0)
+        assert wait_until(lambda: _rms(engine, "alice") > -25 and _rms(engine, "bob") > -35,
+                          5.0)
+        time.sleep(0.5)
+        # AES17 RMS: a sine reads its peak level.
+        assert _steady_rms(engine, "alice") == pytest.approx(-20.0, abs=1.0)
+        assert _steady_rms(engine, "bob") == pytest.approx(-30.0, abs=1.0)
+        quiet = session.snapshot().participant("quiet")
+        assert quiet is not None and quiet.tracks == () and quiet.muted
+        alice = session.snapshot().participant("alice")
+        assert alice is not None and not alice.muted and len(alice.channel_keys) == 1
+    finally:
+        session.leave()
+        for bot in bots:
+            bot.stop()
+
+
+def test_a_bots_mute_is_seen_within_a_second(sandbox, engine) -> None:
+    bot = Bot(sandbox, "alice").start()
+    session = RoomSession(engine, publish=False)
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: (p := session.snapshot().participant("alice")) is not None
+                          and bool(p.tracks), 3.0)
+        assert bot.publication is not None and bot.publication.track is not None
+        t0 = time.monotonic()
+        sandbox.loop.call_soon_threadsafe(bot.publication.track.mute)
+        assert wait_until(lambda: session.snapshot().participant("alice").muted, 1.0)
+        assert time.monotonic() - t0 < 1.0
+        sandbox.loop.call_soon_threadsafe(bot.publication.track.unmute)
+        assert wait_until(lambda: not session.snapshot().participant("alice").muted, 1.0)
+    finally:
+        session.leave()
+        bot.stop()
+
+
+def test_our_microphone_reaches_a_bot_through_toggles_and_device_switches(
+        sandbox, engine) -> None:
+    bot = Bot(sandbox, "listener", dbfs=None).start()
+    session = RoomSession(engine, publish=True)
+    listener = bot.listener
+    assert listener is not None
+
+    async def heard(seconds: float) -> np.ndarray:
+        return await listener.record("me", seconds, skip=0.3)
+
+    try:
+        with playing("lkc_speaker_b", sine(-20.0, 440.0)):
+            _join(sandbox, session)
+            assert session.snapshot().published
+            bot.run(listener.wait_subscribed("me"))
+            first = bot.run(heard(1.0))
+            assert rms_dbfs(first) == pytest.approx(sine_rms_dbfs(-20.0), abs=1.0)
+            sids = {p.sid for p in bot.room.remote_participants["me"].track_publications.values()}
+            for i in range(10):  # live processing toggles during the call
+                engine.set_processing(ProcessingConfig(noise_suppression=bool(i % 2),
+                                                       echo_cancellation=False,
+                                                       auto_gain_control=False,
+                                                       high_pass_filter=bool(i % 3 == 0)))
+                time.sleep(0.05)
+            engine.set_processing(ProcessingConfig.off())
+            engine.set_input_device("lkc_mic_spare")  # also hears speaker B
+            engine.start_output("lkc_speaker_a")
+            engine.start_output("lkc_speaker_b")
+            after = bot.run(heard(1.0))
+            assert rms_dbfs(after) == pytest.approx(sine_rms_dbfs(-20.0), abs=1.0)
+            still = {p.sid for p in bot.room.remote_participants["me"].track_publications
+                     .values()}
+            assert still == sids  # the same publication throughout
+        session.set_self_muted(True)
+        assert wait_until(lambda: all(p.muted for p in bot.room.remote_participants["me"]
+                                      .track_publications.values()), 1.0)
+    finally:
+        session.leave()
+        bot.stop()
+
+
+@pytest.mark.parametrize("case", ["malformed url", "refused", "bad secret", "expired",
+                                  "other room", "unreachable"])
+def test_a_failed_join_ends_in_time_with_one_line(sandbox, engine, case: str) -> None:
+    import jwt
+
+    session = RoomSession(engine, publish=False)
+    url = sandbox.url
+    token = make_token("me", ROOM)
+    room: str | None = None
+    expect = ""
+    if case == "malformed url":
+        url, expect = "localhost:7880", "malformed URL"
+    elif case == "refused":
+        url, expect = "ws://127.0.0.1:1", "connection refused"
+    elif case == "bad secret":
+        token = make_token("me", ROOM, api_secret="wrong")
+        expect = "the server refused the token: token signature does not match"
+    elif case == "expired":
+        token = jwt.encode({"iss": "devkey", "sub": "me", "exp": int(time.time()) - 60,
+                            "video": {"roomJoin": True, "room": ROOM}}, "secret")
+        expect = "the token expired"
+    elif case == "other room":
+        room, expect = "elsewhere", "the token is for room 'test', not 'elsewhere'"
+    elif case == "unreachable":
+        # A port that takes the TCP connection and never answers (outside addresses are
+        # not unreachable here: this network's proxy answers them).
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}"
+        expect = f"no answer from {url} within 10 s"
+    start = time.monotonic()
+    try:
+        resolved = resolve(JoinSpec(url=url, token=token, room=room))
+    except JoinError as exc:
+        message = str(exc)
+    else:
+        snap = session.join(resolved)
+        assert snap.state is ConnState.FAILED
+        message = snap.detail
+    took = time.monotonic() - start
+    if case == "unreachable":
+        silent.close()
+    assert expect in message
+    assert "\n" not in message and "Traceback" not in message
+    assert took < 11.0
+    assert engine.mixer.channels == {}
+
+
+def test_a_dropped_connection_reconnects_and_audio_comes_back(sandbox, engine) -> None:
+    bot = Bot(sandbox, "alice").start()
+    session = RoomSession(engine, publish=False)
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: _rms(engine, "alice") > -25, 5.0)
+        sandbox.call(sandbox.server.drop(ROOM, "me"))
+        assert wait_until(lambda: any(c.state is ConnState.RECONNECTED
+                                      for c in session.snapshot().history), 10.0)
+        states = [c.state for c in session.snapshot().history]
+        assert states.index(ConnState.RECONNECTING) < states.index(ConnState.RECONNECTED)
+        assert wait_until(lambda: _rms(engine, "alice") > -21.0, 5.0)
+    finally:
+        session.leave()
+        bot.stop()
+
+
+def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
+    bot = Bot(sandbox, "alice").start()
+    session = RoomSession(engine, publish=True)
+    try:
+        for _ in range(2):
+            _join(sandbox, session)
+            assert wait_until(lambda: _rms(engine, "alice") > -25, 5.0)
+            session.leave()
+            snap = session.snapshot()
+            assert snap.state is ConnState.DISCONNECTED and snap.participants == ()
+            assert engine.mixer.channels == {}
+
+            async def tasks() -> list[str]:
+                return sorted(t.get_name() for t in asyncio.all_tasks()
+                              if t is not asyncio.current_task())
+            names = engine.media.run(tasks())
+            assert not any(n.startswith(("session-", "channel-")) for n in names), names
+            assert sandbox.run(sandbox.server.participants, ROOM) == ["alice"]
+    finally:
+        session.leave()
+        bot.stop()
