@@ -272,3 +272,32 @@ def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
     finally:
         session.leave()
         bot.stop()
+
+
+def test_push_to_talk_sends_silence_until_held_and_stats_arrive(sandbox, engine) -> None:
+    bot = Bot(sandbox, "listener").start()
+    session = RoomSession(engine, publish=True)
+    listener = bot.listener
+    assert listener is not None
+    try:
+        with playing("lkc_speaker_b", sine(-20.0, 440.0)):
+            _join(sandbox, session)
+            bot.run(listener.wait_subscribed("me"))
+            session.set_push_to_talk(True)
+            released = bot.run(listener.record("me", 0.6, skip=0.3))
+            assert rms_dbfs(released) < -60
+            assert engine.mic_meter().rms_db > -25  # the meter still shows the mic
+            session.set_talking(True)
+            held = bot.run(listener.record("me", 0.6, skip=0.3))
+            assert rms_dbfs(held) == pytest.approx(sine_rms_dbfs(-20.0), abs=1.0)
+            session.set_push_to_talk(False)
+        # get_stats() every ~2 s: the bot's track has a bitrate and packets by now
+        assert wait_until(lambda: any(
+            t.stats.packets_received > 0 and t.stats.bitrate_kbps > 0
+            for p in session.snapshot().participants for t in p.tracks), 6.0)
+        track = session.snapshot().participant("listener").tracks[0]
+        assert track.stats.loss_percent < 5.0
+        assert not np.isnan(track.stats.jitter_ms)
+    finally:
+        session.leave()
+        bot.stop()
