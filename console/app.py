@@ -49,9 +49,13 @@ def run_app(
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window: MainWindow | None = None
+    from console.session.controller import RoomController
+
+    controller = RoomController(engine)
     try:
         # The engine already runs with the effective settings: the window only shows them.
-        window = MainWindow(engine, store, initial=effective.replace(input_device=None))
+        window = MainWindow(engine, store, initial=effective.replace(input_device=None),
+                            controller=controller)
         if notice:
             window.show_error(notice)
         window.show()
@@ -67,6 +71,7 @@ def run_app(
     finally:
         if window is not None:
             window.close()  # saves the geometry when the app quit without closing it
+        controller.close()  # leaves the room, stops the local sandbox
         engine.stop()
         asyncio.set_event_loop(None)
     return 0

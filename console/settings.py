@@ -1,8 +1,9 @@
 """Remembered user preferences, declared once and stored with QSettings.
 
-Only harmless preferences live here: the microphone's name, the processing toggles and
-the window geometry. Secrets (LiveKit API keys and secrets, access tokens, server
-passwords) are NEVER stored: they come from the environment or the command line each run.
+Only harmless preferences live here: the devices' names, the processing toggles, the
+window geometry, the server URL, identity and recent rooms, and the volume per
+participant identity. Secrets (API secrets, access tokens) are NEVER stored here: they go
+to the system keyring when there is one (``console.secrets``), else nowhere.
 
 :func:`load` never fails: a missing, unreadable or garbage value reads as its default.
 """
@@ -10,6 +11,7 @@ passwords) are NEVER stored: they come from the environment or the command line 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ ORGANIZATION = "LiveKit Console"
 APPLICATION = "livekit-console"
 VERSION = 1  # bump (and migrate in load()) when a key changes meaning
 _VERSION_KEY = "settings_version"
+MAX_RECENT_ROOMS = 8
 
 
 def _to_bool(raw: Any) -> bool | None:
@@ -51,12 +54,42 @@ def _to_bytes(raw: Any) -> bytes | None:
     return None
 
 
+def _to_text(raw: Any) -> str | None:
+    if isinstance(raw, str) and len(raw) <= 2048 and raw.isprintable():
+        return raw.strip()
+    return None
+
+
+def _to_rooms(raw: Any) -> tuple[str, ...] | None:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v for v in value if v.strip())[:MAX_RECENT_ROOMS]
+    return None
+
+
+def _to_volumes(raw: Any) -> dict[str, float] | None:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, float] = {}
+    for key, db in value.items():
+        if isinstance(key, str) and isinstance(db, int | float) and -100 <= db <= 12:
+            out[key] = float(db)
+    return out
+
+
 def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:
     """A dataclass field carrying its QSettings key and parser."""
     return field(default=default, metadata={"key": key, "parse": parse})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     """Every remembered option, with its key and default (the one place they are declared)."""
 
@@ -67,6 +100,13 @@ class Settings:
     high_pass_filter: bool = _option("processing/high_pass_filter", True, _to_bool)
     window_geometry: bytes = _option("window/geometry", b"", _to_bytes)
     window_state: bytes = _option("window/state", b"", _to_bytes)
+    output_device: str | None = _option("audio/output_device", None, _to_device)
+    server_url: str = _option("room/url", "", _to_text)
+    identity: str = _option("room/identity", "", _to_text)
+    recent_rooms: tuple[str, ...] = _option("room/recent", (), _to_rooms)
+    volumes: dict[str, float] = field(default_factory=dict,
+                                      metadata={"key": "participants/volume_db",
+                                                "parse": _to_volumes})
 
     def processing(self) -> dict[str, bool]:
         """The four processing toggles, by ProcessingConfig field name."""
@@ -115,6 +155,8 @@ def save(settings: Settings, store: QSettings | None = None) -> None:
             store.remove(key)
         elif isinstance(value, bytes):
             store.setValue(key, QByteArray(value))
+        elif isinstance(value, tuple | dict):
+            store.setValue(key, json.dumps(list(value) if isinstance(value, tuple) else value))
         else:
             store.setValue(key, value)
     store.sync()

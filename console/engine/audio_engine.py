@@ -158,6 +158,10 @@ class AudioEngine:
         return devices.output_devices()
 
     @property
+    def output_device(self) -> devices.AudioDevice | None:
+        return self._output.device if self._output is not None else None
+
+    @property
     def input_device(self) -> devices.AudioDevice | None:
         return self._chain.device if self._chain is not None else None
 

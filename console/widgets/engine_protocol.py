@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
     from console.engine.apm import ProcessingConfig
     from console.engine.capture import CaptureStats
+    from console.engine.channel import ChannelStats
     from console.engine.devices import AudioDevice
+    from console.engine.echo_metrics import EchoStats
     from console.engine.meter import MeterSnapshot
 
 
@@ -31,3 +33,15 @@ class AudioEngineLike(Protocol):
     def reset_mic_clip(self) -> None: ...
 
     def capture_stats(self) -> CaptureStats: ...
+
+    def output_devices(self, refresh: bool = False) -> list[AudioDevice]: ...
+
+    @property
+    def output_device(self) -> AudioDevice | None: ...
+
+    def start_output(self, spec: str | int | None = None,
+                     channels: int | None = None) -> AudioDevice: ...
+
+    def channel_stats(self) -> list[ChannelStats]: ...
+
+    def echo_stats(self) -> EchoStats: ...

@@ -7,22 +7,37 @@ Every user change goes straight to the engine and is remembered in the settings 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
+import math
+import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QHideEvent,
+    QKeyEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
     QCheckBox,
     QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +51,8 @@ from console.widgets.level_meter import LevelMeterWidget
 if TYPE_CHECKING:  # types only: the engine modules load livekit
     from console.engine.apm import ProcessingConfig
     from console.engine.capture import CaptureStats
+    from console.session.controller import RoomController
+    from console.session.model import SessionSnapshot
 
 POLL_INTERVAL_MS = 33  # ~30 Hz
 
@@ -55,6 +72,35 @@ def format_db(db: float) -> str:
 
 def readout_text(snapshot: MeterSnapshot) -> str:
     return f"Peak {format_db(snapshot.peak_db)} dBFS   RMS {format_db(snapshot.rms_db)} dBFS"
+
+
+SHORTCUTS = (
+    ("M", "Mute / unmute your microphone (the others see it)"),
+    ("Space (held)", "Talk, when push-to-talk is on"),
+    ("Alt+J / Alt+V", "Join / leave the room"),
+    ("Alt+L / Alt+S", "Local sandbox / a server"),
+    ("Alt+I", "Input device"),
+    ("Alt+U", "Output device"),
+    ("F5", "List the audio devices again"),
+    ("Alt+E, Alt+N, Alt+G, Alt+H", "Echo cancellation, noise suppression, auto gain, "
+                                   "high-pass filter"),
+    ("F1", "This list"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+def room_status_text(snap: SessionSnapshot) -> str:
+    """The status bar's room part: state, round-trip time, worst packet loss."""
+    state = snap.state.value
+    if snap.state.in_room:
+        state = f"{state} to {snap.room!r}"
+    parts = [state]
+    if not math.isnan(snap.rtt_ms):
+        parts.append(f"RTT {snap.rtt_ms:.0f} ms")
+    losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
+    if losses:
+        parts.append(f"loss {max(losses):.1f} %")
+    return "  |  ".join(parts)
 
 
 def status_text(stats: CaptureStats) -> str:
@@ -80,11 +126,15 @@ class MainWindow(QMainWindow):
         store: QSettings,
         *,
         initial: Settings | None = None,
+        controller: RoomController | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._engine = engine
+        self._controller = controller
         self._store = store
+        self._cpu = (time.monotonic(), time.process_time())
+        self._cpu_text = ""
         self._remembered = settings_mod.load(store)
         self._populating = False
         self.setWindowTitle("LiveKit Console")
@@ -146,13 +196,27 @@ class MainWindow(QMainWindow):
             row.addWidget(box)
             self.toggles[name] = box
         row.addStretch(1)
+        self.erle_label = QLabel("", proc)
+        self.erle_label.setAccessibleName("Echo cancellation figures")
+        self.erle_label.setToolTip("Echo return loss enhancement over the last second and "
+                                   "the estimated echo delay, measured while the far end "
+                                   "talks")
+        row.addWidget(self.erle_label)
         layout.addWidget(proc)
         layout.addStretch(1)
-        self.setCentralWidget(central)
+        if self._controller is not None:
+            self._build_room(layout, mic, grid, central)
+        self.setCentralWidget(self._root if self._controller is not None else central)
 
         self.status_label = QLabel(self)
         self.status_label.setAccessibleName("Capture status")
         self.statusBar().addWidget(self.status_label, 1)
+        self.room_status = QLabel("", self)
+        self.room_status.setAccessibleName("Room status")
+        self.statusBar().addPermanentWidget(self.room_status)
+        self.cpu_label = QLabel("", self)
+        self.cpu_label.setAccessibleName("CPU")
+        self.statusBar().addPermanentWidget(self.cpu_label)
 
         order: list[QWidget] = [self.device_combo, self.refresh_button, self.meter,
                                 *self.toggles.values()]
@@ -170,13 +234,78 @@ class MainWindow(QMainWindow):
         menu.addAction(self.refresh_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
+
+    def _build_room(self, mic_layout: QVBoxLayout, mic: QGroupBox, grid: QGridLayout,
+                    left: QWidget) -> None:
+        """The room parts: join panel, me, output device, participants (with a controller)."""
+        from console.widgets.join_panel import JoinPanel
+        from console.widgets.participants import ParticipantsPanel
+
+        self.join_panel = JoinPanel(self)
+        self.join_panel.set_recent_rooms(list(self._remembered.recent_rooms))
+        if self._remembered.identity:
+            self.join_panel.identity.setText(self._remembered.identity)
+        if self._remembered.server_url and not self.join_panel.url.text():
+            self.join_panel.url.setText(self._remembered.server_url)
+        self.join_panel.joinRequested.connect(self.join)
+        self.join_panel.leaveRequested.connect(self.leave)
+        mic_layout.insertWidget(0, self.join_panel)
+
+        me = QHBoxLayout()
+        self.self_mute = QCheckBox("&Mute me (M)", mic)
+        self.self_mute.setToolTip("Mute your microphone; the others see you muted")
+        self.self_mute.toggled.connect(self._on_self_mute)
+        self.ptt = QCheckBox("&Push to talk (hold Space)", mic)
+        self.ptt.toggled.connect(self._on_ptt)
+        me.addWidget(self.self_mute)
+        me.addWidget(self.ptt)
+        me.addStretch(1)
+        grid.addLayout(me, 4, 1, 1, 2)
+        self.mute_action = QAction("Mute me", self)
+        self.mute_action.setShortcut(QKeySequence(Qt.Key.Key_M))
+        self.mute_action.triggered.connect(self.self_mute.toggle)
+        self.addAction(self.mute_action)
+        self._talking = False
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+        out = QGroupBox("Output", self)
+        out_row = QHBoxLayout(out)
+        self.output_combo = QComboBox(out)
+        self.output_combo.setAccessibleName("Output device")
+        self.output_combo.setPlaceholderText("No output device")
+        self.output_combo.currentIndexChanged.connect(self._on_output_chosen)
+        out_label = QLabel("O&utput device:", out)
+        out_label.setBuddy(self.output_combo)
+        out_row.addWidget(out_label)
+        out_row.addWidget(self.output_combo, 1)
+        mic_layout.insertWidget(mic_layout.indexOf(mic) + 1, out)
+
+        self.participants = ParticipantsPanel(self)
+        self.participants.initial_volume = self._remembered_volume
+        self.participants.volumeChanged.connect(self._on_volume)
+        self.participants.mutedHere.connect(self._on_muted_here)
+        self._root = QSplitter(Qt.Orientation.Horizontal, self)
+        self._root.addWidget(left)
+        self._root.addWidget(self.participants)
+        self._root.setStretchFactor(1, 1)
+        self._root.setChildrenCollapsible(False)
+        self._root.setSizes([440, 760])
+        self._populate_outputs()
 
     def _restore_geometry(self) -> None:
         if self._remembered.window_geometry:
             self.restoreGeometry(QByteArray(self._remembered.window_geometry))
         else:
             hint = self.sizeHint()
-            self.resize(max(560, hint.width()), hint.height())
+            width = 1240 if self._controller is not None else 560
+            self.resize(max(width, hint.width()), max(640, hint.height()))
         if self._remembered.window_state:
             self.restoreState(QByteArray(self._remembered.window_state))
 
@@ -213,6 +342,8 @@ class MainWindow(QMainWindow):
         finally:
             self._populating = False
         self._select_current()
+        if self._controller is not None and refresh:
+            self._populate_outputs()
 
     def choose_input_device(self, spec: str, *, remember: bool = True) -> bool:
         """Switch the microphone; on failure show why and keep the current one."""
@@ -228,6 +359,181 @@ class MainWindow(QMainWindow):
             self._remember(input_device=dev.name)
         return True
 
+    # -- room -------------------------------------------------------------------------------
+    def join(self, spec: object) -> None:
+        """Join what the panel says (in the background; the tick shows how it goes)."""
+        from console.session.join import JoinError, JoinSpec, normalize_url
+
+        if self._controller is None or not isinstance(spec, JoinSpec):
+            return
+        if spec.room:
+            rooms = [spec.room, *(r for r in self._remembered.recent_rooms if r != spec.room)]
+            self._remember(recent_rooms=tuple(rooms[:settings_mod.MAX_RECENT_ROOMS]))
+        url = self._remembered.server_url
+        if spec.url:
+            with contextlib.suppress(JoinError):
+                url = normalize_url(spec.url)  # no query string: a token can hide there
+        self._remember(identity=spec.identity or "", server_url=url)
+        self.join_panel.show_error("")
+        self._controller.join(spec)
+        self._poll_room()
+
+    def leave(self) -> None:
+        if self._controller is not None:
+            self._controller.leave()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>"
+                       for keys, what in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
+                          f"<table cellspacing='6'>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.open()
+        self._shortcuts_box = box
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Push-to-talk: Space held anywhere in the window, except while typing."""
+        kind = event.type()
+        if (self._controller is not None and self.ptt.isChecked()
+                and kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Space
+                and not event.isAutoRepeat() and self.isActiveWindow()):
+            focus = QApplication.focusWidget()
+            if not isinstance(focus, QLineEdit | QComboBox | QAbstractButton):
+                talking = kind == QEvent.Type.KeyPress
+                if talking != self._talking:
+                    self._talking = talking
+                    self._controller.session.set_talking(talking)
+                return True
+        return super().eventFilter(watched, event)
+
+    def _on_self_mute(self, muted: bool) -> None:
+        if self._controller is not None:
+            self._controller.session.set_self_muted(muted)
+
+    def _on_ptt(self, on: bool) -> None:
+        if self._controller is not None:
+            self._talking = False
+            self._controller.session.set_push_to_talk(on)
+
+    def _populate_outputs(self) -> None:
+        try:
+            found = self._engine.output_devices()
+        except Exception as exc:
+            self.show_error(f"Cannot list output devices: {exc}")
+            return
+        self._populating = True
+        try:
+            self.output_combo.clear()
+            for dev in found:
+                suffix = " (default)" if dev.is_default_output else ""
+                self.output_combo.addItem(dev.label + suffix, dev.name)
+        finally:
+            self._populating = False
+        wanted = self._remembered.output_device
+        if self._engine.output_device is None:
+            default = next((d.name for d in found if d.is_default_output), None)
+            name = wanted if wanted and self.output_combo.findData(wanted) >= 0 else default
+            if name is not None:
+                self.choose_output_device(name, remember=False)
+        self._select_output()
+
+    def choose_output_device(self, spec: str, *, remember: bool = True) -> bool:
+        try:
+            dev = self._engine.start_output(spec)
+        except Exception as exc:
+            self.show_error(str(exc) or type(exc).__name__)
+            self._select_output()
+            return False
+        self._select_output()
+        if remember:
+            self._remember(output_device=dev.name)
+        return True
+
+    def _select_output(self) -> None:
+        current = self._engine.output_device
+        index = -1 if current is None else self.output_combo.findData(current.name)
+        if index != self.output_combo.currentIndex():
+            self._populating = True
+            try:
+                self.output_combo.setCurrentIndex(index)
+            finally:
+                self._populating = False
+
+    def _on_output_chosen(self, index: int) -> None:
+        if self._populating or index < 0:
+            return
+        name = self.output_combo.itemData(index)
+        current = self._engine.output_device
+        if isinstance(name, str) and (current is None or current.name != name):
+            self.choose_output_device(name)
+
+    def _remembered_volume(self, identity: str) -> float:
+        db = self._remembered.volumes.get(identity, 0.0)
+        if db != 0.0 and self._controller is not None:
+            self._controller.session.set_participant_volume(identity, db)
+        return db
+
+    def _on_volume(self, identity: str, db: float) -> None:
+        if self._controller is None:
+            return
+        self._controller.session.set_participant_volume(identity, db)
+        volumes = dict(self._remembered.volumes)
+        if db == 0.0:
+            volumes.pop(identity, None)
+        else:
+            volumes[identity] = -100.0 if db == -math.inf else db
+        self._remember(volumes=volumes)
+
+    def _on_muted_here(self, identity: str, muted: bool) -> None:
+        if self._controller is not None:
+            self._controller.session.set_participant_muted(identity, muted)
+
+    def _poll_room(self) -> None:
+        controller = self._controller
+        if controller is None:
+            return
+        snap = controller.poll()
+        busy = controller.busy
+        text = "joining…" if busy and not snap.state.in_room else snap.state.value
+        if snap.state.in_room:
+            text = f"{snap.state.value}: {snap.room} as {snap.identity}"
+        elif snap.detail and not busy:
+            text = f"{snap.state.value}: {snap.detail}"
+        self.join_panel.set_state(text, in_room=snap.state.in_room, busy=busy)
+        if controller.error:
+            self.join_panel.show_error(controller.error)
+        try:
+            channels = {c.key: c for c in self._engine.channel_stats()}
+        except Exception:
+            channels = {}
+        self.participants.update_from(snap.participants, channels)
+        _set_text(self.room_status, room_status_text(snap))
+
+    def _poll_echo(self) -> None:
+        try:
+            echo = self._engine.echo_stats()
+            on = self._engine.processing.echo_cancellation
+        except Exception:
+            return
+        if not on:
+            text = ""
+        elif math.isnan(echo.erle_db):
+            text = "ERLE —"
+        else:
+            text = f"ERLE {echo.erle_db:.0f} dB"
+        if on and not math.isnan(echo.echo_delay_ms):
+            text += f"  delay {echo.echo_delay_ms:.0f} ms"
+        _set_text(self.erle_label, text)
+
+    def _poll_cpu(self) -> None:
+        now, cpu = time.monotonic(), time.process_time()
+        wall = now - self._cpu[0]
+        if wall >= 1.0:
+            _set_text(self.cpu_label, f"CPU {100.0 * (cpu - self._cpu[1]) / wall:.0f} %")
+            self._cpu = (now, cpu)
+
     def poll(self) -> None:
         """One display tick: read the engine's snapshots and update the widgets."""
         try:
@@ -241,6 +547,9 @@ class MainWindow(QMainWindow):
         except Exception:  # not started, or already stopped
             status = "audio engine not running"
         _set_text(self.status_label, status)
+        self._poll_echo()
+        self._poll_cpu()
+        self._poll_room()
 
     # -- events ------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:

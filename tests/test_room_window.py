@@ -1,0 +1,117 @@
+"""The window in a room: join the local sandbox, see the strips, mute one, leave; errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.audio, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+
+@pytest.fixture
+def engine(sound_card):
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()
+
+
+@pytest.fixture
+def window(engine, qtbot, tmp_path, monkeypatch):
+    from console import settings
+    from console.session.controller import RoomController
+    from console.widgets.main_window import MainWindow
+
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    store = settings.open_store(tmp_path / "console.ini")
+    store.setValue("audio/output_device", "lkc_speaker_a")
+    controller = RoomController(engine, sandbox_voices=3)
+    win = MainWindow(engine, store, controller=controller)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    controller.close()
+
+
+def _monitor_rms_dbfs(seconds: float = 0.5) -> float:
+    """What lkc_speaker_a plays, heard on its monitor lkc_mic_a."""
+    import sounddevice as sd
+
+    x = sd.rec(int(48000 * seconds), samplerate=48000, channels=1, dtype="int16",
+               device="lkc_mic_a", blocking=True)[:, 0].astype(np.float64)
+    rms = float(np.sqrt(np.mean(x ** 2)))
+    return 20 * math.log10(rms / 32768) if rms > 0 else -120.0
+
+
+def test_join_the_sandbox_see_strips_mute_one_and_leave(window, engine, qtbot) -> None:
+    panel = window.join_panel
+    assert panel.sandbox_mode.isChecked()  # no LIVEKIT_URL: the local sandbox
+    assert engine.output_device is not None and engine.output_device.name == "lkc_speaker_a"
+    qtbot.mouseClick(panel.join_button, qtbot_button())
+    qtbot.waitUntil(lambda: len(window.participants.strips) == 3, timeout=15000)
+    assert set(window.participants.strips) == {"tone-440", "speech-loud", "clipper"}
+    assert "connected" in panel.state.text() and not panel.join_button.isEnabled()
+    qtbot.waitUntil(lambda: window.participants.strips["tone-440"].meter.rms_db > -25,
+                    timeout=5000)
+    # Only the tone plays once the other two are muted here; then mute the tone too.
+    for who in ("speech-loud", "clipper"):
+        window.participants.strips[who].mute_here.setChecked(True)
+    qtbot.wait(600)
+    before = _monitor_rms_dbfs()
+    assert before > -30, before
+    window.participants.strips["tone-440"].mute_here.setChecked(True)
+    qtbot.wait(300)
+    after = _monitor_rms_dbfs()
+    assert after < before - 40, (before, after)
+    # the strip's meter is pre-fader: it still shows the tone
+    assert window.participants.strips["tone-440"].meter.rms_db > -25
+    # echo cancellation toggles live during the call
+    box = window.toggles["echo_cancellation"]
+    box.setChecked(True)
+    assert engine.processing.echo_cancellation
+    qtbot.mouseClick(panel.leave_button, qtbot_button())
+    qtbot.waitUntil(lambda: not window.participants.strips, timeout=10000)
+    qtbot.waitUntil(lambda: panel.join_button.isEnabled(), timeout=5000)
+    assert engine.mixer.channels == {}
+
+
+def test_a_bad_token_shows_its_message_in_place(window, qtbot) -> None:
+    panel = window.join_panel
+    panel.server_mode.setChecked(True)
+    panel.url.setText("ws://127.0.0.1:9")
+    panel.token.setText("not-a-token")
+    qtbot.mouseClick(panel.join_button, qtbot_button())
+    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=5000)
+    assert panel.error.text() == "the token is not a valid JWT (copy it again, whole)"
+    assert panel.join_button.isEnabled()
+    assert panel.token.echoMode() == panel.token.EchoMode.Password
+
+
+def test_the_url_is_remembered_and_secrets_are_not(window, qtbot, tmp_path) -> None:
+    panel = window.join_panel
+    panel.server_mode.setChecked(True)
+    panel.url.setText("ws://127.0.0.1:9/?access_token=SECRET-IN-URL")
+    panel.api_key.setText("key")
+    panel.api_secret.setText("SECRET-VALUE")
+    panel.room.setEditText("standup")
+    qtbot.mouseClick(panel.join_button, qtbot_button())
+    qtbot.waitUntil(lambda: panel.error.isVisible(), timeout=15000)
+    assert "cannot reach 127.0.0.1:9" in panel.error.text()
+    text = (tmp_path / "console.ini").read_text()
+    assert "SECRET" not in text
+    assert "ws://127.0.0.1:9" in text and "standup" in text
+
+
+def qtbot_button():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
