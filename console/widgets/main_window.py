@@ -562,6 +562,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._timer.stop()
+        app = QApplication.instance()
+        if app is not None and self._controller is not None:
+            app.removeEventFilter(self)
         self._remember(window_geometry=self.saveGeometry().data(),
                        window_state=self.saveState().data())
         super().closeEvent(event)
