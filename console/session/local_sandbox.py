@@ -1,48 +1,89 @@
-"""The local sandbox as the default room: a SandboxThread with demo voices in it."""
+"""The local sandbox as the default room: ``livekit-console sandbox`` in a child process.
+
+The server and its demo voices (Opus encoding, aiortc) are busy Python code: in a process
+of their own they never take the GIL from the console's audio engine. The child dies with
+us (PR_SET_PDEATHSIG on Linux) and is stopped with SIGTERM, then SIGKILL.
+"""
 
 from __future__ import annotations
 
 import contextlib
-
-from console.sandbox.server import SandboxThread
-from console.sandbox.voices import DemoVoices
+import ctypes
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import IO
 
 DEFAULT_VOICES = 4
+START_TIMEOUT_S = 30.0
+_URL = re.compile(r"on (ws://\S+)")
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class LocalSandbox:
     """Started on demand (no URL configured), stopped with the app or the monitor."""
 
     def __init__(self, voices: int = DEFAULT_VOICES, room: str = "demo") -> None:
+        self.voices = voices
         self.room = room
-        self._thread = SandboxThread(port=0)
-        self._voices = DemoVoices(voices)
-        self._started = False
-
-    @property
-    def url(self) -> str:
-        return self._thread.url
-
-    @property
-    def server(self) -> SandboxThread:
-        return self._thread
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+        self._errors: IO[str] | None = None
 
     def start(self) -> LocalSandbox:
-        self._thread.start()
-        self._started = True
-        try:
-            self._thread.call(self._voices.start(self.url, self.room), timeout=30.0)
-        except BaseException:
+        """Start the child and wait until its voices are in the room (RuntimeError if not)."""
+        self._errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in stop())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "console", "sandbox", "--port", "0", "--voices",
+             str(self.voices), "--room", self.room],
+            stdout=subprocess.PIPE, stderr=self._errors, text=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        self._proc = proc
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()
+                                                             if proc.stdout else ""),
+                                  daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        match = _URL.search(line[0]) if line else None
+        if match is None:
+            err = ""
+            if proc.poll() is not None:
+                self._errors.seek(0)
+                lines = self._errors.read().strip().splitlines()
+                err = lines[-1] if lines else f"it exited with code {proc.returncode}"
             self.stop()
-            raise
+            raise RuntimeError(err or "it did not report its address within "
+                                      f"{START_TIMEOUT_S:.0f} s")
+        self.url = match.group(1)
         return self
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def stop(self) -> None:
-        if self._started:
-            with contextlib.suppress(Exception):
-                self._thread.call(self._voices.stop(), timeout=15.0)
-        self._thread.close()
-        self._started = False
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, self._errors):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
 
     def __enter__(self) -> LocalSandbox:
         return self.start()

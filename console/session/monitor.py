@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import signal
 import sys
@@ -51,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="seconds to stay (default: until Ctrl+C)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the livekit SDK's own log lines on stderr")
 
 
 def _db(value: float) -> float:
@@ -113,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     from console.session.local_sandbox import LocalSandbox
     from console.session.room_session import RoomSession
 
+    if not args.verbose:
+        # The SDK logs every failure it also raises; the monitor says it in one line.
+        logging.getLogger("livekit").setLevel(logging.CRITICAL)
     spec = JoinSpec.from_env(url=args.url, token=args.token, api_key=args.api_key,
                              api_secret=args.api_secret, room=args.room,
                              identity=args.identity, name=args.name)
