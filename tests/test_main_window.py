@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from console import settings
@@ -247,42 +247,66 @@ def test_f5_relists_devices_and_capture_keeps_running(make_window, engine, qtbot
     assert window.choose_input_device("lkc_mic_b"), window.error_label.text()
 
 
-def test_run_app_falls_back_from_a_remembered_device_that_is_gone(sound_card, qtbot, tmp_path):
-    """run_app on the real engine: remembered device gone -> default device, said in place."""
-    from console.app import run_app
-    from console.widgets.main_window import MainWindow
-
+RUN_APP_SCRIPT = """
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from console.virtual_audio import VirtualSoundCard
+card = VirtualSoundCard(); card.start(); card.apply()
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from console import settings
+from console.app import run_app
+from console.settings import Settings
+from console.widgets.main_window import MainWindow
+seen = {}
+def inspect_and_quit():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    if windows:
+        w = windows[0]
+        seen.update(error=w.error_label.text(), device=w.device_combo.currentData(),
+                    echo=w.toggles["echo_cancellation"].isChecked(), visible=w.isVisible())
+    QApplication.quit()
+try:
+    QApplication(sys.argv[:1])
     app = QApplication.instance()
-    names = (app.organizationName(), app.applicationName())
-    default_dir = QStandardPaths.writableLocation(
-        QStandardPaths.StandardLocation.GenericConfigLocation)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
-    seen: dict[str, object] = {}
-
-    def inspect_and_quit() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        if windows:
-            window = windows[0]
-            seen["error"] = window.error_label.text()
-            seen["device"] = window.device_combo.currentData()
-            seen["echo"] = window.toggles["echo_cancellation"].isChecked()
-            seen["visible"] = window.isVisible()
-        QApplication.quit()
-
+    app.setOrganizationName(settings.ORGANIZATION); app.setApplicationName(settings.APPLICATION)
+    settings.save(Settings(input_device="lkc_gone_mic"))
+    QTimer.singleShot(1500, inspect_and_quit)
+    seen["code"] = run_app(processing_overrides={"echo_cancellation": False})
+    remembered = settings.load()
+    seen["remembered"] = [remembered.input_device, remembered.echo_cancellation]
     try:
-        settings.save(Settings(input_device="lkc_gone_mic"))
-        QTimer.singleShot(1500, inspect_and_quit)
-        assert run_app(processing_overrides={"echo_cancellation": False}) == 0
-        remembered = settings.load()
-    finally:
-        QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, default_dir)
-        app.setOrganizationName(names[0])
-        app.setApplicationName(names[1])
+        run_app(processing_overrides={"echo": False})
+    except ValueError as exc:
+        seen["bad_override"] = str(exc)
+finally:
+    card.stop()
+print(json.dumps(seen))
+"""
+
+
+def test_run_app_falls_back_from_a_remembered_device_that_is_gone(tmp_path):
+    """run_app on the real engine: remembered device gone -> default device, said in place.
+
+    In a process of its own: after run_app has run its qasync loop in a process, Qt's
+    timers in that process stop firing for later tests.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "PULSE_"))}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", RUN_APP_SCRIPT], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["code"] == 0
     assert seen["visible"] is True
     assert "lkc_gone_mic" in str(seen["error"]) and "default" in str(seen["error"])
     assert seen["device"] == "default"
     assert seen["echo"] is False
     # the override is not remembered; the gone device still is
-    assert remembered.input_device == "lkc_gone_mic" and remembered.echo_cancellation
-    with pytest.raises(ValueError, match="unknown processing option"):
-        run_app(processing_overrides={"echo": False})
+    assert seen["remembered"] == ["lkc_gone_mic", True]
+    assert "unknown processing option" in seen["bad_override"]
