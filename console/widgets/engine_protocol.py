@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
     from console.engine.devices import AudioDevice
     from console.engine.echo_metrics import EchoStats
     from console.engine.meter import MeterSnapshot
+    from console.engine.output import OutputStats
 
 
 class AudioEngineLike(Protocol):
@@ -45,3 +46,5 @@ class AudioEngineLike(Protocol):
     def channel_stats(self) -> list[ChannelStats]: ...
 
     def echo_stats(self) -> EchoStats: ...
+
+    def output_stats(self) -> OutputStats: ...

@@ -291,9 +291,19 @@ class MainWindow(QMainWindow):
         self.participants.initial_volume = self._remembered_volume
         self.participants.volumeChanged.connect(self._on_volume)
         self.participants.mutedHere.connect(self._on_muted_here)
+        from console.widgets.queues import QueuesPlot
+
+        self.queues = QueuesPlot(self)
+        right = QSplitter(Qt.Orientation.Vertical, self)
+        right.addWidget(self.participants)
+        right.addWidget(self.queues)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setChildrenCollapsible(False)
+        right.setSizes([360, 260])
         self._root = QSplitter(Qt.Orientation.Horizontal, self)
         self._root.addWidget(left)
-        self._root.addWidget(self.participants)
+        self._root.addWidget(right)
         self._root.setStretchFactor(1, 1)
         self._root.setChildrenCollapsible(False)
         self._root.setSizes([440, 760])
@@ -506,9 +516,12 @@ class MainWindow(QMainWindow):
             self.join_panel.show_error(controller.error)
         try:
             channels = {c.key: c for c in self._engine.channel_stats()}
+            output = self._engine.output_stats() if self._engine.output_device else None
         except Exception:
-            channels = {}
+            channels, output = {}, None
         self.participants.update_from(snap.participants, channels)
+        labels = {key: p.identity for p in snap.participants for key in p.channel_keys}
+        self.queues.add_sample(list(channels.values()), output, labels)
         _set_text(self.room_status, room_status_text(snap))
 
     def _poll_echo(self) -> None:

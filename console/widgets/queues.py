@@ -1,0 +1,111 @@
+"""How deep each audio queue is over the last 30 s: one plot, a light curve per participant.
+
+A participant's curve is the audio waiting for them (AudioStream + channel, ms); the output
+ring has its own curve; every underrun is a red mark on its curve where it happened.
+pyqtgraph is imported when the plot is first built, so the window starts without it.
+Samples are taken at 5 Hz from the snapshots the window already reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from console.engine.channel import ChannelStats
+    from console.engine.output import OutputStats
+
+WINDOW_S = 30.0
+SAMPLE_S = 0.2
+OUTPUT_KEY = "output ring"
+PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#7f7f7f", "#ff7f0e")
+
+
+class QueuesPlot(QWidget):
+    """Queue depth (ms) against time for every channel and the output ring."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Queue depths")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.setMinimumHeight(160)
+        self._plot: Any = None
+        self._curves: dict[str, Any] = {}
+        self._marks: Any = None
+        self.series: dict[str, deque[tuple[float, float]]] = {}
+        self.underrun_marks: deque[tuple[float, float]] = deque()
+        self._last_underruns: dict[str, int] = {}
+        self._last_sample = 0.0
+        self._t0 = time.monotonic()
+
+    def _build(self) -> None:
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=False, background=None)
+        plot = pg.PlotWidget(self)
+        plot.setLabel("left", "queue", units="ms")
+        plot.setLabel("bottom", "seconds ago")
+        plot.showGrid(x=False, y=True, alpha=0.2)
+        plot.setXRange(-WINDOW_S, 0, padding=0)
+        plot.setMouseEnabled(x=False, y=False)
+        legend = plot.addLegend(offset=(-5, 5), labelTextSize="7pt", colCount=3)
+        legend.setBrush(pg.mkBrush(255, 255, 255, 160))
+        self._marks = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#d62728"), pen=None,
+                                         name="underrun")
+        plot.addItem(self._marks)
+        self._layout.addWidget(plot)
+        self._plot = plot
+
+    def add_sample(self, channels: list[ChannelStats], output: OutputStats | None,
+                   labels: dict[str, str], now: float | None = None) -> bool:
+        """Record one sample (at most every 0.2 s); True when the plot was redrawn."""
+        now = time.monotonic() if now is None else now
+        if now - self._last_sample < SAMPLE_S:
+            return False
+        self._last_sample = now
+        points: dict[str, tuple[float, int]] = {
+            labels.get(c.key, c.key): (c.queue_ms, c.underruns) for c in channels}
+        if output is not None:
+            points[OUTPUT_KEY] = (output.ring_ms, output.underruns)
+        for name, (depth, underruns) in points.items():
+            series = self.series.setdefault(name, deque())
+            series.append((now, depth))
+            before = self._last_underruns.get(name, underruns)
+            if underruns > before:
+                self.underrun_marks.append((now, depth))
+            self._last_underruns[name] = underruns
+        cutoff = now - WINDOW_S
+        for name in list(self.series):
+            series = self.series[name]
+            while series and series[0][0] < cutoff:
+                series.popleft()
+            if not series:
+                del self.series[name]
+        while self.underrun_marks and self.underrun_marks[0][0] < cutoff:
+            self.underrun_marks.popleft()
+        if self.isVisible():
+            self._redraw(now)
+            return True
+        return False
+
+    def _redraw(self, now: float) -> None:
+        if self._plot is None:
+            self._build()
+        import pyqtgraph as pg
+
+        for name in [n for n in self._curves if n not in self.series]:
+            self._plot.removeItem(self._curves.pop(name))
+        for index, (name, series) in enumerate(sorted(self.series.items())):
+            curve = self._curves.get(name)
+            if curve is None:
+                color = "#444444" if name == OUTPUT_KEY else PALETTE[index % len(PALETTE)]
+                curve = self._plot.plot(name=name, pen=pg.mkPen(color, width=1))
+                self._curves[name] = curve
+            curve.setData([t - now for t, _ in series], [d for _, d in series])
+        self._marks.setData([t - now for t, _ in self.underrun_marks],
+                            [d for _, d in self.underrun_marks])
