@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -18,7 +21,7 @@ from console import settings as settings_mod
 from console.settings import ORGANIZATION, PROCESSING_OPTIONS, Settings
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from console.engine.audio_engine import AudioEngine
 
@@ -58,6 +61,9 @@ def run_app(
                             controller=controller)
         if notice:
             window.show_error(notice)
+        probe = os.environ.get(STARTUP_PROBE_ENV)
+        if probe:
+            _report_first_paint(window, app, float(probe))
         window.show()
         quitting: asyncio.Future[None] = loop.create_future()
 
@@ -75,6 +81,29 @@ def run_app(
         engine.stop()
         asyncio.set_event_loop(None)
     return 0
+
+
+STARTUP_PROBE_ENV = "LKC_STARTUP_PROBE"  # bench startup: the launcher's time.monotonic()
+
+
+def _report_first_paint(window: QWidget, app: QApplication, started: float) -> None:
+    """``bench startup``: print the seconds from launch to the first painted window, quit."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not self.property("done"):
+                self.setProperty("done", True)
+                print(json.dumps({"first_paint_s": time.monotonic() - started,
+                                  "pyqtgraph_loaded": "pyqtgraph" in sys.modules}),
+                      flush=True)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    from PySide6.QtCore import QTimer
+
+    watcher = FirstPaint(window)
+    window.installEventFilter(watcher)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ commands:
   bench meter       measure the level meter's cost per frame
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
   bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
+  bench startup     process start to the first painted window
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
 microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--participants", type=int, default=8)
     ses.add_argument("--seconds", type=float, default=20.0)
     ses.add_argument("--json", action="store_true")
+    sta = bsub.add_parser("startup", help="process start to the first painted window")
+    sta.add_argument("--runs", type=int, default=5)
+    sta.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
@@ -171,6 +175,9 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "session":
             from console.bench.session import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+        elif args.bench == "startup":
+            from console.bench.startup import main as runner
+            argv = ["--runs", str(args.runs)]
         elif args.bench == "sandbox":
             from console.bench.sandbox import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
