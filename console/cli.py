@@ -25,6 +25,7 @@ commands:
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
   bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
   bench startup     process start to the first painted window
+  bench gui         the whole app in a busy room: CPU, display rate, UI lag, underruns
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
 microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
@@ -98,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--participants", type=int, default=8)
     ses.add_argument("--seconds", type=float, default=20.0)
     ses.add_argument("--json", action="store_true")
+    gui = bsub.add_parser("gui", help="whole-app CPU, display rate, UI lag, underruns")
+    _common(gui)
+    gui.add_argument("--participants", type=int, default=32)
+    gui.add_argument("--seconds", type=float, default=30.0)
+    gui.add_argument("--json", action="store_true")
     sta = bsub.add_parser("startup", help="process start to the first painted window")
     sta.add_argument("--runs", type=int, default=5)
     sta.add_argument("--json", action="store_true")
@@ -174,6 +180,9 @@ def _run(args: argparse.Namespace) -> int:
                     *(["--all-stages"] if args.all_stages else [])]
         elif args.bench == "session":
             from console.bench.session import main as runner
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+        elif args.bench == "gui":
+            from console.bench.gui import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
         elif args.bench == "startup":
             from console.bench.startup import main as runner

@@ -238,5 +238,5 @@ class AudioEngine:
         if self._chain is not None:
             self._chain.meter.reset_clip()
 
-    def capture_stats(self) -> CaptureStats:
-        return self.chain.stats()
+    def capture_stats(self, latency: bool = True) -> CaptureStats:
+        return self.chain.stats(latency)

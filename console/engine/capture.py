@@ -406,7 +406,8 @@ class CaptureChain:
             self.apm.process_reverse(ref)
 
     # -- reading ------------------------------------------------------------------------------
-    def stats(self) -> CaptureStats:
+    def stats(self, latency: bool = True) -> CaptureStats:
+        """Counters and state; ``latency=False`` skips the percentiles (display ticks)."""
         now = time.monotonic()
         last = self._last_callback
         since = None if last is None else now - last
@@ -438,8 +439,8 @@ class CaptureChain:
             samples_lost=lost,
             samples_caught_up=outbox.packed,
             reverse_blocks_dropped=c.reverse_dropped,
-            latency_ms_p50=self.latency.percentile_ms(50, last=500),
-            latency_ms_p95=self.latency.percentile_ms(95, last=500),
+            latency_ms_p50=self.latency.percentile_ms(50, last=500) if latency else math.nan,
+            latency_ms_p95=self.latency.percentile_ms(95, last=500) if latency else math.nan,
         )
 
     def pending_frames(self) -> int:

@@ -556,7 +556,7 @@ class MainWindow(QMainWindow):
         self.meter.set_snapshot(snapshot)
         _set_text(self.readout, readout_text(snapshot))
         try:
-            status = status_text(self._engine.capture_stats())
+            status = status_text(self._engine.capture_stats(latency=False))
         except Exception:  # not started, or already stopped
             status = "audio engine not running"
         _set_text(self.status_label, status)

@@ -3,7 +3,8 @@
 A participant's curve is the audio waiting for them (AudioStream + channel, ms); the output
 ring has its own curve; every underrun is a red mark on its curve where it happened.
 pyqtgraph is imported when the plot is first built, so the window starts without it.
-Samples are taken at 5 Hz from the snapshots the window already reads.
+Samples are taken at 5 Hz from the snapshots the window already reads; the plot is
+redrawn twice a second.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 WINDOW_S = 30.0
 SAMPLE_S = 0.2
+REDRAW_S = 0.5   # redrawing 10 curves costs ~10 ms of the GUI thread: twice a second
 OUTPUT_KEY = "output ring"
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f", "#ff7f0e")
@@ -41,6 +43,7 @@ class QueuesPlot(QWidget):
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
         self._last_sample = 0.0
+        self._last_redraw = 0.0
         self._t0 = time.monotonic()
 
     def _build(self) -> None:
@@ -88,7 +91,8 @@ class QueuesPlot(QWidget):
                 del self.series[name]
         while self.underrun_marks and self.underrun_marks[0][0] < cutoff:
             self.underrun_marks.popleft()
-        if self.isVisible():
+        if self.isVisible() and now - self._last_redraw >= REDRAW_S:
+            self._last_redraw = now
             self._redraw(now)
             return True
         return False

@@ -1,0 +1,173 @@
+"""``bench gui``: the whole app (window offscreen, audio engine, session) in a busy room.
+
+The window joins the local sandbox (a child process) with N demo voices. Then, with the
+Qt event loop running as in the app:
+- phase 1 (``--seconds``): this process's CPU, the display's tick rate (the meters are
+  repainted on the window's 30 Hz tick) and the UI loop's lag (a 10 ms timer's lateness);
+- phase 2 (half as long, at least 10 s): the Qt thread is blocked for 200 ms every 2 s,
+  and the output and channel underruns are counted: audio runs on its own thread and must
+  not notice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from console.bench import emit
+from console.bench.capture import _pct
+
+TICK_S = 0.010
+STALL_EVERY_S = 2.0
+STALL_S = 0.2
+
+
+def run(participants: int = 32, seconds: float = 30.0) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        os.environ.pop(name, None)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from console import settings
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+    from console.session.controller import RoomController
+    from console.widgets.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    engine = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig())
+    engine.start()
+    home = tempfile.TemporaryDirectory()
+    store = settings.open_store(os.path.join(home.name, "console.ini"))
+    store.setValue("audio/output_device", "lkc_speaker_a")
+    controller = RoomController(engine, sandbox_voices=participants)
+    window = MainWindow(engine, store, controller=controller)
+    window.resize(1240, 800)
+    window.show()
+    result: dict[str, Any] = {}
+    ticks: list[float] = []
+    lags: list[float] = []
+    state: dict[str, Any] = {"expected": 0.0, "phase": "joining"}
+
+    def count_tick() -> None:
+        if state["phase"] == "measure":
+            ticks.append(time.monotonic())
+
+    window._timer.timeout.connect(count_tick)
+
+    def lag_tick() -> None:
+        now = time.monotonic()
+        if state["phase"] == "measure" and state["expected"]:
+            lags.append(max(0.0, now - state["expected"]) * 1000.0)
+        state["expected"] = now + TICK_S
+
+    lag_timer = QTimer()
+    lag_timer.setInterval(int(TICK_S * 1000))
+    lag_timer.timeout.connect(lag_tick)
+    lag_timer.start()
+
+    def underruns() -> tuple[int, int]:
+        out = engine.output_stats()
+        chans = engine.channel_stats()
+        return (out.underruns + sum(c.underruns for c in chans),
+                out.underruns_after_stall + sum(c.underruns_after_stall for c in chans))
+
+    def stall() -> None:
+        if state["phase"] == "stalls":
+            time.sleep(STALL_S)  # the Qt thread freezes; the media thread must not care
+            state["stalls"] += 1
+
+    stall_timer = QTimer()
+    stall_timer.setInterval(int(STALL_EVERY_S * 1000))
+    stall_timer.timeout.connect(stall)
+
+    def start_measure() -> None:
+        state["phase"] = "measure"
+        state["t0"] = time.monotonic()
+        state["cpu0"] = time.process_time()
+        QTimer.singleShot(int(seconds * 1000), start_stalls)
+
+    def start_stalls() -> None:
+        wall = time.monotonic() - state["t0"]
+        result["cpu_percent"] = round(100 * (time.process_time() - state["cpu0"]) / wall, 1)
+        result["display_fps"] = round(len(ticks) / wall, 1)
+        result["ui_lag_ms_p50"] = _pct(lags, 50)
+        result["ui_lag_ms_p99"] = _pct(lags, 99)
+        result["ui_lag_ms_max"] = round(max(lags), 1) if lags else float("nan")
+        state["phase"] = "stalls"
+        state["stalls"] = 0
+        state["under0"] = underruns()
+        stall_timer.start()
+        QTimer.singleShot(int(max(10.0, seconds / 2) * 1000), finish)
+
+    def finish() -> None:
+        stall_timer.stop()
+        total, after = underruns()
+        result["stalls_injected"] = state["stalls"]
+        result["underruns_during_ui_stalls"] = total - state["under0"][0]
+        result["of_which_after_host_stalls"] = after - state["under0"][1]
+        app.quit()
+
+    deadline = time.monotonic() + 90.0
+
+    def wait_joined() -> None:
+        strips = len(window.participants.strips)
+        if strips >= participants:
+            result["strips"] = strips
+            result["join_to_all_strips_s"] = round(time.monotonic() - state["join_t"], 2)
+            QTimer.singleShot(2000, start_measure)  # let the meters and queues settle
+        elif time.monotonic() > deadline or controller.error:
+            result["strips"] = strips
+            result["error"] = controller.error or f"only {strips} strips after 90 s"
+            app.quit()
+        else:
+            QTimer.singleShot(100, wait_joined)
+
+    def join() -> None:
+        state["join_t"] = time.monotonic()
+        window.join_panel.join_button.click()
+        wait_joined()
+
+    QTimer.singleShot(200, join)
+    try:
+        app.exec()
+    finally:
+        lag_timer.stop()
+        stall_timer.stop()
+        window.close()
+        controller.close()
+        engine.stop()
+        home.cleanup()
+    frame_ms = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([])
+    return {
+        "benchmark": "gui",
+        "participants": participants,
+        "seconds": seconds,
+        "note": ("this process only (window offscreen, engine with APM on and output on "
+                 "lkc_speaker_a, session); the sandbox and its voices run in a child process"),
+        **result,
+        "display_frame_ms_p95": _pct(frame_ms, 95),
+        "goals": {
+            "cpu_le_25_percent": result.get("cpu_percent", 1e9) <= 25.0,
+            "display_ge_30_fps": result.get("display_fps", 0.0) >= 29.5,
+            "ui_lag_p99_le_8_ms": result.get("ui_lag_ms_p99", 1e9) <= 8.0,
+            "zero_underruns_with_ui_stalls": result.get("underruns_during_ui_stalls") == 0,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="livekit-console bench gui")
+    parser.add_argument("--participants", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.participants < 1 or args.seconds < 1:
+        parser.error("--participants and --seconds must be at least 1")
+    return emit(run(args.participants, args.seconds), args.json)
