@@ -18,7 +18,8 @@ import threading
 from typing import IO
 
 DEFAULT_VOICES = 4
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 15.0
+START_PER_VOICE_S = 1.5   # each voice joins and publishes before the address is printed
 _URL = re.compile(r"on (ws://\S+)")
 
 
@@ -51,7 +52,8 @@ class LocalSandbox:
                                                              if proc.stdout else ""),
                                   daemon=True)
         reader.start()
-        reader.join(START_TIMEOUT_S)
+        timeout = START_TIMEOUT_S + START_PER_VOICE_S * self.voices
+        reader.join(timeout)
         match = _URL.search(line[0]) if line else None
         if match is None:
             err = ""
@@ -60,8 +62,7 @@ class LocalSandbox:
                 lines = self._errors.read().strip().splitlines()
                 err = lines[-1] if lines else f"it exited with code {proc.returncode}"
             self.stop()
-            raise RuntimeError(err or "it did not report its address within "
-                                      f"{START_TIMEOUT_S:.0f} s")
+            raise RuntimeError(err or f"it did not report its address within {timeout:.0f} s")
         self.url = match.group(1)
         return self
 
