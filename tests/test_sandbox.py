@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import jwt
@@ -230,7 +231,9 @@ async def test_kick_and_active_speakers_and_connection_quality(sandbox: SandboxT
         await bob.disconnect()
 
 
-async def test_a_paused_track_goes_quiet_and_comes_back(sandbox: SandboxThread) -> None:
+@contextlib.asynccontextmanager
+async def alice_to_bob(sandbox: SandboxThread) -> AsyncIterator[tuple[rtc.Room, Listener]]:
+    """Alice publishes a 440 Hz tone at -20 dBFS; Bob is subscribed to it."""
     alice = await join(sandbox.url, "alice")
     bob = await join(sandbox.url, "bob")
     hears = Listener(bob)
@@ -238,16 +241,25 @@ async def test_a_paused_track_goes_quiet_and_comes_back(sandbox: SandboxThread) 
     try:
         await tone.publish(alice)
         await hears.wait_subscribed("alice")
-        assert rms_dbfs(await hears.record("alice", 0.5)) > -25
-        sandbox.run(sandbox.server.impair, "test", "alice", paused=True)
-        assert rms_dbfs(await hears.record("alice", 0.5, skip=0.3)) < -50
-        sandbox.run(sandbox.server.impair, "test", "alice", delay_ms=150)
-        assert rms_dbfs(await hears.record("alice", 0.5, skip=0.5)) > -25
+        # Subscribed is not flowing yet: the first packets can take a moment more.
+        deadline = time.monotonic() + 5.0
+        while rms_dbfs(await hears.record("alice", 0.1, skip=0.0)) < -30:
+            assert time.monotonic() < deadline, "alice's tone never reached bob"
+        yield bob, hears
     finally:
         await hears.aclose()
         await tone.stop()
         await alice.disconnect()
         await bob.disconnect()
+
+
+async def test_a_paused_track_goes_quiet_and_comes_back(sandbox: SandboxThread) -> None:
+    async with alice_to_bob(sandbox) as (_, hears):
+        assert rms_dbfs(await hears.record("alice", 0.5)) > -25
+        sandbox.run(sandbox.server.impair, "test", "alice", paused=True)
+        assert rms_dbfs(await hears.record("alice", 0.5, skip=0.3)) < -50
+        sandbox.run(sandbox.server.impair, "test", "alice", delay_ms=150)
+        assert rms_dbfs(await hears.record("alice", 0.5, skip=0.5)) > -25
 
 
 async def test_a_dropped_connection_reconnects_and_audio_comes_back(
@@ -325,3 +337,34 @@ def test_tokens_made_for_the_sandbox_name_room_and_identity() -> None:
     assert claims["name"] == "Ann"
     assert claims["video"]["room"] == "r1" and claims["video"]["roomJoin"] is True
     assert claims["kind"] == "agent"
+
+
+async def _inbound(track: rtc.Track) -> tuple[int, int]:
+    """(total samples received, concealed samples) from the receiver's WebRTC stats."""
+    for s in await track.get_stats():
+        if s.WhichOneof("stats") == "inbound_rtp":
+            return (int(s.inbound_rtp.inbound.total_samples_received),
+                    int(s.inbound_rtp.inbound.concealed_samples))
+    return 0, 0
+
+
+async def test_packet_loss_reaches_the_receiver_as_concealment(sandbox: SandboxThread) -> None:
+    async with alice_to_bob(sandbox) as (bob, _):
+        track = next(iter(bob.remote_participants["alice"].track_publications.values())).track
+        assert track is not None
+        await asyncio.sleep(1.0)
+        total0, hidden0 = await _inbound(track)
+        await asyncio.sleep(1.5)
+        total1, hidden1 = await _inbound(track)
+        clean = (hidden1 - hidden0) / max(1, total1 - total0)
+        sandbox.run(sandbox.server.impair, "test", "alice", loss=0.3)
+        await asyncio.sleep(0.5)
+        total2, hidden2 = await _inbound(track)
+        await asyncio.sleep(2.0)
+        total3, hidden3 = await _inbound(track)
+        lossy = (hidden3 - hidden2) / max(1, total3 - total2)
+        dropped = sandbox.run(lambda: next(iter(
+            sandbox.server.peer("test", "alice").published.values())).fanout.frames_dropped)
+        assert clean < 0.05, clean
+        assert 0.1 < lossy < 0.6, lossy  # 30 % of frames dropped at the server
+        assert dropped > 20

@@ -22,6 +22,8 @@ from console.signals import FRAME, SAMPLE_RATE, speech_like, tone
 
 MUTE_EVERY_S = 3.0
 SPEECH_LOOP_S = 20.0
+FRAMES_PER_SEND = 4    # 40 ms per capture_frame: a quarter of the FFI calls of 10 ms frames
+JOINS_AT_ONCE = 4      # more concurrent handshakes starve the server's loop (ICE fails)
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,10 @@ class Voice:
         signal = Signal(self.spec)
         source = self._source
         assert source is not None
+        size = FRAME * FRAMES_PER_SEND
         while True:
-            samples = signal.next_frame()
-            await source.capture_frame(rtc.AudioFrame(samples.tobytes(), SAMPLE_RATE, 1, FRAME))
+            samples = np.concatenate([signal.next_frame() for _ in range(FRAMES_PER_SEND)])
+            await source.capture_frame(rtc.AudioFrame(samples.tobytes(), SAMPLE_RATE, 1, size))
 
     async def _blink(self) -> None:
         muted = False
@@ -166,8 +169,14 @@ class DemoVoices:
 
     async def start(self, url: str, room: str, *, api_key: str = DEV_KEY,
                     api_secret: str = DEV_SECRET, real_server: bool = False) -> None:
-        await asyncio.gather(*(v.start(url, room, api_key=api_key, api_secret=api_secret,
-                                       real_server=real_server) for v in self.voices))
+        gate = asyncio.Semaphore(JOINS_AT_ONCE)
+
+        async def start(voice: Voice) -> None:
+            async with gate:
+                await voice.start(url, room, api_key=api_key, api_secret=api_secret,
+                                  real_server=real_server)
+
+        await asyncio.gather(*(start(v) for v in self.voices))
 
     async def stop(self) -> None:
         await asyncio.gather(*(v.stop() for v in self.voices), return_exceptions=True)
