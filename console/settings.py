@@ -1,7 +1,7 @@
 """Remembered user preferences, declared once and stored with QSettings.
 
-Only harmless preferences live here: the devices' names, the processing toggles, the
-window geometry, the server URL, identity and recent rooms, and the volume per
+Only harmless preferences live here: the devices' names, the input gain, the processing
+toggles, the window geometry, the server URL, identity and recent rooms, and the volume per
 participant identity. Secrets (API secrets, access tokens) are NEVER stored here: they go
 to the system keyring when there is one (``console.secrets``), else nowhere.
 
@@ -84,6 +84,14 @@ def _to_volumes(raw: Any) -> dict[str, float] | None:
     return out
 
 
+def _to_gain(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if -20.0 <= value <= 20.0 else None
+
+
 def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:
     """A dataclass field carrying its QSettings key and parser."""
     return field(default=default, metadata={"key": key, "parse": parse})
@@ -94,6 +102,7 @@ class Settings:
     """Every remembered option, with its key and default (the one place they are declared)."""
 
     input_device: str | None = _option("audio/input_device", None, _to_device)
+    input_gain_db: float = _option("audio/input_gain_db", 0.0, _to_gain)
     echo_cancellation: bool = _option("processing/echo_cancellation", True, _to_bool)
     noise_suppression: bool = _option("processing/noise_suppression", True, _to_bool)
     auto_gain_control: bool = _option("processing/auto_gain_control", True, _to_bool)

@@ -111,6 +111,43 @@ def test_the_url_is_remembered_and_secrets_are_not(window, qtbot, tmp_path) -> N
     assert "ws://127.0.0.1:9" in text and "standup" in text
 
 
+def test_test_tone_plays_on_the_chosen_output_from_its_shortcut(window, engine, qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    assert _monitor_rms_dbfs(0.3) < -80  # nobody plays yet
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.AltModifier)
+    # a mnemonic animates the click: the button is released (clicked) ~100 ms later
+    qtbot.waitUntil(lambda: engine.test_tone_playing, timeout=1000)
+    qtbot.wait(150)  # the 1 s tone reaches the monitor ~50 ms later
+    level = _monitor_rms_dbfs(0.5)
+    assert level == pytest.approx(-18.0 - 3.01, abs=1.0), level  # plain RMS of the sine
+    qtbot.waitUntil(lambda: not engine.test_tone_playing, timeout=3000)
+
+
+def test_input_gain_slider_acts_live_and_is_remembered(window, engine, qtbot, tmp_path) -> None:
+    from PySide6.QtCore import Qt
+
+    from console import settings
+    from console.widgets.main_window import MainWindow
+
+    slider = window.gain.slider
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
+    assert slider.hasFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    qtbot.keyClick(slider, Qt.Key.Key_Right)
+    assert engine.input_gain_db == 7.0
+    assert window.gain.value.text() == "+7 dB"
+    again = MainWindow(engine, settings.open_store(tmp_path / "console.ini"))
+    qtbot.addWidget(again)
+    assert again.gain.db == 7.0
+    qtbot.keyClick(slider, Qt.Key.Key_0)
+    assert engine.input_gain_db == 0.0 and window.gain.value.text() == "0 dB"
+
+
 def qtbot_button():
     from PySide6.QtCore import Qt
 

@@ -19,6 +19,7 @@ from console.engine.meter import SILENT, MeterSnapshot
 from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
+from console.engine.test_tone import tone
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
@@ -36,6 +37,7 @@ class AudioEngine:
         output_device: str | int | None = None,
         output_target_ms: float = OUTPUT_TARGET_MS,
         output_latency: DeviceLatency = "low",
+        input_gain_db: float = 0.0,
     ) -> None:
         self._output_spec = output_device
         self._output_latency = output_latency
@@ -48,6 +50,7 @@ class AudioEngine:
         self._source: rtc.AudioSource | None = None
         self._mixer = Mixer()
         self._output: OutputDevice | None = None
+        self._input_gain_db = input_gain_db
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -82,6 +85,7 @@ class AudioEngine:
         loop = self._media.loop
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=self._queue_ms, loop=loop)
         chain = CaptureChain(loop, self._source, processing=self._processing)
+        chain.gain.set_db(self._input_gain_db)
         chain.start()
         # The playback path runs from the start (on its own clock until a device opens), so
         # channels can be added at any moment; what it plays is the chain's echo reference.
@@ -229,6 +233,28 @@ class AudioEngine:
 
     def echo_stats(self) -> EchoStats:
         return self.chain.echo.stats()
+
+    # -- input gain and test tone -----------------------------------------------------------
+    @property
+    def input_gain_db(self) -> float:
+        return self._chain.gain.db if self._chain is not None else self._input_gain_db
+
+    def set_input_gain_db(self, db: float) -> None:
+        """Microphone gain before the APM and the meter (-20..+20 dB, ramped); any thread."""
+        if self._chain is not None:
+            self._chain.gain.set_db(db)
+            self._input_gain_db = self._chain.gain.db
+        else:
+            self._input_gain_db = db
+
+    def play_test_tone(self, hz: float = 440.0, dbfs: float = -18.0,
+                       seconds: float = 1.0) -> None:
+        """Play a tone once through the output mixer (peak ``dbfs``); any thread."""
+        self._mixer.play_cue(tone(hz, dbfs, seconds, SAMPLE_RATE))
+
+    @property
+    def test_tone_playing(self) -> bool:
+        return self._mixer.cue_playing
 
     # -- reading ------------------------------------------------------------------------------
     def mic_meter(self) -> MeterSnapshot:

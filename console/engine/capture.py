@@ -1,10 +1,10 @@
-"""The microphone path: PortAudio callback -> ring -> 10 ms frames -> APM -> meter -> AudioSource.
+"""The microphone path: PortAudio callback -> ring -> 10 ms frames -> gain -> APM -> source.
 
 Threads:
 - PortAudio's callback thread copies samples into a :class:`SampleRing` and wakes the
   media loop; nothing else (no FFI, no allocation beyond the wake-up, no lock the GUI holds).
-- The media loop (:class:`CaptureChain.run`) slices 10 ms frames, runs the live-switchable
-  APM and the meter, and feeds ``rtc.AudioSource.capture_frame``.
+- The media loop (:class:`CaptureChain.run`) slices 10 ms frames, applies the input gain,
+  runs the live-switchable APM and the meter, and feeds ``rtc.AudioSource.capture_frame``.
 
 A device that stops calling back (unplugged, stalled) is reported within 500 ms and the
 chain goes on producing silent frames on its own clock, so the published track, the meter
@@ -29,6 +29,7 @@ from livekit import rtc
 from console.engine import devices
 from console.engine.apm import ProcessingConfig, SwitchableApm
 from console.engine.echo_metrics import EchoMetrics
+from console.engine.input_gain import InputGain
 from console.engine.meter import LevelMeter
 from console.engine.outbox import Outbox
 from console.engine.ring import SampleRing
@@ -62,6 +63,8 @@ class CaptureStats:
     samples_lost: int = 0
     samples_caught_up: int = 0
     reverse_blocks_dropped: int = 0
+    input_gain_db: float = 0.0
+    input_gain_clipped: int = 0   # samples the input gain had to clip at full scale
     latency_ms_p50: float = math.nan
     latency_ms_p95: float = math.nan
 
@@ -134,6 +137,7 @@ class CaptureChain:
         self.source = source
         self.apm = SwitchableApm(processing or ProcessingConfig())
         self.meter = LevelMeter(SAMPLE_RATE, FRAME_SAMPLES)
+        self.gain = InputGain(FRAME_SAMPLES)
         self.echo = EchoMetrics()
         self.latency = LatencyLog()
         self._block = block_samples
@@ -370,6 +374,7 @@ class CaptureChain:
             self._feed_reverse(self._capture_clock.stamp(FRAME_SAMPLES, ready))
         else:
             self._feed_reverse(ready)
+        pcm = self.gain.apply(pcm)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._input_latency_s + self._render_delay_s
@@ -439,6 +444,8 @@ class CaptureChain:
             samples_lost=lost,
             samples_caught_up=outbox.packed,
             reverse_blocks_dropped=c.reverse_dropped,
+            input_gain_db=self.gain.db,
+            input_gain_clipped=self.gain.samples_clipped,
             latency_ms_p50=self.latency.percentile_ms(50, last=500) if latency else math.nan,
             latency_ms_p95=self.latency.percentile_ms(95, last=500) if latency else math.nan,
         )

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from console.engine.channel import FRAME, Channel
+from console.engine.test_tone import Cue
 
 CEILING = 32767.0 * 0.98
 RELEASE = 0.1  # fraction of the way back to unity gain per frame
@@ -27,6 +28,7 @@ class Mixer:
         self.frames_mixed = 0
         self.frames_limited = 0
         self.samples_clipped = 0
+        self._cue: Cue | None = None
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -40,6 +42,15 @@ class Mixer:
     def remove(self, key: str) -> Channel | None:
         return self._channels.pop(key, None)
 
+    def play_cue(self, samples: npt.NDArray[np.float32]) -> None:
+        """Mix ``samples`` in once, from the next frame (any thread; replaces a cue)."""
+        self._cue = Cue(samples)
+
+    @property
+    def cue_playing(self) -> bool:
+        cue = self._cue
+        return cue is not None and cue.remaining > 0
+
     def mix(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.int16]:
         """One 10 ms mono frame of everything that has audio right now.
 
@@ -51,6 +62,13 @@ class Mixer:
             frame = channel.pull(now, after_stall=after_stall)
             if frame is not None:
                 acc += frame
+        cue = self._cue
+        if cue is not None:
+            part = cue.take(FRAME)
+            if part is None:
+                self._cue = None
+            else:
+                acc += part
         self.frames_mixed += 1
         peak = float(np.max(np.abs(acc))) if acc.size else 0.0
         needed = CEILING / peak if peak > CEILING else 1.0

@@ -46,6 +46,7 @@ from console import settings as settings_mod
 from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
 from console.settings import Settings
 from console.widgets.engine_protocol import AudioEngineLike
+from console.widgets.gain_control import GainControl
 from console.widgets.level_meter import LevelMeterWidget
 
 if TYPE_CHECKING:  # types only: the engine modules load livekit
@@ -80,7 +81,9 @@ SHORTCUTS = (
     ("Alt+J / Alt+V", "Join / leave the room"),
     ("Alt+L / Alt+S", "Local sandbox / a server"),
     ("Alt+I", "Input device"),
+    ("Alt+A", "Input gain (arrows: 1 dB, Page Up/Down: 6 dB, 0: back to 0 dB)"),
     ("Alt+U", "Output device"),
+    ("Alt+Y", "Play a test tone on the output device"),
     ("F5", "List the audio devices again"),
     ("Alt+E, Alt+N, Alt+G, Alt+H", "Echo cancellation, noise suppression, auto gain, "
                                    "high-pass filter"),
@@ -177,6 +180,10 @@ class MainWindow(QMainWindow):
         meter_label.setBuddy(self.meter)
         self.readout = QLabel(readout_text(SILENT), mic)
         self.readout.setAccessibleName("Microphone level readout")
+        self.gain = GainControl(mic)
+        self.gain.gainChanged.connect(self._on_gain)
+        gain_label = QLabel("G&ain:", mic)
+        gain_label.setBuddy(self.gain.slider)
         grid.addWidget(device_label, 0, 0)
         grid.addWidget(self.device_combo, 0, 1)
         grid.addWidget(self.refresh_button, 0, 2)
@@ -184,6 +191,8 @@ class MainWindow(QMainWindow):
         grid.addWidget(meter_label, 2, 0)
         grid.addWidget(self.meter, 2, 1, 1, 2)
         grid.addWidget(self.readout, 3, 1, 1, 2)
+        grid.addWidget(gain_label, 5, 0)
+        grid.addWidget(self.gain, 5, 1, 1, 2)
         grid.setColumnStretch(1, 1)
         layout.addWidget(mic)
 
@@ -219,7 +228,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cpu_label)
 
         order: list[QWidget] = [self.device_combo, self.refresh_button, self.meter,
-                                *self.toggles.values()]
+                                self.gain.slider, *self.toggles.values()]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
 
@@ -285,6 +294,10 @@ class MainWindow(QMainWindow):
         out_label.setBuddy(self.output_combo)
         out_row.addWidget(out_label)
         out_row.addWidget(self.output_combo, 1)
+        self.test_tone = QPushButton("Pla&y test tone", out)
+        self.test_tone.setToolTip("One second of 440 Hz at -18 dBFS through the output")
+        self.test_tone.clicked.connect(self.play_test_tone)
+        out_row.addWidget(self.test_tone)
         mic_layout.insertWidget(mic_layout.indexOf(mic) + 1, out)
 
         self.participants = ParticipantsPanel(self)
@@ -329,6 +342,9 @@ class MainWindow(QMainWindow):
         if any(getattr(config, name) != value for name, value in wanted.items()):
             self._set_processing(dataclasses.replace(config, **wanted))
         self._sync_toggles()
+        if start.input_gain_db != self._engine.input_gain_db:
+            self._engine.set_input_gain_db(start.input_gain_db)
+        self.gain.set_db(self._engine.input_gain_db)
 
     # -- public API --------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
@@ -417,6 +433,17 @@ class MainWindow(QMainWindow):
                     self._controller.session.set_talking(talking)
                 return True
         return super().eventFilter(watched, event)
+
+    def play_test_tone(self) -> None:
+        """One second of 440 Hz on the output device (what the participants play through)."""
+        if self._engine.output_device is None:
+            self.show_error("No output device is open: choose one to hear the test tone.")
+            return
+        self._engine.play_test_tone()
+
+    def _on_gain(self, db: float) -> None:
+        self._engine.set_input_gain_db(db)
+        self._remember(input_gain_db=db)
 
     def _on_self_mute(self, muted: bool) -> None:
         if self._controller is not None:

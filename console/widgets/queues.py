@@ -4,7 +4,8 @@ A participant's curve is the audio waiting for them (AudioStream + channel, ms);
 ring has its own curve; every underrun is a red mark on its curve where it happened.
 pyqtgraph is imported when the plot is first built, so the window starts without it.
 Samples are taken at 5 Hz from the snapshots the window already reads; the plot is
-redrawn twice a second.
+redrawn twice a second. Axes, legend and the output ring's curve take their colours from
+the widget's palette, so the plot follows the system's light or dark theme.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ class QueuesPlot(QWidget):
         self._plot: Any = None
         self._curves: dict[str, Any] = {}
         self._marks: Any = None
+        self._legend: Any = None
         self.series: dict[str, deque[tuple[float, float]]] = {}
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
@@ -56,13 +60,40 @@ class QueuesPlot(QWidget):
         plot.showGrid(x=False, y=True, alpha=0.2)
         plot.setXRange(-WINDOW_S, 0, padding=0)
         plot.setMouseEnabled(x=False, y=False)
-        legend = plot.addLegend(offset=(-5, 5), labelTextSize="7pt", colCount=3)
-        legend.setBrush(pg.mkBrush(255, 255, 255, 160))
+        self._legend = plot.addLegend(offset=(-5, 5), labelTextSize="7pt", colCount=3)
         self._marks = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#d62728"), pen=None,
                                          name="underrun")
         plot.addItem(self._marks)
         self._layout.addWidget(plot)
         self._plot = plot
+        self._apply_palette()
+
+    def text_color(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.WindowText)
+
+    def _apply_palette(self) -> None:
+        """Axes, legend and the output curve in the palette's colours (light or dark)."""
+        if self._plot is None:
+            return
+        import pyqtgraph as pg
+
+        text = self.text_color()
+        window = QColor(self.palette().color(QPalette.ColorRole.Window))
+        window.setAlpha(170)
+        for name in ("left", "bottom"):
+            axis = self._plot.getAxis(name)
+            axis.setPen(pg.mkPen(text, width=1))
+            axis.setTextPen(pg.mkPen(text))
+        self._legend.setBrush(pg.mkBrush(window))
+        self._legend.setLabelTextColor(text)
+        curve = self._curves.get(OUTPUT_KEY)
+        if curve is not None:
+            curve.setPen(pg.mkPen(text, width=1))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
 
     def add_sample(self, channels: list[ChannelStats], output: OutputStats | None,
                    labels: dict[str, str], now: float | None = None) -> bool:
@@ -107,7 +138,8 @@ class QueuesPlot(QWidget):
         for index, (name, series) in enumerate(sorted(self.series.items())):
             curve = self._curves.get(name)
             if curve is None:
-                color = "#444444" if name == OUTPUT_KEY else PALETTE[index % len(PALETTE)]
+                color: QColor | str = (self.text_color() if name == OUTPUT_KEY
+                                       else PALETTE[index % len(PALETTE)])
                 curve = self._plot.plot(name=name, pen=pg.mkPen(color, width=1))
                 self._curves[name] = curve
             curve.setData([t - now for t, _ in series], [d for _, d in series])

@@ -1,0 +1,63 @@
+"""The queue-depth plot: what it records, its underrun marks, its window, its colours."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+
+from console.engine.channel import ChannelStats
+from console.engine.meter import SILENT
+from console.engine.output import OutputStats
+from console.widgets.queues import OUTPUT_KEY, SAMPLE_S, WINDOW_S, QueuesPlot
+
+
+def channel(key: str, queue_ms: float, underruns: int) -> ChannelStats:
+    return ChannelStats(key=key, label=key, muted=False, gain_db=0.0, meter=SILENT,
+                        stream_queue_ms=10.0, channel_queue_ms=queue_ms - 10.0,
+                        frames_received=100, underruns=underruns, frames_dropped=0,
+                        samples_dropped=0, samples_inserted=0, ended=False)
+
+
+def output(ring_ms: float, underruns: int = 0) -> OutputStats:
+    return OutputStats(device="lkc_speaker_a", device_channels=2, target_ms=30.0,
+                       ring_ms=ring_ms, device_latency_ms=20.0, underruns=underruns,
+                       overruns=0, frames_played=100, frames_mixed=100, frames_limited=0,
+                       samples_clipped=0, device_error=None)
+
+
+def test_samples_marks_and_the_30_s_window(qtbot) -> None:
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    labels = {"alice/TR_1": "alice"}
+    t = 1000.0
+    assert plot.add_sample([channel("alice/TR_1", 30.0, 0)], output(30.0), labels, now=t) \
+        is False  # not shown: recorded, not drawn
+    assert not plot.add_sample([channel("alice/TR_1", 99.0, 0)], output(1.0), labels,
+                               now=t + SAMPLE_S / 2)  # too soon: ignored
+    plot.add_sample([channel("alice/TR_1", 12.0, 2)], output(28.0), labels, now=t + 1)
+    assert [d for _, d in plot.series["alice"]] == [30.0, 12.0]
+    assert [d for _, d in plot.series[OUTPUT_KEY]] == [30.0, 28.0]
+    assert list(plot.underrun_marks) == [(t + 1, 12.0)]
+    plot.add_sample([channel("alice/TR_1", 20.0, 2)], None, labels, now=t + WINDOW_S + 2)
+    assert [d for _, d in plot.series["alice"]] == [20.0]  # older than 30 s: gone
+    assert OUTPUT_KEY not in plot.series and not plot.underrun_marks
+
+
+def test_the_plot_is_built_when_shown_and_follows_a_dark_palette(qtbot) -> None:
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    t = 2000.0
+    labels = {"bob/TR_2": "bob"}
+    plot.add_sample([channel("bob/TR_2", 30.0, 0)], output(30.0), labels, now=t)
+    assert plot.add_sample([channel("bob/TR_2", 31.0, 0)], output(29.0), labels, now=t + 1)
+    curve = plot._curves[OUTPUT_KEY]
+    assert list(curve.yData) == [30.0, 29.0]
+    dark = QPalette(plot.palette())
+    dark.setColor(QPalette.ColorRole.Window, QColor(30, 30, 30))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor(230, 230, 230))
+    plot.setPalette(dark)
+    assert curve.opts["pen"].color() == QColor(230, 230, 230)
+    assert plot._plot.getAxis("left").textPen().color() == QColor(230, 230, 230)
+    assert plot._legend.opts["brush"].color().rgb() == QColor(30, 30, 30).rgb()
+
