@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--json", action="store_true")
     gui = bsub.add_parser("gui", help="whole-app CPU, display rate, UI lag, underruns")
     _common(gui)
-    gui.add_argument("--participants", type=int, default=32)
+    gui.add_argument("--participants", type=int, default=16)
     gui.add_argument("--seconds", type=float, default=30.0)
     gui.add_argument("--json", action="store_true")
     sta = bsub.add_parser("startup", help="process start to the first painted window")

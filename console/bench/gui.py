@@ -27,7 +27,7 @@ STALL_EVERY_S = 2.0
 STALL_S = 0.2
 
 
-def run(participants: int = 32, seconds: float = 30.0) -> dict[str, Any]:
+def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
@@ -164,7 +164,7 @@ def run(participants: int = 32, seconds: float = 30.0) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="livekit-console bench gui")
-    parser.add_argument("--participants", type=int, default=32)
+    parser.add_argument("--participants", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
