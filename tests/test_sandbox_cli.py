@@ -94,3 +94,29 @@ def test_a_taken_port_gives_one_line() -> None:
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_stop_while_voices_are_still_joining_ends_it_at_once() -> None:
+    """SIGTERM before the voices are all in (a start that may never finish on a busy machine)."""
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "sandbox", "--port", str(_free_port()),
+         "--voices", "12", "--room", "demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)  # the server listens and the first voices are joining (~4 s for 12)
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-500:]
+    assert "ws://" not in out  # it never claimed to be ready
+    assert took < 5.0, took
+    # (the SDK may log its own callback errors for the joins cut short; none of ours)
+    assert "console/" not in err, err[-800:]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from console.sandbox.options import DEV_KEY, DEV_SECRET
@@ -17,6 +19,7 @@ from console.sandbox.server import SandboxServer
 from console.sandbox.voices import DemoVoices
 
 REAL_START_TIMEOUT_S = 15.0
+SHUTDOWN_GRACE_S = 10.0  # after a stop signal; an overloaded sandbox exits hard after it
 
 
 class SandboxStartError(Exception):
@@ -52,8 +55,8 @@ def start_real(host: str, port: int) -> subprocess.Popen[bytes]:
 
 
 async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
-                api_secret: str, real: bool, duration: float | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or ``duration`` seconds)."""
+                api_secret: str, real: bool, duration: float | None = None) -> bool:
+    """Run until SIGINT/SIGTERM (or ``duration`` seconds); False if stopped while joining."""
     proc: subprocess.Popen[bytes] | None = None
     server: SandboxServer | None = None
     if real:
@@ -69,11 +72,40 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
     demo = DemoVoices(voices)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def hard_exit(code: int) -> None:
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                proc.kill()
+        os._exit(code)
+
+    def on_signal() -> None:
+        # The orderly stop runs on the loop, which an overloaded sandbox (more voices than
+        # the cores can carry) may not reach for a long time: a thread's timer bounds it,
+        # and a second signal ends it at once.
+        if stop.is_set():
+            hard_exit(130)
+        stop.set()
+        timer = threading.Timer(SHUTDOWN_GRACE_S, hard_exit, (1,))
+        timer.daemon = True
+        timer.start()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     try:
-        await demo.start(url, room, api_key=api_key, api_secret=api_secret, real_server=real)
+        # A stop (Ctrl+C, SIGTERM) must also end a start that is still joining voices.
+        joining = asyncio.ensure_future(
+            demo.start(url, room, api_key=api_key, api_secret=api_secret, real_server=real))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({joining, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not joining.done():
+            joining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await joining
+            return False
+        joining.result()
         shown = api_secret if api_secret == DEV_SECRET else "(as given)"
         print(f"sandbox {'(livekit-server) ' if real else ''}on {url}  "
               f"API key {api_key}, secret {shown}; room {room!r} with {voices} demo voices. "
@@ -83,6 +115,7 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
         else:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
+        return True
     finally:
         await demo.stop()
         if server is not None:
@@ -103,12 +136,19 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(host=args.host, port=args.port, voices=args.voices, room=args.room,
-                          api_key=args.api_key, api_secret=args.api_secret, real=args.real,
-                          duration=args.duration))
+        joined = asyncio.run(serve(host=args.host, port=args.port, voices=args.voices,
+                                   room=args.room, api_key=args.api_key,
+                                   api_secret=args.api_secret, real=args.real,
+                                   duration=args.duration))
     except SandboxStartError as exc:
         print(f"livekit-console sandbox: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    if not joined:
+        # Everything of ours is closed; livekit's exit hook would now wait on the joins that
+        # were cut short (seconds, or for ever on an overloaded machine): leave without it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

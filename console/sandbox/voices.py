@@ -24,6 +24,7 @@ MUTE_EVERY_S = 3.0
 SPEECH_LOOP_S = 20.0
 FRAMES_PER_SEND = 4    # 40 ms per capture_frame: a quarter of the FFI calls of 10 ms frames
 JOINS_AT_ONCE = 4      # more concurrent handshakes starve the server's loop (ICE fails)
+LEAVE_TIMEOUT_S = 3.0  # a voice stuck reconnecting must not hold up the shutdown
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,10 @@ class Voice:
         self._tasks.clear()
         if self.room is not None:
             with contextlib.suppress(Exception):
-                await self.room.disconnect()
+                await asyncio.wait_for(self.room.disconnect(), LEAVE_TIMEOUT_S)
         if self._source is not None:
             with contextlib.suppress(Exception):
-                await self._source.aclose()
+                await asyncio.wait_for(self._source.aclose(), LEAVE_TIMEOUT_S)
 
 
 class DemoVoices:
