@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   python3 python3-venv python3-pip
   libportaudio2                                     # PortAudio for sounddevice
+  desktop-file-utils appstream                      # validators for the desktop files
   pulseaudio pulseaudio-utils libasound2-plugins    # the virtual sound card
   libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1  # Qt on X / Xvfb

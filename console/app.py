@@ -149,6 +149,8 @@ def _application() -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(settings_mod.APPLICATION)
     app.setApplicationDisplayName(DISPLAY_NAME)
+    # The menu entry (resources/livekit-console.desktop): Wayland matches windows to it by this.
+    app.setDesktopFileName("livekit-console")
     return app
 
 

@@ -23,6 +23,13 @@ START_PER_VOICE_S = 1.5   # each voice joins and publishes before the address is
 _URL = re.compile(r"on (ws://\S+)")
 
 
+def _own_command(*args: str) -> list[str]:
+    """This program with ``args``: ``python -m console``, or the binary of a frozen bundle."""
+    if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the bundle itself
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "console", *args]
+
+
 def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -42,8 +49,8 @@ class LocalSandbox:
         """Start the child and wait until its voices are in the room (RuntimeError if not)."""
         self._errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in stop())
         proc = subprocess.Popen(
-            [sys.executable, "-m", "console", "sandbox", "--port", "0", "--voices",
-             str(self.voices), "--room", self.room],
+            _own_command("sandbox", "--port", "0", "--voices", str(self.voices),
+                         "--room", self.room),
             stdout=subprocess.PIPE, stderr=self._errors, text=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         self._proc = proc
