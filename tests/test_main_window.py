@@ -181,7 +181,7 @@ def test_start_overrides_apply_but_are_not_remembered(make_window, engine, ini):
 
 def test_keyboard_tab_order_mnemonics_and_quit(make_window, engine, qtbot, ini):
     window = make_window()
-    expected = [window.device_combo, window.refresh_button, window.meter,
+    expected = [window.device_combo, window.refresh_button, window.meter, window.gain.slider,
                 *window.toggles.values()]
     window.device_combo.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.device_combo, timeout=1000)
@@ -193,9 +193,11 @@ def test_keyboard_tab_order_mnemonics_and_quit(make_window, engine, qtbot, ini):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)  # and round again
     assert QApplication.focusWidget() is window.device_combo
 
-    # labels have buddies: Alt+L focuses the meter, Alt+I the device picker
+    # labels have buddies: Alt+L focuses the meter, Alt+A the gain, Alt+I the device picker
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
     assert QApplication.focusWidget() is window.meter
+    qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
+    assert QApplication.focusWidget() is window.gain.slider
     qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.AltModifier)
     assert QApplication.focusWidget() is window.device_combo
 
