@@ -148,6 +148,25 @@ def test_input_gain_slider_acts_live_and_is_remembered(window, engine, qtbot, tm
     assert engine.input_gain_db == 0.0 and window.gain.value.text() == "0 dB"
 
 
+def test_push_to_talk_opens_the_mic_only_while_space_is_held(window, qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    session = window._controller.session
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.meter.setFocus()  # Space on a button or a text field keeps its usual meaning
+    window.ptt.setChecked(True)
+    assert session.snapshot().push_to_talk and not session.snapshot().talking
+    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
+    assert session.snapshot().talking
+    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    assert not session.snapshot().talking
+    window.ptt.setChecked(False)  # off: the microphone is open, Space is the meter's again
+    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    assert session.snapshot().talking and not session.snapshot().push_to_talk
+
+
 def qtbot_button():
     from PySide6.QtCore import Qt
 

@@ -280,9 +280,6 @@ class MainWindow(QMainWindow):
         self.mute_action.triggered.connect(self.self_mute.toggle)
         self.addAction(self.mute_action)
         self._talking = False
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
 
         out = QGroupBox("Output", self)
         out_row = QHBoxLayout(out)
@@ -453,6 +450,13 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             self._talking = False
             self._controller.session.set_push_to_talk(on)
+        # The key filter sees every event of the application: only while it is needed.
+        app = QApplication.instance()
+        if app is not None:
+            if on:
+                app.installEventFilter(self)
+            else:
+                app.removeEventFilter(self)
 
     def _populate_outputs(self) -> None:
         try:
@@ -603,7 +607,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._timer.stop()
         app = QApplication.instance()
-        if app is not None and self._controller is not None:
+        if app is not None:
             app.removeEventFilter(self)
         self._remember(window_geometry=self.saveGeometry().data(),
                        window_state=self.saveState().data())
