@@ -24,6 +24,12 @@ def test_bench_gui_measures_cpu_display_rate_lag_and_underruns() -> None:
         assert math.isfinite(result[key]), key
     assert 20 <= result["display_fps"] <= 40  # the 30 Hz display tick
     assert result["stalls_injected"] >= 4  # 200 ms every 2 s over at least 10 s
-    assert result["underruns_during_ui_stalls"] >= 0
+    # Audio runs on its own thread: a 200 ms Qt freeze (GIL free) would otherwise cost about
+    # 20 frames per channel each time. Host freezes of the VM are counted apart.
+    stalled = result["underruns_during_ui_stalls"] - result["of_which_after_host_stalls"]
+    assert 0 <= stalled <= 2, result
+    assert result["underruns_without_ui_stalls"] >= 0
+    assert result["underruns_per_10s_without_ui_stalls"] >= 0
+    assert result["underruns_per_10s_during_ui_stalls"] >= 0
     assert set(result["goals"]) == {"cpu_le_25_percent", "display_ge_30_fps",
                                     "ui_lag_p99_le_8_ms", "zero_underruns_with_ui_stalls"}
