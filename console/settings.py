@@ -19,6 +19,9 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from console.engine.input_gain import MAX_DB as GAIN_MAX_DB
+from console.engine.input_gain import MIN_DB as GAIN_MIN_DB
+
 ORGANIZATION = "LiveKit Console"
 APPLICATION = "livekit-console"
 VERSION = 1  # bump (and migrate in load()) when a key changes meaning
@@ -89,7 +92,7 @@ def _to_gain(raw: Any) -> float | None:
         value = float(raw)
     except (TypeError, ValueError):
         return None
-    return value if -20.0 <= value <= 20.0 else None
+    return value if GAIN_MIN_DB <= value <= GAIN_MAX_DB else None
 
 
 def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:

@@ -11,9 +11,8 @@ import pytest
 from console.engine.apm import ProcessingConfig
 from console.engine.input_gain import MAX_DB, MIN_DB, InputGain
 from console.engine.test_tone import Cue, tone
+from console.signals import FRAME
 from tests.audio_helpers import playing, sine, steady_level, wait_until
-
-FRAME = 480
 
 
 def test_unity_gain_passes_the_frame_through_untouched() -> None:
@@ -53,7 +52,7 @@ def test_gain_is_clamped_to_its_range() -> None:
 
 
 def test_tone_has_its_peak_and_soft_edges() -> None:
-    x = tone(440.0, -18.0, 1.0, 48000)
+    x = tone(440.0, -18.0, 1.0)
     assert x.size == 48000
     assert np.max(np.abs(x)) == pytest.approx(32767 * 10 ** (-18 / 20), rel=1e-3)
     assert abs(x[0]) < 1.0 and abs(x[-1]) < 20.0  # faded in and out, no click

@@ -14,6 +14,7 @@ from console.engine.apm import ProcessingConfig
 from console.engine.capture import SAMPLE_RATE, CaptureChain, CaptureStats
 from console.engine.channel import Channel, ChannelStats, open_track_stream
 from console.engine.echo_metrics import EchoStats
+from console.engine.input_gain import clamp_db
 from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
 from console.engine.mixer import Mixer
@@ -50,7 +51,7 @@ class AudioEngine:
         self._source: rtc.AudioSource | None = None
         self._mixer = Mixer()
         self._output: OutputDevice | None = None
-        self._input_gain_db = input_gain_db
+        self._input_gain_db = clamp_db(input_gain_db)
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -237,20 +238,18 @@ class AudioEngine:
     # -- input gain and test tone -----------------------------------------------------------
     @property
     def input_gain_db(self) -> float:
-        return self._chain.gain.db if self._chain is not None else self._input_gain_db
+        return self._input_gain_db
 
     def set_input_gain_db(self, db: float) -> None:
         """Microphone gain before the APM and the meter (-20..+20 dB, ramped); any thread."""
+        self._input_gain_db = clamp_db(db)
         if self._chain is not None:
-            self._chain.gain.set_db(db)
-            self._input_gain_db = self._chain.gain.db
-        else:
-            self._input_gain_db = db
+            self._chain.gain.set_db(self._input_gain_db)
 
     def play_test_tone(self, hz: float = 440.0, dbfs: float = -18.0,
                        seconds: float = 1.0) -> None:
         """Play a tone once through the output mixer (peak ``dbfs``); any thread."""
-        self._mixer.play_cue(tone(hz, dbfs, seconds, SAMPLE_RATE))
+        self._mixer.play_cue(tone(hz, dbfs, seconds))
 
     @property
     def test_tone_playing(self) -> bool:

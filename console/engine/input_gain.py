@@ -17,20 +17,21 @@ MIN_DB = -20.0
 MAX_DB = 20.0
 
 
+def clamp_db(db: float) -> float:
+    """``db`` within MIN_DB..MAX_DB (NaN reads as 0 dB)."""
+    if math.isnan(db):
+        return 0.0
+    return min(MAX_DB, max(MIN_DB, float(db)))
+
+
 class InputGain:
     """A ramped, saturating gain for int16 frames of a fixed size."""
 
     def __init__(self, frame: int, db: float = 0.0) -> None:
         self._ramp = np.arange(frame, dtype=np.float32) / frame
-        self._db = self._clamp(db)
+        self._db = clamp_db(db)
         self._now = self._linear(self._db)
         self.samples_clipped = 0
-
-    @staticmethod
-    def _clamp(db: float) -> float:
-        if math.isnan(db):
-            return 0.0
-        return min(MAX_DB, max(MIN_DB, float(db)))
 
     @staticmethod
     def _linear(db: float) -> float:
@@ -42,7 +43,7 @@ class InputGain:
 
     def set_db(self, db: float) -> None:
         """The new gain, clamped to MIN_DB..MAX_DB; heard from the next frame on."""
-        self._db = self._clamp(db)
+        self._db = clamp_db(db)
 
     def apply(self, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """``pcm`` with the gain applied (a new array unless the gain is unity)."""

@@ -9,16 +9,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from console import signals
+
 FADE_S = 0.01
 
 
-def tone(hz: float, dbfs: float, seconds: float, rate: int) -> npt.NDArray[np.float32]:
-    """A sine whose peak is ``dbfs`` (int16 scale), with 10 ms raised-cosine edges."""
-    n = max(0, round(seconds * rate))
-    amp = 32767.0 * 10.0 ** (dbfs / 20.0)
-    x: npt.NDArray[np.float32] = (amp * np.sin(2 * np.pi * hz * np.arange(n) / rate)).astype(
-        np.float32)
-    fade = min(n // 2, round(FADE_S * rate))
+def tone(hz: float, dbfs: float, seconds: float) -> npt.NDArray[np.float32]:
+    """A 48 kHz sine whose peak is ``dbfs`` (int16 scale), with 10 ms raised-cosine edges."""
+    n = max(0, round(seconds * signals.SAMPLE_RATE))
+    x = signals.tone(0, n, hz, dbfs).astype(np.float32)
+    fade = min(n // 2, round(FADE_S * signals.SAMPLE_RATE))
     if fade:
         edge = (0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)).astype(np.float32)
         x[:fade] *= edge

@@ -66,7 +66,7 @@ class GainControl(QWidget):
     def set_db(self, db: float) -> None:
         """Show ``db`` without emitting ``gainChanged``."""
         self.slider.blockSignals(True)
-        self.slider.setValue(round(min(MAX_DB, max(MIN_DB, db))))
+        self.slider.setValue(round(db))  # QSlider keeps it within its range
         self.slider.blockSignals(False)
         self.value.setText(gain_text(self.db))
 

@@ -66,6 +66,10 @@ class QueuesPlot(QWidget):
         plot.addItem(self._marks)
         self._layout.addWidget(plot)
         self._plot = plot
+        for name in ("left", "bottom"):
+            # Replaying an axis's text costs ~7 ms a paint and every redraw repaints both;
+            # as a cached pixmap it is redrawn only when its ticks, size or pens change.
+            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._apply_palette()
 
     def text_color(self) -> QColor:
@@ -84,9 +88,6 @@ class QueuesPlot(QWidget):
             axis = self._plot.getAxis(name)
             axis.setPen(pg.mkPen(text, width=1))
             axis.setTextPen(pg.mkPen(text))
-            # Replaying an axis's text costs ~7 ms a paint and every redraw repaints both;
-            # as a cached pixmap it is redrawn only when its ticks or size change.
-            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._legend.setBrush(pg.mkBrush(window))
         self._legend.setLabelTextColor(text)
         curve = self._curves.get(OUTPUT_KEY)
