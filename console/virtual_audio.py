@@ -16,7 +16,6 @@ stops its streams instead of silently moving them to another device (shared/FACT
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -24,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from console import parent_death
 
 SAMPLE_RATE = 48000
 
@@ -180,10 +180,11 @@ class VirtualSoundCard:
             # Not daemonized: our child, killed with us even when we die without cleaning up
             # (PR_SET_PDEATHSIG), so no daemon outlives a crashed or killed console.
             proc = subprocess.Popen(
-                ["pulseaudio", "--daemonize=no", "-n", f"--file={script}",
-                 "--exit-idle-time=-1", "--use-pid-file=yes", "--log-target=stderr"],
+                parent_death.command(
+                    ["pulseaudio", "--daemonize=no", "-n", f"--file={script}",
+                     "--exit-idle-time=-1", "--use-pid-file=yes", "--log-target=stderr"]),
                 env=self._child_env(), stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(),
+                stderr=subprocess.STDOUT,
             )
         self._proc = proc
         self._pid = proc.pid
@@ -293,22 +294,6 @@ class VirtualSoundCard:
         root, self._root = self._root, None
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A pre-exec hook that makes the child get SIGTERM when we die (Linux prctl).
-
-    The C function is looked up here, in the parent: the forked child only calls it.
-    """
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-    return hook
 
 
 def _alive(pid: int) -> bool:

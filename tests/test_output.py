@@ -17,6 +17,7 @@ import pytest
 from livekit import rtc
 
 from console.engine.apm import ProcessingConfig
+from console.engine.track_tap import TrackTap, open_taps
 from tests.audio_helpers import playing, sine, steady_level, wait_until
 from tests.track_helpers import FRAME, SR, local_track
 
@@ -167,14 +168,13 @@ def test_a_channel_removed_mid_play_leaves_nothing_behind(engine) -> None:
     baseline = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
     lt, channel = add_tone(engine, "alice", -20.0, 440.0)
     assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
-    stream = channel._frames
-    assert isinstance(stream, rtc.AudioStream)
-    assert stream in lt.track._audio_streams
+    tap = channel._tap
+    assert isinstance(tap, TrackTap) and open_taps() == 1
     assert engine.remove_track("alice") is True
     assert engine.remove_track("alice") is False
     assert engine.channel_stats() == []
-    assert channel.task is None and stream._task.done()
-    assert stream not in lt.track._audio_streams
+    assert channel.task is None and tap.ended and tap.queued == 0
+    assert open_taps() == 0  # the native stream is closed and detached
     names = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
     assert names - baseline == {"feed-alice"}  # only the stand-in sender is left
     assert settled_mic_rms(engine) < -90.0

@@ -13,6 +13,7 @@ import pytest
 from livekit import rtc
 
 from console.engine.apm import ProcessingConfig
+from console.engine.track_tap import open_taps
 from console.sandbox.server import SandboxThread
 from console.sandbox.voices import make_token
 from console.session.join import JoinError, JoinSpec, resolve
@@ -262,6 +263,7 @@ def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
             snap = session.snapshot()
             assert snap.state is ConnState.DISCONNECTED and snap.participants == ()
             assert engine.mixer.channels == {}
+            assert open_taps() == 0  # every track's native stream is closed
 
             async def tasks() -> list[str]:
                 return sorted(t.get_name() for t in asyncio.all_tasks()

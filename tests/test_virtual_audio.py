@@ -6,9 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.process_helpers import alive, gone_within
 
 pytestmark = pytest.mark.audio
 
@@ -23,29 +24,17 @@ os.kill(os.getpid(), signal.SIGKILL)  # die without any cleanup
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split()[2] != "Z"
-
-
 def test_a_killed_owner_leaves_no_daemon_behind() -> None:
     owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert owner.stdout is not None and owner.stdin is not None
     pid_text, runtime = owner.stdout.readline().split()
     pid = int(pid_text)
-    assert _alive(pid)
+    assert alive(pid)
     owner.stdin.write("\n")
     owner.stdin.flush()
     assert owner.wait(10) == -signal.SIGKILL
-    deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid), "the PulseAudio daemon outlived the process that started it"
+    assert gone_within(pid, 5), "the PulseAudio daemon outlived the process that started it"
     assert runtime.startswith("/tmp/") or runtime.startswith(os.environ.get("TMPDIR", "/tmp"))
 
 
@@ -56,9 +45,9 @@ def test_stop_removes_the_daemon_and_its_files() -> None:
     card.start()
     pid = card._pid
     root = card.env["HOME"].rsplit("/", 1)[0]
-    assert pid is not None and _alive(pid) and os.path.isdir(root)
+    assert pid is not None and alive(pid) and os.path.isdir(root)
     card.stop()
-    assert not _alive(pid)
+    assert not alive(pid)
     assert not os.path.exists(root)
     card.stop()  # twice is fine
 

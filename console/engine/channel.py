@@ -1,11 +1,12 @@
 """A participant channel: one remote audio track on its way to the mixer.
 
-An ``rtc.AudioStream`` with a bounded queue feeds a small FIFO on the media loop; the mixer
-pulls exactly one 10 ms frame per tick. The channel meters what arrives (pre-fader, so a
-locally muted participant still shows that they talk), applies local mute and gain with a
-per-frame ramp (never a click), and keeps its depth near a target: when the sender's clock
-runs fast or slow against the output device, it consumes up to 1.25 % more or fewer samples
-per frame (linear interpolation, inaudible on voice) and counts what it dropped or inserted.
+A :class:`~console.engine.track_tap.TrackTap` (or, in tests, any async iterator of frames)
+feeds a small FIFO on the media loop; the mixer pulls exactly one 10 ms frame per tick.
+The channel meters what arrives (pre-fader, so a locally muted participant still shows
+that they talk), applies local mute and gain with a per-frame ramp (never a click), and
+keeps its depth near a target: when the sender's clock runs fast or slow against the
+output device, it consumes up to 1.25 % more or fewer samples per frame (linear
+interpolation, inaudible on voice) and counts what it dropped or inserted.
 The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
 after 10 s without one it comes back down by 2 ms per second. Underruns right after a freeze
 of this process are counted apart and leave the target alone: a bigger jitter buffer cannot
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
 from collections.abc import AsyncIterator
@@ -28,11 +30,12 @@ from livekit import rtc
 
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
+from console.engine.track_tap import TrackTap
 
 SAMPLE_RATE = 48000
 FRAME = 480
 MAX_GAIN_DB = 12.0
-STREAM_CAPACITY = 10  # frames (100 ms) inside the AudioStream; livekit's default is unbounded
+STREAM_CAPACITY = 10  # frames (100 ms) waiting in the tap; livekit's AudioStream is unbounded
 TARGET_MS = 30.0      # what the channel keeps buffered ahead of the mixer
 MAX_MS = 200.0        # beyond this the oldest audio is dropped (counted)
 DEADBAND_MS = 4.0     # no clock correction while the average depth is this close to target
@@ -47,6 +50,12 @@ CALM_S = 10.0         # no underrun for this long before the target starts to co
 DECAY_MS_PER_S = 2.0
 FRAME_MS = FRAME / SAMPLE_RATE * 1000
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
+
+
+@functools.cache
+def _stretch_grid(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Where FRAME output samples fall among ``n`` input samples (n = FRAME +- MAX_SKEW)."""
+    return (np.linspace(0.0, n - 1, FRAME, dtype=np.float32), np.arange(n, dtype=np.float32))
 
 
 def db_to_gain(db: float) -> float:
@@ -85,7 +94,7 @@ class Channel:
     def __init__(
         self,
         key: str,
-        frames: AsyncIterator[rtc.AudioFrameEvent] | AsyncIterator[rtc.AudioFrame],
+        frames: TrackTap | AsyncIterator[rtc.AudioFrameEvent] | AsyncIterator[rtc.AudioFrame],
         *,
         label: str | None = None,
         gain_db: float = 0.0,
@@ -94,7 +103,8 @@ class Channel:
     ) -> None:
         self.key = key
         self.label = label or key
-        self._frames = frames
+        self._tap = frames if isinstance(frames, TrackTap) else None
+        self._frames = None if isinstance(frames, TrackTap) else frames
         self._fifo = SampleFifo(int(SAMPLE_RATE * MAX_MS / 1000))
         self._base = int(SAMPLE_RATE * target_ms / 1000)
         self._target = self._base
@@ -135,10 +145,13 @@ class Channel:
 
     # -- receiving (media loop) ---------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._receive(),
-                                                            name=f"channel-{self.key}")
+        """Receive from an async iterator (a tap needs no task: :meth:`pull` drains it)."""
+        if self._tap is None:
+            self._task = asyncio.get_running_loop().create_task(self._receive(),
+                                                                name=f"channel-{self.key}")
 
     async def _receive(self) -> None:
+        assert self._frames is not None
         try:
             async for item in self._frames:
                 frame = item.frame if isinstance(item, rtc.AudioFrameEvent) else item
@@ -150,9 +163,12 @@ class Channel:
         data = np.frombuffer(frame.data, dtype=np.int16)
         if frame.num_channels > 1:
             data = data.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+        self._accept_block(data, time.monotonic())
+
+    def _accept_block(self, data: npt.NDArray[np.int16], arrived: float) -> None:
         self.meter.process(data)
         self._received += 1
-        self._last_rx = time.monotonic()
+        self._last_rx = arrived
         room = self._fifo.capacity - len(self._fifo)
         if data.shape[0] > room:
             self._dropped += math.ceil((data.shape[0] - room) / FRAME)
@@ -161,6 +177,8 @@ class Channel:
     async def aclose(self) -> None:
         """Stop receiving and close the stream; nothing is left running."""
         task, self._task = self._task, None
+        if self._tap is not None:
+            self._tap.close()
         closer = getattr(self._frames, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):
@@ -174,6 +192,12 @@ class Channel:
     # -- mixing (media loop) ------------------------------------------------------------------
     def pull(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.float32] | None:
         """One 10 ms frame after gain, or None when the channel has nothing to play."""
+        tap = self._tap
+        if tap is not None:
+            for arrived, block in tap.drain():
+                self._accept_block(block, arrived)
+            if tap.ended:
+                self._ended = True
         fifo = self._fifo
         depth = len(fifo)
         if not self._primed:
@@ -242,8 +266,8 @@ class Channel:
             self._skew_dropped += n - FRAME
         else:
             self._skew_inserted += FRAME - n
-        pos = np.linspace(0.0, n - 1, FRAME, dtype=np.float32)
-        return np.interp(pos, np.arange(n, dtype=np.float32), src).astype(np.float32)
+        pos, grid = _stretch_grid(n)
+        return np.interp(pos, grid, src).astype(np.float32)
 
     def _apply_gain(self, raw: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         target = 0.0 if self._muted else db_to_gain(self._gain_db)
@@ -256,15 +280,18 @@ class Channel:
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> ChannelStats:
-        queue: Any = getattr(getattr(self._frames, "_queue", None), "_queue", None)
-        stream_frames = len(queue) if queue is not None else 0
+        if self._tap is not None:
+            stream_frames, tap_dropped = self._tap.queued, self._tap.dropped
+        else:
+            queue: Any = getattr(getattr(self._frames, "_queue", None), "_queue", None)
+            stream_frames, tap_dropped = (len(queue) if queue is not None else 0), 0
         return ChannelStats(
             key=self.key, label=self.label, muted=self._muted, gain_db=self._gain_db,
             meter=self.meter.snapshot(),
             stream_queue_ms=stream_frames * 10.0,
             channel_queue_ms=len(self._fifo) / SAMPLE_RATE * 1000.0,
             frames_received=self._received, underruns=self._underruns,
-            frames_dropped=self._dropped, samples_dropped=self._skew_dropped,
+            frames_dropped=self._dropped + tap_dropped, samples_dropped=self._skew_dropped,
             samples_inserted=self._skew_inserted, ended=self._ended,
             target_ms=self._target / SAMPLE_RATE * 1000.0,
             underruns_after_stall=self._underruns_stall,
@@ -275,7 +302,6 @@ class Channel:
         return self._task
 
 
-def open_track_stream(track: rtc.Track) -> rtc.AudioStream:
-    """A bounded 48 kHz mono AudioStream for a track (call on the media loop)."""
-    return rtc.AudioStream(track, loop=asyncio.get_running_loop(), capacity=STREAM_CAPACITY,
-                           sample_rate=SAMPLE_RATE, num_channels=1)
+def open_track_stream(track: rtc.Track) -> TrackTap:
+    """A bounded 48 kHz mono tap on a track (call on the media loop)."""
+    return TrackTap(track, capacity=STREAM_CAPACITY, sample_rate=SAMPLE_RATE)

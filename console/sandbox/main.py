@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from console import parent_death
 from console.sandbox.options import DEV_KEY, DEV_SECRET
 from console.sandbox.server import SandboxServer
 from console.sandbox.voices import DemoVoices
@@ -131,6 +132,7 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
 
 def run(args: argparse.Namespace) -> int:
     """The ``sandbox`` command; 2 with a one-line error when it cannot start."""
+    parent_death.arm_from_env()  # started by the console: end with it
     if args.voices < 0 or not 0 <= args.port <= 65535:
         print("livekit-console sandbox: --voices must be >= 0 and --port 0..65535",
               file=sys.stderr)

@@ -2,13 +2,13 @@
 
 The server and its demo voices (Opus encoding, aiortc) are busy Python code: in a process
 of their own they never take the GIL from the console's audio engine. The child dies with
-us (PR_SET_PDEATHSIG on Linux) and is stopped with SIGTERM, then SIGKILL.
+us (PR_SET_PDEATHSIG on Linux, see ``console.parent_death``) and is stopped with SIGTERM,
+then SIGKILL.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import re
 import signal
 import subprocess
@@ -16,6 +16,8 @@ import sys
 import tempfile
 import threading
 from typing import IO
+
+from console import parent_death
 
 DEFAULT_VOICES = 4
 START_TIMEOUT_S = 15.0
@@ -28,11 +30,6 @@ def _own_command(*args: str) -> list[str]:
     if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the bundle itself
         return [sys.executable, *args]
     return [sys.executable, "-m", "console", *args]
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class LocalSandbox:
@@ -52,7 +49,7 @@ class LocalSandbox:
             _own_command("sandbox", "--port", "0", "--voices", str(self.voices),
                          "--room", self.room),
             stdout=subprocess.PIPE, stderr=self._errors, text=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+            env=parent_death.child_env())  # the child arms PR_SET_PDEATHSIG itself
         self._proc = proc
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()

@@ -1,0 +1,107 @@
+"""TrackTap: a track's audio read off livekit's FFI thread, on real livekit tracks.
+
+Local AudioSource -> LocalAudioTrack stand in for remote tracks (real livekit objects, no
+Room); livekit's native side makes the stream exactly as for a remote track.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from livekit import rtc
+from livekit.rtc._ffi_client import FfiClient
+
+from console.engine.track_tap import TrackTap
+from tests.track_helpers import FRAME, local_track
+
+
+def counting(start: int, n: int) -> np.ndarray:
+    """Every sample says where it is in the stream (mod 30000): order and gaps show."""
+    return ((np.arange(start, start + n) % 30000) - 15000).astype(np.int16)
+
+
+def subscribers() -> int:
+    return len(FfiClient.instance.queue._subscribers)
+
+
+async def collect(tap: TrackTap, seconds: float) -> list[np.ndarray]:
+    got: list[np.ndarray] = []
+    end = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < end:
+        got.extend(block for _, block in tap.drain())
+        await asyncio.sleep(0.01)
+    return got
+
+
+@pytest.mark.asyncio
+async def test_a_tap_delivers_the_tracks_samples_whole_and_in_order() -> None:
+    before = subscribers()
+    lt = await local_track("counter", counting)
+    tap = TrackTap(lt.track, capacity=10)
+    try:
+        blocks = await collect(tap, 1.0)
+    finally:
+        tap.close()
+        await lt.aclose()
+    assert len(blocks) >= 80  # 100 blocks a second
+    assert all(b.dtype == np.int16 and b.shape == (FRAME,) for b in blocks)
+    pcm = np.concatenate(blocks).astype(np.int32)
+    steps = np.diff(pcm)
+    # Consecutive samples count up by one (or wrap at 30000): nothing lost, repeated or
+    # reordered between the first and the last block.
+    assert np.all((steps == 1) | (steps == -29999)), np.unique(steps)[:10]
+    assert tap.dropped == 0
+    assert subscribers() == before  # the router let go of livekit's queue
+
+
+@pytest.mark.asyncio
+async def test_an_undrained_tap_stays_bounded_and_counts_what_it_dropped() -> None:
+    lt = await local_track("counter", counting)
+    tap = TrackTap(lt.track, capacity=5)
+    try:
+        await asyncio.sleep(0.6)  # ~60 blocks arrive, nobody drains
+        assert tap.queued == 5
+        assert tap.dropped >= 40
+        kept = np.concatenate([b for _, b in tap.drain()]).astype(np.int32)
+        assert np.all(np.diff(kept) % 30000 == 1)  # the newest five, oldest dropped first
+        arrived = [t for t, _ in tap.drain()]
+        assert arrived == sorted(arrived)
+    finally:
+        tap.close()
+        await lt.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_closed_tap_gets_nothing_more_and_others_keep_flowing() -> None:
+    """Two taps and one of livekit's own AudioStreams share livekit's event queue."""
+    before = subscribers()
+    a = await local_track("a", counting)
+    b = await local_track("b", counting)
+    tap_a, tap_b = TrackTap(a.track, capacity=10), TrackTap(b.track, capacity=10)
+    sdk_stream = rtc.AudioStream(b.track, sample_rate=48000, num_channels=1)
+    sdk_frames = 0
+
+    async def read_sdk() -> None:
+        nonlocal sdk_frames
+        async for _ in sdk_stream:
+            sdk_frames += 1
+
+    reader = asyncio.get_running_loop().create_task(read_sdk())
+    try:
+        await collect(tap_a, 0.3)
+        tap_a.close()
+        assert tap_a.ended and tap_a.queued == 0
+        got_b = await collect(tap_b, 0.7)
+        assert tap_a.queued == 0  # nothing arrives for a closed tap
+        assert len(got_b) >= 60
+        assert sdk_frames >= 60  # the tap took nothing away from livekit's own stream
+    finally:
+        tap_b.close()
+        await sdk_stream.aclose()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await a.aclose()
+        await b.aclose()
+    assert subscribers() == before
