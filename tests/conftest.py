@@ -27,3 +27,41 @@ def sound_card() -> Iterator[object]:
         yield card
     finally:
         card.stop()
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread that outlives the run must not hang the exit (and CI): name it, then leave.
+
+    Python joins every non-daemon thread at exit; one stuck in native code would wait for
+    ever after the results are printed. Such a thread is a leak: it is reported here.
+    """
+    import sys
+    import threading
+    import time
+    import traceback
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stray = [t for t in threading.enumerate()
+                 if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+        if not stray:
+            return
+        time.sleep(0.1)
+    frames = sys._current_frames()
+    print(f"\nconftest: {len(stray)} thread(s) still running after the tests:", file=sys.stderr)
+    for thread in stray:
+        print(f"--- {thread.name}", file=sys.stderr)
+        frame = frames.get(thread.ident or -1)
+        if frame is not None:
+            traceback.print_stack(frame, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)  # the tests decided the outcome; the leak is on the record above

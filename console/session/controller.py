@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from console.session.join import JoinError, JoinSpec, resolve
 from console.session.model import ConnState, SessionSnapshot
+from console.session.worker import Worker
 
 if TYPE_CHECKING:
     from console.engine.audio_engine import AudioEngine
@@ -31,7 +32,7 @@ class RoomController:
         self.session = session if session is not None else RoomSession(engine)
         self.sandbox_voices = sandbox_voices
         self.sandbox: LocalSandbox | None = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="join")
+        self._worker = Worker("join")
         self._pending: concurrent.futures.Future[SessionSnapshot] | None = None
         self.error = ""
 
@@ -44,7 +45,7 @@ class RoomController:
         if self.busy:
             return False
         self.error = ""
-        self._pending = self._pool.submit(self._join, spec)
+        self._pending = self._worker.submit(lambda: self._join(spec))
         return True
 
     def _join(self, spec: JoinSpec) -> SessionSnapshot:
@@ -69,7 +70,7 @@ class RoomController:
 
     def leave(self) -> None:
         """Leave (or give up a join under way); returns at once."""
-        self._pool.submit(self.session.leave)
+        self._worker.submit(self.session.leave)
 
     def poll(self) -> SessionSnapshot:
         """The session's state; a finished join's failure lands in :attr:`error`."""
@@ -90,8 +91,8 @@ class RoomController:
     def close(self) -> None:
         """Leave, stop the sandbox, end the worker (at app exit)."""
         with contextlib.suppress(Exception):
-            self._pool.submit(self.session.leave).result(15)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            self._worker.submit(self.session.leave).result(15)
+        self._worker.close(5.0)  # a join stuck for good must not keep the app from quitting
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
