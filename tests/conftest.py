@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -37,24 +38,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _exit_status = int(exitstatus)
 
 
+@pytest.hookimpl(trylast=True)  # after every other plugin has finished
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """A thread that outlives the run must not hang the exit (and CI): name it, then leave.
+    """Nothing may hang the exit (and CI) once the results are printed.
 
-    Python joins every non-daemon thread at exit; one stuck in native code would wait for
-    ever after the results are printed. Such a thread is a leak: it is reported here.
+    Python joins every non-daemon thread at exit, and livekit's exit hook waits on its
+    native runtime: either can wait for ever. A thread still running is a leak and is
+    reported here; then the process leaves with the tests' status, skipping exit hooks.
     """
     import sys
-    import threading
     import time
-    import traceback
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         stray = [t for t in threading.enumerate()
                  if t is not threading.main_thread() and not t.daemon and t.is_alive()]
         if not stray:
-            return
+            break
         time.sleep(0.1)
+    else:
+        _report(stray)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
+
+
+def _report(stray: list[threading.Thread]) -> None:
+    import sys
+    import traceback
+
     frames = sys._current_frames()
     print(f"\nconftest: {len(stray)} thread(s) still running after the tests:", file=sys.stderr)
     for thread in stray:
@@ -62,6 +74,3 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         frame = frames.get(thread.ident or -1)
         if frame is not None:
             traceback.print_stack(frame, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_exit_status)  # the tests decided the outcome; the leak is on the record above
