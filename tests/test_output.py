@@ -333,3 +333,14 @@ def test_played_audio_feeds_echo_cancellation_which_keeps_the_near_end(engine) -
     assert near_with_aec == pytest.approx(near_alone, abs=3.0)
     stats = engine.echo_stats()
     assert 0.0 < stats.echo_delay_ms < 200.0, stats
+
+
+def test_relisting_the_devices_keeps_playing(engine) -> None:
+    """Re-initialising PortAudio ends every stream: the output is reopened around it."""
+    add_tone(engine, "alice", -20.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+    engine.refresh_devices()
+    out = engine.output_stats()
+    assert out.device == "lkc_speaker_a" and out.device_error is None
+    assert engine.input_device is not None and engine.input_device.name == "lkc_mic_a"
+    assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)

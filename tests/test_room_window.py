@@ -171,3 +171,36 @@ def qtbot_button():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_a_device_that_appears_is_listed_without_f5_and_playback_goes_on(window, engine,
+                                                                         qtbot) -> None:
+    """ALSA's configuration gains a microphone (as a plugged-in headset adds a card)."""
+    import os
+
+    rc = os.path.expanduser("~/.asoundrc")  # the virtual card's (the session fixture's HOME)
+    before = open(rc).read()
+
+    def listed(combo) -> set[str]:
+        return {combo.itemData(i) for i in range(combo.count())}
+
+    assert "lkc_mic_extra" not in listed(window.device_combo)
+    played = engine.output_stats().frames_played
+    try:
+        with open(rc, "a") as f:
+            f.write('pcm.lkc_mic_extra { type asym capture.pcm { type pulse device '
+                    '"lkc_mic_spare" } hint { show on description "extra" } }\n')
+        qtbot.waitUntil(lambda: "lkc_mic_extra" in listed(window.device_combo), timeout=5000)
+        assert "Audio devices changed" in window.statusBar().currentMessage()
+        # The output was reopened around PortAudio's re-initialisation and plays on.
+        out = engine.output_stats()
+        assert out.device == "lkc_speaker_a" and out.device_error is None
+        qtbot.waitUntil(lambda: engine.output_stats().frames_played > played + 50,
+                        timeout=3000)
+        assert engine.input_device is not None and engine.input_device.name == "lkc_mic_b"
+        assert window.device_combo.currentData() == "lkc_mic_b"
+        assert "lkc_speaker_a" in listed(window.output_combo)
+    finally:
+        with open(rc, "w") as f:
+            f.write(before)
+    qtbot.waitUntil(lambda: "lkc_mic_extra" not in listed(window.device_combo), timeout=5000)

@@ -146,11 +146,24 @@ class AudioEngine:
 
     # -- devices ------------------------------------------------------------------------------
     def refresh_devices(self) -> None:
-        """Re-read the device list; an open input is reopened around the re-initialisation."""
-        if self._chain is not None:
-            self._chain.refresh_devices()
-        else:
-            devices.refresh()
+        """Re-read the device list; open devices are reopened (by name) around it.
+
+        Re-initialising PortAudio ends every open stream, the output's too: it is closed
+        first and reopened afterwards, a gap of a few milliseconds. A device that is gone
+        is reported as the output's (or the input's) error.
+        """
+        output = self._output
+        playing = output.device if output is not None else None
+        if output is not None and playing is not None:
+            output.close_device()
+        try:
+            if self._chain is not None:
+                self._chain.refresh_devices()
+            else:
+                devices.refresh()
+        finally:
+            if output is not None and playing is not None:
+                output.reopen(playing)
 
     def input_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
         if refresh:

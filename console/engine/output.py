@@ -166,6 +166,16 @@ class OutputDevice:
             self._opened_at = time.monotonic()
             return dev
 
+    def reopen(self, device: devices.AudioDevice) -> None:
+        """Open ``device`` again by name (after PortAudio re-read its list); if it is gone,
+        say so in ``device_error`` and play on the engine's clock."""
+        with self._lock:
+            try:
+                self.open(device.name, self._channels)
+            except devices.DeviceError as exc:
+                self._device = None
+                self._error = str(exc)
+
     def close_device(self) -> None:
         with self._lock:
             self._close_stream()

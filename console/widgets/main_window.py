@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from console import settings as settings_mod
+from console.engine.device_watch import DeviceWatch
 from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
 from console.settings import Settings
 from console.widgets.engine_protocol import AudioEngineLike
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # types only: the engine modules load livekit
     from console.session.model import SessionSnapshot
 
 POLL_INTERVAL_MS = 33  # ~30 Hz
+DEVICE_WATCH_S = 1.0   # how often the device lists' sources are checked (a few file reads)
 
 # (ProcessingConfig field, check box text with its mnemonic)
 TOGGLES: tuple[tuple[str, str], ...] = (
@@ -140,6 +142,8 @@ class MainWindow(QMainWindow):
         self._cpu_text = ""
         self._remembered = settings_mod.load(store)
         self._populating = False
+        self._device_watch = DeviceWatch()
+        self._device_watched = time.monotonic()
         self.setWindowTitle("LiveKit Console")
         self._build()
         self._restore_geometry()
@@ -578,6 +582,17 @@ class MainWindow(QMainWindow):
             _set_text(self.cpu_label, f"CPU {100.0 * (cpu - self._cpu[1]) / wall:.0f} %")
             self._cpu = (now, cpu)
 
+    def _poll_devices(self) -> None:
+        """A device came or went: list them again (open devices are reopened around it)."""
+        now = time.monotonic()
+        if now - self._device_watched < DEVICE_WATCH_S:
+            return
+        self._device_watched = now
+        if self._device_watch.poll():
+            self.refresh_devices(refresh=True)
+            self.statusBar().showMessage("Audio devices changed: the lists are up to date.",
+                                         5000)
+
     def poll(self) -> None:
         """One display tick: read the engine's snapshots and update the widgets."""
         try:
@@ -593,6 +608,7 @@ class MainWindow(QMainWindow):
         _set_text(self.status_label, status)
         self._poll_echo()
         self._poll_cpu()
+        self._poll_devices()
         self._poll_room()
 
     # -- events ------------------------------------------------------------------------------
