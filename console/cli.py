@@ -24,6 +24,7 @@ commands:
   bench meter       measure the level meter's cost per frame
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
   bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
+  bench strips      fifty participant strips kept live while the list scrolls
   bench startup     process start to the first painted window
   bench gui         the whole app in a busy room: CPU, display rate, UI lag, underruns
 
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--participants", type=int, default=16)
     gui.add_argument("--seconds", type=float, default=30.0)
     gui.add_argument("--json", action="store_true")
+    stp = bsub.add_parser("strips", help="fifty participant strips, live, while scrolling")
+    stp.add_argument("--strips", type=int, default=50)
+    stp.add_argument("--seconds", type=float, default=10.0)
+    stp.add_argument("--json", action="store_true")
     sta = bsub.add_parser("startup", help="process start to the first painted window")
     sta.add_argument("--runs", type=int, default=5)
     sta.add_argument("--json", action="store_true")
@@ -184,6 +189,9 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "gui":
             from console.bench.gui import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+        elif args.bench == "strips":
+            from console.bench.strips import main as runner
+            argv = ["--strips", str(args.strips), "--seconds", str(args.seconds)]
         elif args.bench == "startup":
             from console.bench.startup import main as runner
             argv = ["--runs", str(args.runs)]

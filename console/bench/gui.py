@@ -12,7 +12,6 @@ Qt event loop running as in the app:
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from console.bench import emit
+from console.bench import emit, parse_count_and_seconds
 from console.bench.capture import _pct
 
 TICK_S = 0.010
@@ -171,11 +170,5 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="livekit-console bench gui")
-    parser.add_argument("--participants", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    if args.participants < 1 or args.seconds < 1:
-        parser.error("--participants and --seconds must be at least 1")
-    return emit(run(args.participants, args.seconds), args.json)
+    count, seconds, as_json = parse_count_and_seconds("gui", "participants", 16, 30.0, argv)
+    return emit(run(count, seconds), as_json)

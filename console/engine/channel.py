@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
+from console.engine.gain_ramp import GainRamp
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
 from console.engine.track_tap import TrackTap
@@ -114,8 +115,7 @@ class Channel:
         self.meter = LevelMeter(SAMPLE_RATE, FRAME)
         self._gain_db = gain_db
         self._muted = muted
-        self._gain_now = 0.0 if muted else db_to_gain(gain_db)
-        self._ramp = np.arange(FRAME, dtype=np.float32) / FRAME
+        self._gain = GainRamp(FRAME, 0.0 if muted else db_to_gain(gain_db))
         self._primed = False
         self._last_rx = -math.inf
         self._received = 0
@@ -270,13 +270,8 @@ class Channel:
         return np.interp(pos, grid, src).astype(np.float32)
 
     def _apply_gain(self, raw: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        target = 0.0 if self._muted else db_to_gain(self._gain_db)
-        start = self._gain_now
-        self._gain_now = target
-        if start == target:
-            return raw if target == 1.0 else raw * np.float32(target)
-        ramp = (np.float32(start) + np.float32(target - start) * self._ramp).astype(np.float32)
-        return raw * ramp
+        # ``raw`` is this frame's own array (popped, stretched or padded): scaled in place.
+        return self._gain.apply(raw, 0.0 if self._muted else db_to_gain(self._gain_db))
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> ChannelStats:

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from console.engine.gain_ramp import GainRamp
+
 MIN_DB = -20.0
 MAX_DB = 20.0
 
@@ -28,9 +30,8 @@ class InputGain:
     """A ramped, saturating gain for int16 frames of a fixed size."""
 
     def __init__(self, frame: int, db: float = 0.0) -> None:
-        self._ramp = np.arange(frame, dtype=np.float32) / frame
         self._db = clamp_db(db)
-        self._now = self._linear(self._db)
+        self._gain = GainRamp(frame, self._linear(self._db))
         self.samples_clipped = 0
 
     @staticmethod
@@ -48,14 +49,9 @@ class InputGain:
     def apply(self, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """``pcm`` with the gain applied (a new array unless the gain is unity)."""
         target = self._linear(self._db)
-        start, self._now = self._now, target
-        if start == target == 1.0:
+        if self._gain.now == target == 1.0:
             return pcm
-        x = pcm.astype(np.float32)
-        if start == target:
-            x *= np.float32(target)
-        else:
-            x *= np.float32(start) + np.float32(target - start) * self._ramp
+        x = self._gain.apply(pcm.astype(np.float32), target)
         over = np.abs(x) > 32767.0
         if over.any():
             self.samples_clipped += int(over.sum())

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from console.engine.channel import FRAME, Channel
+from console.engine.gain_ramp import GainRamp
 from console.engine.test_tone import Cue
 
 CEILING = 32767.0 * 0.98
@@ -23,8 +24,7 @@ class Mixer:
 
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}
-        self._gain = 1.0
-        self._ramp = np.arange(FRAME, dtype=np.float32) / FRAME
+        self._gain = GainRamp(FRAME)
         self.frames_mixed = 0
         self.frames_limited = 0
         self.samples_clipped = 0
@@ -72,15 +72,13 @@ class Mixer:
         self.frames_mixed += 1
         peak = float(np.max(np.abs(acc))) if acc.size else 0.0
         needed = CEILING / peak if peak > CEILING else 1.0
-        start = self._gain
-        target = min(needed, start + (1.0 - start) * RELEASE)
-        if needed < 1.0 or start < 1.0:
-            if needed < 1.0:
-                self.frames_limited += 1
+        gain = self._gain
+        target = min(needed, gain.now + (1.0 - gain.now) * RELEASE)
+        if needed < 1.0:
+            self.frames_limited += 1
             # Instant attack: start the ramp no higher than what this frame needs.
-            start = min(start, needed)
-            acc *= start + (target - start) * self._ramp
-        self._gain = target
+            gain.now = min(gain.now, needed)
+        gain.apply(acc, target)
         over = np.abs(acc) > 32767.0
         if over.any():
             self.samples_clipped += int(over.sum())

@@ -1,0 +1,28 @@
+"""A gain that moves to its new value across one frame: never a step, so never a click.
+
+Shared by the microphone's input gain, each participant channel's volume and the mixer's
+limiter. Frames are float32 and are scaled in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+class GainRamp:
+    """The gain now, and a linear ramp from it to each frame's target."""
+
+    def __init__(self, frame: int, gain: float = 1.0) -> None:
+        self._ramp = np.arange(frame, dtype=np.float32) / frame
+        self.now = float(gain)
+
+    def apply(self, x: npt.NDArray[np.float32], target: float) -> npt.NDArray[np.float32]:
+        """Scale ``x`` in place from :attr:`now` to ``target``, which becomes :attr:`now`."""
+        start, self.now = self.now, float(target)
+        if start == target:
+            if target != 1.0:
+                x *= np.float32(target)
+        else:
+            x *= np.float32(start) + np.float32(target - start) * self._ramp
+        return x
