@@ -176,10 +176,10 @@ def qtbot_button():
 def test_a_device_that_appears_is_listed_without_f5_and_playback_goes_on(window, engine,
                                                                          qtbot) -> None:
     """ALSA's configuration gains a microphone (as a plugged-in headset adds a card)."""
-    import os
+    from pathlib import Path
 
-    rc = os.path.expanduser("~/.asoundrc")  # the virtual card's (the session fixture's HOME)
-    before = open(rc).read()
+    rc = Path("~/.asoundrc").expanduser()  # the virtual card's (the session fixture's HOME)
+    before = rc.read_text()
 
     def listed(combo) -> set[str]:
         return {combo.itemData(i) for i in range(combo.count())}
@@ -187,7 +187,7 @@ def test_a_device_that_appears_is_listed_without_f5_and_playback_goes_on(window,
     assert "lkc_mic_extra" not in listed(window.device_combo)
     played = engine.output_stats().frames_played
     try:
-        with open(rc, "a") as f:
+        with rc.open("a") as f:
             f.write('pcm.lkc_mic_extra { type asym capture.pcm { type pulse device '
                     '"lkc_mic_spare" } hint { show on description "extra" } }\n')
         qtbot.waitUntil(lambda: "lkc_mic_extra" in listed(window.device_combo), timeout=5000)
@@ -201,6 +201,5 @@ def test_a_device_that_appears_is_listed_without_f5_and_playback_goes_on(window,
         assert window.device_combo.currentData() == "lkc_mic_b"
         assert "lkc_speaker_a" in listed(window.output_combo)
     finally:
-        with open(rc, "w") as f:
-            f.write(before)
+        rc.write_text(before)
     qtbot.waitUntil(lambda: "lkc_mic_extra" not in listed(window.device_combo), timeout=5000)
