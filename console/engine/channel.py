@@ -85,12 +85,12 @@ class ChannelStats:
 
     @property
     def queue_ms(self) -> float:
-        """Audio waiting for this participant: in the AudioStream plus in the channel."""
+        """Audio waiting for this participant: in the tap (or stream) plus in the channel."""
         return self.stream_queue_ms + self.channel_queue_ms
 
 
 class Channel:
-    """One participant's audio between its AudioStream and the mixer."""
+    """One participant's audio between its track tap and the mixer."""
 
     def __init__(
         self,
