@@ -344,3 +344,53 @@ def test_relisting_the_devices_keeps_playing(engine) -> None:
     assert out.device == "lkc_speaker_a" and out.device_error is None
     assert engine.input_device is not None and engine.input_device.name == "lkc_mic_a"
     assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
+
+
+def test_the_output_target_rises_when_the_media_thread_falls_behind_then_comes_back(
+        engine, monkeypatch) -> None:
+    """Underruns no freeze explains (a busy machine) buy latency instead of more clicks."""
+    from console.engine import output as output_mod
+
+    monkeypatch.setattr(output_mod, "CALM_S", 1.0)
+    monkeypatch.setattr(output_mod, "DECAY_MS_PER_S", 50.0)
+    add_tone(engine, "alice", -20.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+    base = engine.output_stats()
+    assert base.target_ms == pytest.approx(30.0, abs=0.05)
+    for _ in range(3):  # the media loop blocked for 60 ms (the GIL free: no host freeze)
+        engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
+        time.sleep(0.3)
+    raised = engine.output_stats()
+    assert raised.underruns > base.underruns and raised.underruns_after_stall == 0
+    assert raised.target_ms >= 60.0
+    engine.media.loop.call_soon_threadsafe(time.sleep, 0.04)  # now within the deeper ring
+    time.sleep(0.3)
+    assert engine.output_stats().underruns == raised.underruns
+    assert wait_until(lambda: engine.output_stats().target_ms == pytest.approx(30.0, abs=0.05),
+                      5.0)
+    assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
+
+
+def test_a_lone_underrun_is_forgiven_and_a_frozen_host_never_raises_the_target() -> None:
+    """The policy alone, on the real class without a device: counters are set by hand."""
+    from console.engine.mixer import Mixer
+    from console.engine.output import OutputDevice
+
+    loop = asyncio.new_event_loop()
+    try:
+        out = OutputDevice(loop, Mixer())
+        out._underruns = 1  # one underrun after a long calm: a burst of work, not overload
+        out._adapt_target(100.0)
+        assert out.stats().target_ms == pytest.approx(30.0, abs=0.05)
+        out._underruns = 3  # two more within 10 s: the machine is behind
+        out._adapt_target(101.0)
+        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
+        out._underruns, out._underruns_stall = 6, 3  # these followed a freeze of the host
+        out._adapt_target(102.0)
+        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
+        out._adapt_target(110.5)  # 9.5 s calm: not yet
+        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
+        out._adapt_target(116.0)  # then 2 ms per second, from 10 s after the last one
+        assert out.stats().target_ms == pytest.approx(40.0, abs=0.05)
+    finally:
+        loop.close()

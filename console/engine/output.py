@@ -11,6 +11,12 @@ after one are counted apart (``underruns_after_stall``) and passed on to the cha
 then do not mistake the freeze for network jitter.
 With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
 the channels keep draining and their counters stay honest.
+
+The ring's target adapts like the channels' jitter buffers: underruns that no freeze
+explains (the media thread fell behind: the machine is short of CPU) raise it by 10 ms each,
+up to 100 ms more, except a lone one after 10 s without any; after 10 s without one it
+comes back by 2 ms per second. A busy machine costs some latency instead of a stream of
+clicks.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ TARGET_MS = 30.0
 STALL_S = 0.5
 HOST_STALL_S = 0.03     # a callback gap this long (three blocks) is a freeze of the process
 RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
+STEP_UP_MS = 10.0       # added to the ring's target per underrun no freeze explains
+MAX_EXTRA_MS = 100.0
+CALM_S = 10.0           # no such underrun for this long before the target comes back down
+DECAY_MS_PER_S = 2.0
 
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
@@ -89,7 +99,11 @@ class OutputDevice:
         self.mixer = mixer
         self._base_target_ms = target_ms
         self._target = int(SAMPLE_RATE * target_ms / 1000)
-        self._target_ms = target_ms
+        self._target_ms = target_ms   # the base, raised to the device's burst size
+        self._extra_ms = 0.0          # what underruns added (see _adapt_target)
+        self._underruns_seen = 0
+        self._last_underrun = -1e9
+        self._adapted_at = time.monotonic()
         self._stall_gap = HOST_STALL_S
         self._ring = SampleRing(SAMPLE_RATE // 2)
         self._reverse = reverse
@@ -159,7 +173,7 @@ class OutputDevice:
             # A device with a large buffer asks for it in bursts of several blocks: the ring
             # must hold a burst, and a gap of one burst is not a freeze.
             self._target_ms = max(self._base_target_ms, self._latency_s * 1000.0)
-            self._target = int(SAMPLE_RATE * self._target_ms / 1000)
+            self._set_target()
             self._stall_gap = max(HOST_STALL_S, 1.5 * self._latency_s)
             self._error = None
             self._last_callback = None
@@ -253,12 +267,36 @@ class OutputDevice:
         last = self._last_callback if self._last_callback is not None else self._opened_at
         return now - last <= STALL_S
 
+    def _set_target(self) -> None:
+        self._target = int(SAMPLE_RATE * (self._target_ms + self._extra_ms) / 1000)
+
+    def _adapt_target(self, now: float) -> None:
+        """Raise the target for each underrun no freeze explains; lower it once calm."""
+        unexplained = self._underruns - self._underruns_stall
+        new = unexplained - self._underruns_seen
+        self._underruns_seen = unexplained
+        elapsed, self._adapted_at = now - self._adapted_at, now
+        if new > 0:
+            if now - self._last_underrun > CALM_S:
+                new -= 1  # a lone underrun (a burst of work, say) is not a busy machine
+            self._last_underrun = now
+            if new == 0:
+                return
+            self._extra_ms = min(MAX_EXTRA_MS, self._extra_ms + STEP_UP_MS * new)
+        elif self._extra_ms > 0.0 and now - self._last_underrun > CALM_S:
+            calm = min(elapsed, now - self._last_underrun - CALM_S)
+            self._extra_ms = max(0.0, self._extra_ms - DECAY_MS_PER_S * calm)
+        else:
+            return
+        self._set_target()
+
     async def _run(self) -> None:
         ring = self._ring
         next_tick = time.monotonic()
         while self._running:
             now = time.monotonic()
             if self._device_alive(now):
+                self._adapt_target(now)
                 while ring.available() < self._target and self._running:
                     # Let the channels take in whatever their streams delivered first: after
                     # a stall of this process the device asks for several frames at once,
@@ -293,7 +331,8 @@ class OutputDevice:
             err = f"output {name!r} has not asked for audio for {STALL_S:.1f} s"
         return OutputStats(
             device=self._device.name if self._device else None,
-            device_channels=self._channels, target_ms=self._target_ms,
+            device_channels=self._channels,
+            target_ms=self._target / SAMPLE_RATE * 1000.0,
             ring_ms=self._ring.available() / SAMPLE_RATE * 1000.0,
             device_latency_ms=self._latency_s * 1000.0,
             underruns=self._underruns, overruns=self._overruns,
