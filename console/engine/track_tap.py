@@ -135,11 +135,9 @@ class TrackTap:
     dropped and counted (a mixer that stopped pulling must not grow memory).
     """
 
-    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = 48000,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = 48000) -> None:
         self._blocks: collections.deque[Block] = collections.deque()
         self._capacity = capacity
-        self.sample_rate = sample_rate
         self.dropped = 0
         self.ended = False
         self._handle: FfiHandle | None = None
@@ -150,7 +148,7 @@ class TrackTap:
         new.num_channels = 1
         new.queue_size_frames = 0
         new.type = proto_audio.AudioStreamType.AUDIO_STREAM_NATIVE
-        _router.begin_create(loop or asyncio.get_running_loop())
+        _router.begin_create(asyncio.get_running_loop())
         handle_id: int | None = None
         try:
             response = FfiClient.instance.request(request)
