@@ -19,12 +19,15 @@ from tests.sandbox_helpers import Listener, join, peak_hz, rms_dbfs, sine_rms_db
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture
-def sandbox_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
+@pytest.fixture(params=["server", "sdk"])
+def sandbox_process(request: pytest.FixtureRequest
+                    ) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Voices played by the server (the default), or joined as SDK clients."""
     port = _free_port()
+    kind = ["--sdk-voices"] if request.param == "sdk" else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "console", "sandbox", "--port", str(port), "--voices", "5",
-         "--room", "demo"],
+         "--room", "demo", *kind],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
@@ -102,7 +105,7 @@ def test_a_stop_while_voices_are_still_joining_ends_it_at_once() -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "console", "sandbox", "--port", str(_free_port()),
-         "--voices", "12", "--room", "demo"],
+         "--voices", "12", "--room", "demo", "--sdk-voices"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(2.0)  # the server listens and the first voices are joining (~4 s for 12)

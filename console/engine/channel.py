@@ -259,7 +259,7 @@ class Channel:
             excess = error_ms - math.copysign(DEADBAND_MS, error_ms)
             skew = int(np.clip(round(excess * SKEW_PER_MS), -MAX_SKEW, MAX_SKEW))
         n = min(FRAME + skew, depth)
-        src = self._fifo.pop(n).astype(np.float32)
+        src: npt.NDArray[np.float32] = self._fifo.pop(n, np.float32)
         if n == FRAME:
             return src
         if n > FRAME:

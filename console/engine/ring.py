@@ -8,6 +8,8 @@ integer assignment atomically, and the producer writes its data before its index
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -125,11 +127,14 @@ class SampleFifo:
         self._buf[:n - first] = samples[first:]
         self._len += n
 
-    def pop(self, n: int) -> npt.NDArray[np.int16]:
+    def pop(self, n: int, dtype: type[np.generic] = np.int16) -> npt.NDArray[Any]:
+        """The oldest ``n`` samples (fewer if fewer are held), as a new ``dtype`` array."""
         n = min(n, self._len)
-        cap = self._buf.shape[0]
-        idx = (self._start + np.arange(n)) % cap
-        out = self._buf[idx]
+        start = self._start
+        first = min(n, self._buf.shape[0] - start)
+        out = np.empty(n, dtype=dtype)
+        out[:first] = self._buf[start:start + first]
+        out[first:] = self._buf[:n - first]
         self.drop(n)
         return out
 

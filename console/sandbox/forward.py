@@ -1,36 +1,54 @@
-"""Forwarding one published audio track to its subscribers, with test impairments.
+"""Forwarding one published audio track to its subscribers, as an SFU does, with test
+impairments.
 
-A ``Fanout`` reads the decoded frames of a publisher's track, measures their level (for
-active speakers), applies the track's impairment (random loss, a fixed delay, or a pause)
-and hands each frame to every subscriber's ``ForwardTrack``, which aiortc encodes again.
-A dropped or paused frame leaves a gap in the RTP timestamps, which the receiver sees as
-loss.
+A ``Fanout`` takes the publisher's Opus packets as they arrive at its RTP receiver, before
+aiortc's jitter buffer and decoder, and hands each one to every subscriber's
+``ForwardTrack``, which aiortc packs again without decoding or encoding. Like LiveKit's
+SFU, the sandbox adds no buffering of its own: aiortc's audio jitter buffer holds four
+frames (80 ms) before it lets one go, and much longer after a lost packet, and a decode and
+an encode per subscriber cost a core at 16 voices.
+
+The level for active speakers comes from each packet's ``ssrc-audio-level`` header
+extension (RFC 6464), which WebRTC senders attach. The track's impairment (random loss, a
+fixed delay, or a pause) drops or holds packets: a dropped or paused packet leaves a gap in
+the RTP timestamps, which the receiver conceals as loss.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
+import fractions
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
+from aiortc.rtp import RtpPacket
+from av.packet import Packet
 
-SUBSCRIBER_QUEUE = 25  # frames (20 ms each) a slow subscriber may fall behind
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Encoded: TypeAlias = Packet[Any]
+else:
+    Encoded = Packet
+
+SUBSCRIBER_QUEUE = 25      # packets (20 ms each) a slow subscriber may fall behind
+TIME_BASE = fractions.Fraction(1, 48000)
+SILENT_DBOV = 127          # the quietest level the header extension can carry
 
 
 @dataclass
 class Impairment:
     """What the sandbox does to one forwarded track (test control)."""
 
-    loss: float = 0.0       # fraction of frames dropped, 0..1
-    delay_ms: float = 0.0   # extra delay added to every frame
+    loss: float = 0.0       # fraction of packets dropped, 0..1
+    delay_ms: float = 0.0   # extra delay added to every packet
     paused: bool = False    # forward nothing until resumed
 
     @property
@@ -39,49 +57,69 @@ class Impairment:
 
 
 class ForwardTrack(MediaStreamTrack):
-    """One subscriber's copy of a published track."""
+    """One subscriber's copy of a published track: encoded packets, packed as they are."""
 
     kind = "audio"
 
     def __init__(self, track_sid: str) -> None:
         super().__init__()
         self._id = track_sid
-        self._queue: asyncio.Queue[AudioFrame | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._queue: asyncio.Queue[Encoded | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
 
-    def offer(self, frame: AudioFrame | None) -> None:
+    def offer(self, packet: Encoded | None) -> None:
         if self._queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
-                self._queue.get_nowait()  # a slow subscriber loses the oldest frame
-        self._queue.put_nowait(frame)
+                self._queue.get_nowait()  # a slow subscriber loses the oldest packet
+        self._queue.put_nowait(packet)
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> Encoded:  # type: ignore[override]  # aiortc packs a Packet as is
         if self.readyState != "live":
             raise MediaStreamError
-        frame = await self._queue.get()
-        if frame is None:
+        packet = await self._queue.get()
+        if packet is None:
             self.stop()
             raise MediaStreamError
-        return frame
+        return packet
+
+
+RtpHandler = Callable[..., Awaitable[None]]
 
 
 class Fanout:
-    """Reads a publisher's track once and feeds every subscriber's ForwardTrack."""
+    """Takes a publisher's packets off its RTP receiver and feeds every subscriber."""
 
-    def __init__(self, source: MediaStreamTrack, track_sid: str) -> None:
-        self.source = source
+    def __init__(self, track_sid: str, receiver: RTCRtpReceiver | None = None) -> None:
+        self.receiver = receiver
         self.track_sid = track_sid
         self.impairment = Impairment()
         self._sinks: set[ForwardTrack] = set()
-        self._delayed: deque[tuple[float, AudioFrame]] = deque()
-        self._sum_sq = 0.0
+        self._delayed: deque[tuple[float, Encoded]] = deque()
+        self._power = 0.0          # sum of the packets' mean-square levels (full scale 1.0)
         self._count = 0
+        self._origin: int | None = None  # the first packet's RTP timestamp
+        self._last_ts = 0
+        self._pts = 0                    # unwrapped RTP time since the first packet
+        self._original: RtpHandler | None = None
         self.frames_in = 0
         self.frames_dropped = 0
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                            name=f"fanout-{self.track_sid}")
+        """Take the receiver's packets from now on (aiortc neither buffers nor decodes them).
+        Without a receiver, packets come through :meth:`feed`."""
+        receiver = self.receiver
+        if receiver is None or self._original is not None:
+            return
+        self._original = receiver._handle_rtp_packet
+        codecs: dict[int, Any] = getattr(receiver, "_RTCRtpReceiver__codecs", {})
+
+        async def handle(packet: RtpPacket, arrival_time_ms: int = 0) -> None:
+            codec = codecs.get(packet.payload_type)
+            if codec is not None and codec.mimeType.lower() == "audio/opus" and packet.payload:
+                level = packet.extensions.audio_level
+                self.feed(packet.payload, packet.timestamp,
+                          level[1] if level is not None else SILENT_DBOV)
+
+        receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
 
     def subscribe(self) -> ForwardTrack:
         sink = ForwardTrack(self.track_sid)
@@ -94,59 +132,59 @@ class Fanout:
 
     def take_level(self) -> float:
         """RMS level (linear, full scale 1.0) since the last call."""
-        level = math.sqrt(self._sum_sq / self._count) if self._count else 0.0
-        self._sum_sq, self._count = 0.0, 0
+        level = (self._power / self._count) ** 0.5 if self._count else 0.0
+        self._power, self._count = 0.0, 0
         return level
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                frame = await self.source.recv()
-                if not isinstance(frame, AudioFrame):
-                    continue
-                self.frames_in += 1
-                pcm = frame.to_ndarray().astype(np.float32) / 32768.0
-                self._sum_sq += float(np.dot(pcm.ravel(), pcm.ravel()))
-                self._count += pcm.size
-                self._forward(frame)
-        except (MediaStreamError, asyncio.CancelledError):
-            pass
-        finally:
-            for sink in list(self._sinks):
-                sink.offer(None)
+    def feed(self, payload: bytes, ts: int, dbov: int) -> None:
+        """One Opus packet: its RTP timestamp and its level in -dBov (0 loudest, 127 silent)."""
+        self.frames_in += 1
+        self._power += 0.0 if dbov >= SILENT_DBOV else 10.0 ** (-dbov / 10.0)
+        self._count += 1
+        if self._origin is None:
+            self._origin = self._last_ts = ts
+        step = (ts - self._last_ts) & 0xFFFFFFFF
+        if step >= 0x80000000:
+            step -= 0x100000000  # an older packet, reordered on the way
+        self._last_ts = ts if step > 0 else self._last_ts
+        pts = self._pts + step
+        self._pts = max(self._pts, pts)
+        out = Packet(payload)
+        out.pts = pts
+        out.time_base = TIME_BASE
+        self._forward(out)
 
-    def _forward(self, frame: AudioFrame) -> None:
+    def _forward(self, packet: Encoded) -> None:
         imp = self.impairment
         now = time.monotonic()
         if imp.paused or (imp.loss > 0 and random.random() < imp.loss):
             self.frames_dropped += 1
             return
         if imp.delay_ms > 0 or self._delayed:
-            self._delayed.append((now + imp.delay_ms / 1000.0, frame))
+            self._delayed.append((now + imp.delay_ms / 1000.0, packet))
             while self._delayed and self._delayed[0][0] <= now:
                 self._send(self._delayed.popleft()[1])
             if self._delayed:
-                asyncio.get_running_loop().call_at(
-                    asyncio.get_running_loop().time() + (self._delayed[0][0] - now),
-                    self._release)
+                loop = asyncio.get_running_loop()
+                loop.call_at(loop.time() + (self._delayed[0][0] - now), self._release)
             return
-        self._send(frame)
+        self._send(packet)
 
     def _release(self) -> None:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
             self._send(self._delayed.popleft()[1])
 
-    def _send(self, frame: AudioFrame) -> None:
+    def _send(self, packet: Encoded) -> None:
         for sink in self._sinks:
-            sink.offer(frame)
+            sink.offer(packet)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        original, self._original = self._original, None
+        if original is not None and self.receiver is not None:
+            with contextlib.suppress(AttributeError):
+                del self.receiver._handle_rtp_packet  # the class's own handler again
+        self._delayed.clear()
         for sink in list(self._sinks):
             sink.offer(None)
         self._sinks.clear()

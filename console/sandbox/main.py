@@ -56,8 +56,12 @@ def start_real(host: str, port: int) -> subprocess.Popen[bytes]:
 
 
 async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
-                api_secret: str, real: bool, duration: float | None = None) -> bool:
-    """Run until SIGINT/SIGTERM (or ``duration`` seconds); False if stopped while joining."""
+                api_secret: str, real: bool, duration: float | None = None,
+                sdk_voices: bool = False) -> bool:
+    """Run until SIGINT/SIGTERM (or ``duration`` seconds); False if stopped while joining.
+
+    The voices are played by the server itself unless ``sdk_voices`` or ``real`` (a real
+    livekit-server has no such thing): then they join as SDK clients."""
     proc: subprocess.Popen[bytes] | None = None
     server: SandboxServer | None = None
     if real:
@@ -70,7 +74,8 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
         except OSError as exc:
             raise SandboxStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         url = server.url
-    demo = DemoVoices(voices)
+    sdk_voices = sdk_voices or real
+    demo = DemoVoices(voices if sdk_voices else 0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -97,7 +102,8 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
     try:
         # A stop (Ctrl+C, SIGTERM) must also end a start that is still joining voices.
         joining = asyncio.ensure_future(
-            demo.start(url, room, api_key=api_key, api_secret=api_secret, real_server=real))
+            demo.start(url, room, api_key=api_key, api_secret=api_secret, real_server=real)
+            if sdk_voices or server is None else server.add_voices(room, voices))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({joining, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -141,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         joined = asyncio.run(serve(host=args.host, port=args.port, voices=args.voices,
                                    room=args.room, api_key=args.api_key,
                                    api_secret=args.api_secret, real=args.real,
-                                   duration=args.duration))
+                                   duration=args.duration, sdk_voices=args.sdk_voices))
     except SandboxStartError as exc:
         print(f"livekit-console sandbox: {exc}", file=sys.stderr)
         return 2

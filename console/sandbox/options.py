@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--room", default="demo")
     parser.add_argument("--api-key", default=DEV_KEY)
     parser.add_argument("--api-secret", default=DEV_SECRET)
+    parser.add_argument("--sdk-voices", action="store_true",
+                        help="voices join as livekit SDK clients (about 4 %% of a core each) "
+                             "instead of being played by the server; always so with --real")
     parser.add_argument("--real", action="store_true",
                         help="start livekit-server --dev from PATH instead")
     parser.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)

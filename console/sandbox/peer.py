@@ -35,22 +35,12 @@ from livekit.protocol import rtc as proto
 
 from console.sandbox.auth import Grant
 from console.sandbox.forward import Fanout, ForwardTrack
-from console.sandbox.room import Room, new_sid
+from console.sandbox.room import Peer, Published, Room, new_sid
 
 log = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 10.0
 DATA_BACKLOG = 256  # data packets held for a subscriber whose channels are still opening
 Reason = Any  # a models.DisconnectReason value (the protobuf stubs type enums loosely)
-
-
-@dataclass
-class Published:
-    """A track this participant publishes."""
-
-    info: models.TrackInfo
-    cid: str
-    fanout: Fanout | None = None   # once its media has arrived
-    mid: str | None = None
 
 
 @dataclass
@@ -64,7 +54,7 @@ class Subscription:
     transceiver: Any = field(default=None)
 
 
-class Peer:
+class ClientPeer:
     """A participant in a room, for as long as its websocket lives."""
 
     def __init__(self, room: Room, grant: Grant, ws: web.WebSocketResponse,
@@ -247,11 +237,15 @@ class Peer:
             pub = self._pending.pop(next(iter(self._pending)))  # oldest request
         if pub is None:
             return
+        receiver = None
         for transceiver in self.pub_pc.getTransceivers():
             if transceiver.receiver.track is track:
                 pub.mid = transceiver.mid
                 pub.info.mid = transceiver.mid or ""
-        pub.fanout = Fanout(track, pub.info.sid)
+                receiver = transceiver.receiver
+        if receiver is None:
+            return
+        pub.fanout = Fanout(pub.info.sid, receiver)
         pub.fanout.start()
         self.published[pub.info.sid] = pub
         self.info.tracks.append(pub.info)
@@ -414,23 +408,6 @@ class Peer:
                     break
         finally:
             self._negotiating = False
-
-    # -- quality --------------------------------------------------------------------------
-    def quality(self) -> tuple[Any, float]:
-        """(ConnectionQuality, score) from the impairments on what this peer publishes."""
-        loss = max((p.fanout.impairment.loss for p in self.published.values()
-                    if p.fanout is not None), default=0.0)
-        paused = any(p.fanout.impairment.paused for p in self.published.values()
-                     if p.fanout is not None)
-        delay = max((p.fanout.impairment.delay_ms for p in self.published.values()
-                     if p.fanout is not None), default=0.0)
-        if paused:
-            return models.ConnectionQuality.LOST, 0.0
-        if loss >= 0.1 or delay >= 300:
-            return models.ConnectionQuality.POOR, 2.0
-        if loss > 0 or delay > 0:
-            return models.ConnectionQuality.GOOD, 3.5
-        return models.ConnectionQuality.EXCELLENT, 4.8
 
     # -- leaving --------------------------------------------------------------------------
     def leave_request(self, reason: Reason, *,

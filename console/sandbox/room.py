@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import secrets
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from livekit.protocol import models
 from livekit.protocol import rtc as proto
 
-if TYPE_CHECKING:
-    from console.sandbox.peer import Peer
+from console.engine.wakeup import cancel_and_wait
+from console.sandbox.forward import Fanout
 
 SPEAKER_EVERY_S = 0.25
 QUALITY_EVERY_S = 2.0
@@ -23,6 +23,52 @@ SPEAKING_DBFS = -50.0     # a track this loud over the last 250 ms is speaking
 def new_sid(prefix: str) -> str:
     """An id the SDK accepts: PA_ participants, TR_ tracks, RM_ rooms."""
     return prefix + secrets.token_hex(6)
+
+
+@dataclass
+class Published:
+    """A track a participant publishes."""
+
+    info: models.TrackInfo
+    cid: str
+    fanout: Fanout | None = None   # once its media has arrived
+    mid: str | None = None
+
+
+class Peer(Protocol):
+    """A participant as the room and the other participants see it: a client connected
+    over signalling (``console.sandbox.peer.ClientPeer``) or a voice the sandbox plays
+    itself (``console.sandbox.server_voices.ServerVoice``)."""
+
+    room: Room
+    info: models.ParticipantInfo
+    published: dict[str, Published]
+    auto_subscribe: bool
+
+    def send(self, msg: proto.SignalResponse) -> None: ...
+
+    def subscribe(self, publisher: Peer, pub: Published, *, negotiate: bool = True) -> None: ...
+
+    def unsubscribe(self, track_sid: str) -> None: ...
+
+    def deliver_data(self, packet: bytes, label: str) -> None: ...
+
+    async def close(self, *, notify_client: bool = False, reason: Any = 0,
+                    abrupt: bool = False) -> None: ...
+
+
+def quality_of(published: dict[str, Published]) -> tuple[Any, float]:
+    """(ConnectionQuality, score) from the impairments on what a participant publishes."""
+    fanouts = [p.fanout for p in published.values() if p.fanout is not None]
+    loss = max((f.impairment.loss for f in fanouts), default=0.0)
+    delay = max((f.impairment.delay_ms for f in fanouts), default=0.0)
+    if any(f.impairment.paused for f in fanouts):
+        return models.ConnectionQuality.LOST, 0.0
+    if loss >= 0.1 or delay >= 300:
+        return models.ConnectionQuality.POOR, 2.0
+    if loss > 0 or delay > 0:
+        return models.ConnectionQuality.GOOD, 3.5
+    return models.ConnectionQuality.EXCELLENT, 4.8
 
 
 class Room:
@@ -50,10 +96,7 @@ class Room:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def others(self, peer: Peer) -> list[Peer]:
         return [p for p in self.peers.values() if p is not peer]
@@ -103,7 +146,7 @@ class Room:
     def _send_quality(self) -> None:
         infos = []
         for peer in self.peers.values():
-            quality, score = peer.quality()
+            quality, score = quality_of(peer.published)
             infos.append(proto.ConnectionQualityInfo(participant_sid=peer.info.sid,
                                                      quality=quality, score=score))
         if not infos:

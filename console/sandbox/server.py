@@ -22,8 +22,10 @@ from livekit.protocol import rtc as proto
 from console.sandbox import fast_level
 from console.sandbox.auth import DEV_KEY, DEV_SECRET, AuthError, Grant, verify
 from console.sandbox.forward import Impairment
-from console.sandbox.peer import Peer
-from console.sandbox.room import Room
+from console.sandbox.peer import ClientPeer
+from console.sandbox.room import Peer, Room
+from console.sandbox.server_voices import Choir, ServerVoice
+from console.sandbox.voices import voice_specs
 
 fast_level.install()
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class SandboxServer:
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self.joins = 0
+        self.choir = Choir()
 
     @property
     def url(self) -> str:
@@ -93,6 +96,7 @@ class SandboxServer:
     async def stop(self, *, graceful: bool = True) -> None:
         """Close every participant (telling them, if ``graceful``) and stop listening."""
         runner, self._runner = self._runner, None
+        await self.choir.stop()
         for room in list(self.rooms.values()):
             for peer in list(room.peers.values()):
                 await peer.close(notify_client=graceful,
@@ -145,15 +149,12 @@ class SandboxServer:
     async def _session(self, ws: web.WebSocketResponse, grant: Grant, protocol: int,
                        transport: asyncio.BaseTransport | None,
                        auto_subscribe: bool = True) -> None:
-        room = self.rooms.get(grant.room)
-        if room is None:
-            room = self.rooms[grant.room] = Room(grant.room)
-            room.start()
+        room = self.room(grant.room)
         old = room.peers.get(grant.identity)
         if old is not None:
             await old.close(notify_client=True,
                             reason=models.DisconnectReason.DUPLICATE_IDENTITY)
-        peer = Peer(room, grant, ws, protocol, self._gone, transport,
+        peer = ClientPeer(room, grant, ws, protocol, self._gone, transport,
                     auto_subscribe=auto_subscribe)
         peer.forward_data = self._forward_data
         room.peers[grant.identity] = peer
@@ -179,6 +180,18 @@ class SandboxServer:
                     break
         finally:
             await peer.close(reason=models.DisconnectReason.CLIENT_INITIATED)
+
+    def room(self, name: str) -> Room:
+        """The room of that name, opened now if nobody is in it yet."""
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = Room(name)
+            room.start()
+        return room
+
+    async def add_voices(self, room: str, count: int) -> list[ServerVoice]:
+        """``count`` demo voices played by the server itself in ``room``."""
+        return await self.choir.add(self.room(room), voice_specs(count))
 
     def _gone(self, peer: Peer) -> None:
         room = peer.room
