@@ -36,17 +36,19 @@ async def collect(tap: TrackTap, seconds: float) -> list[np.ndarray]:
 
 
 @pytest.mark.asyncio
-async def test_a_tap_delivers_the_tracks_samples_whole_and_in_order() -> None:
+@pytest.mark.parametrize("frame_ms", [10, 20])
+async def test_a_tap_delivers_the_tracks_samples_whole_and_in_order(frame_ms: int) -> None:
     before = subscribers()
     lt = await local_track("counter", counting)
-    tap = TrackTap(lt.track, capacity=10)
+    tap = TrackTap(lt.track, capacity=10, frame_ms=frame_ms)
     try:
         blocks = await collect(tap, 1.0)
     finally:
         tap.close()
         await lt.aclose()
-    assert len(blocks) >= 80  # 100 blocks a second
-    assert all(b.dtype == np.int16 and b.shape == (FRAME,) for b in blocks)
+    assert len(blocks) >= 800 // frame_ms  # 100 or 50 blocks a second
+    block = FRAME * frame_ms // 10
+    assert all(b.dtype == np.int16 and b.shape == (block,) for b in blocks)
     pcm = np.concatenate(blocks).astype(np.int32)
     steps = np.diff(pcm)
     # Consecutive samples count up by one (or wrap at 30000): nothing lost, repeated or
@@ -105,3 +107,25 @@ async def test_a_closed_tap_gets_nothing_more_and_others_keep_flowing() -> None:
         await a.aclose()
         await b.aclose()
     assert subscribers() == before
+
+
+@pytest.mark.asyncio
+async def test_tracks_past_a_big_room_arrive_in_20_ms_blocks() -> None:
+    from console.engine.channel import BIG_ROOM_TRACKS, open_track_stream
+    from console.engine.track_tap import open_taps
+
+    tracks = [await local_track(f"t{i}", counting) for i in range(BIG_ROOM_TRACKS + 1)]
+    taps: list[TrackTap] = []
+    try:
+        for lt in tracks:
+            taps.append(open_track_stream(lt.track))
+        assert open_taps() == BIG_ROOM_TRACKS + 1
+        assert [t.frame_ms for t in taps] == [10] * BIG_ROOM_TRACKS + [20]
+        blocks = await collect(taps[-1], 0.5)
+        assert blocks and all(b.shape == (2 * FRAME,) for b in blocks)
+    finally:
+        for tap in taps:
+            tap.close()
+        for lt in tracks:
+            await lt.aclose()
+    assert open_taps() == 0

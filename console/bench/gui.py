@@ -124,6 +124,10 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         result["underruns_per_10s_during_ui_stalls"] = round(
             10.0 * (total - state["under0"][0]) / (time.monotonic() - state["t_stalls"]), 1)
         result["of_which_after_host_stalls"] = after - state["under0"][1]
+        # Who ran dry over the whole run (the five worst): one late sender, or everybody?
+        worst = sorted(((c.underruns, c.key) for c in engine.channel_stats()
+                        if c.underruns), reverse=True)[:5]
+        result["underruns_by_channel_worst"] = {key: n for n, key in worst}
         # The output ring's target grows with underruns the host does not explain.
         result["output_target_ms_at_end"] = round(engine.output_stats().target_ms, 1)
         app.quit()

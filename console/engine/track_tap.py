@@ -129,15 +129,19 @@ def open_taps() -> int:
 
 
 class TrackTap:
-    """A bounded queue of 10 ms int16 mono blocks of one track; drained by the mixer.
+    """A bounded queue of int16 mono blocks of one track; drained by the mixer.
 
     Create it on the media loop. ``capacity`` blocks wait at most; beyond that the oldest is
-    dropped and counted (a mixer that stopped pulling must not grow memory).
+    dropped and counted (a mixer that stopped pulling must not grow memory). livekit cuts
+    the stream into ``frame_ms`` blocks: 20 ms halves the events (and the work per event)
+    of 10 ms, for 10 ms more latency.
     """
 
-    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = 48000) -> None:
+    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = 48000,
+                 frame_ms: int = 10) -> None:
         self._blocks: collections.deque[Block] = collections.deque()
         self._capacity = capacity
+        self.frame_ms = frame_ms
         self.dropped = 0
         self.ended = False
         self._handle: FfiHandle | None = None
@@ -147,6 +151,7 @@ class TrackTap:
         new.sample_rate = sample_rate
         new.num_channels = 1
         new.queue_size_frames = 0
+        new.frame_size_ms = frame_ms
         new.type = proto_audio.AudioStreamType.AUDIO_STREAM_NATIVE
         _router.begin_create(asyncio.get_running_loop())
         handle_id: int | None = None

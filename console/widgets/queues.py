@@ -14,6 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
@@ -60,6 +61,7 @@ class QueuesPlot(QWidget):
         plot.showGrid(x=False, y=True, alpha=0.2)
         plot.setXRange(-WINDOW_S, 0, padding=0)
         plot.setMouseEnabled(x=False, y=False)
+        plot.disableAutoRange()
         self._legend = plot.addLegend(offset=(-5, 5), labelTextSize="7pt", colCount=3)
         self._marks = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#d62728"), pen=None,
                                          name="underrun")
@@ -139,13 +141,21 @@ class QueuesPlot(QWidget):
 
         for name in [n for n in self._curves if n not in self.series]:
             self._plot.removeItem(self._curves.pop(name))
+        top = 0.0
         for index, (name, series) in enumerate(sorted(self.series.items())):
             curve = self._curves.get(name)
             if curve is None:
                 color: QColor | str = (self.text_color() if name == OUTPUT_KEY
                                        else PALETTE[index % len(PALETTE)])
-                curve = self._plot.plot(name=name, pen=pg.mkPen(color, width=1))
+                # A bare curve item: PlotDataItem's dataset bookkeeping doubled the cost.
+                curve = pg.PlotCurveItem(name=name, pen=pg.mkPen(color, width=1))
+                self._plot.addItem(curve)
                 self._curves[name] = curve
-            curve.setData([t - now for t, _ in series], [d for _, d in series])
-        self._marks.setData([t - now for t, _ in self.underrun_marks],
-                            [d for _, d in self.underrun_marks])
+            points = np.array(series, dtype=np.float64).reshape(-1, 2)
+            top = max(top, float(points[:, 1].max(initial=0.0)))
+            curve.setData(points[:, 0] - now, points[:, 1], skipFiniteCheck=True)
+        marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
+        self._marks.setData(marks[:, 0] - now, marks[:, 1])
+        # The y range from what is known here: pyqtgraph's auto-range asks every curve for
+        # its bounds on each paint.
+        self._plot.setYRange(0.0, max(10.0, top * 1.1), padding=0)
