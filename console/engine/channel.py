@@ -265,7 +265,7 @@ class Channel:
         skew = 0
         if abs(error_ms) > DEADBAND_MS:
             excess = error_ms - math.copysign(DEADBAND_MS, error_ms)
-            skew = int(np.clip(round(excess * SKEW_PER_MS), -MAX_SKEW, MAX_SKEW))
+            skew = max(-MAX_SKEW, min(MAX_SKEW, round(excess * SKEW_PER_MS)))
         n = min(FRAME + skew, depth)
         src: npt.NDArray[np.float32] = self._fifo.pop(n, np.float32)
         if n == FRAME:
