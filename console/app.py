@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from console import gc_pauses
 from console import settings as settings_mod
 from console.settings import ORGANIZATION, PROCESSING_OPTIONS, Settings
 
@@ -65,6 +66,7 @@ def run_app(
         if probe:
             _report_first_paint(window, app, float(probe))
         window.show()
+        gc_pauses.settle()  # no room plays yet: the one full collection costs nothing heard
         quitting: asyncio.Future[None] = loop.create_future()
 
         def _on_quit() -> None:

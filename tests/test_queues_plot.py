@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtGui import QColor, QPalette
 
 from console.engine.channel import ChannelStats
 from console.engine.meter import SILENT
 from console.engine.output import OutputStats
-from console.widgets.queues import OUTPUT_KEY, SAMPLE_S, WINDOW_S, QueuesPlot
+from console.widgets.queues import (
+    MAX_NAMED,
+    OTHERS_KEY,
+    OUTPUT_KEY,
+    SAMPLE_S,
+    WINDOW_S,
+    QueuesPlot,
+)
 
 
 def channel(key: str, queue_ms: float, underruns: int) -> ChannelStats:
@@ -61,3 +69,30 @@ def test_the_plot_is_built_when_shown_and_follows_a_dark_palette(qtbot) -> None:
     assert plot._plot.getAxis("left").textPen().color() == QColor(230, 230, 230)
     assert plot._legend.opts["brush"].color().rgb() == QColor(30, 30, 30).rgb()
 
+
+
+def test_a_big_room_keeps_eight_curves_and_draws_the_rest_as_one(qtbot) -> None:
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    keys = [f"p{i:02d}/TR" for i in range(20)]
+    labels = {k: k.split("/")[0] for k in keys}
+    t = 3000.0
+    plot.add_sample([channel(k, 30.0, 0) for k in keys], output(30.0), labels, now=t)
+    # p15 runs dry once: it gets a curve of its own, ahead of the alphabet.
+    plot.add_sample([channel(k, 31.0, 1 if k.startswith("p15") else 0) for k in keys],
+                    output(29.0), labels, now=t + 1)
+    named, others = plot.split_named()
+    assert len(named) == MAX_NAMED and "p15" in named
+    assert named == sorted(named) and named[:MAX_NAMED - 1] == [f"p{i:02d}" for i in range(7)]
+    assert sorted(named + others) == sorted(labels.values())
+    assert set(plot._curves) == {*named, OUTPUT_KEY, OTHERS_KEY}
+    y = plot._curves[OTHERS_KEY].yData
+    # Every other participant's two samples, each series ended by a gap.
+    assert len(y) == 3 * len(others) and int(np.isnan(y).sum()) == len(others)
+    # Back to a small room: the shared curve goes.
+    few = keys[:3]
+    plot.add_sample([channel(k, 30.0, 1 if k.startswith("p15") else 0) for k in few],
+                    output(30.0), labels, now=t + WINDOW_S + 1.5)
+    assert set(plot._curves) == {"p00", "p01", "p02", OUTPUT_KEY}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
 import pytest
+
+from console import gc_pauses
+from console.gc_pauses import ROOM_SETTLE_S
 
 pytestmark = [pytest.mark.audio, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -52,7 +56,11 @@ def _monitor_rms_dbfs(seconds: float = 0.5) -> float:
     return 20 * math.log10(rms / 32768) if rms > 0 else -120.0
 
 
-def test_join_the_sandbox_see_strips_mute_one_and_leave(window, engine, qtbot) -> None:
+def test_join_the_sandbox_see_strips_mute_one_and_leave(window, engine, qtbot,
+                                                        monkeypatch) -> None:
+    released: list[int] = []
+    release = gc_pauses.release
+    monkeypatch.setattr(gc_pauses, "release", lambda: released.append(1) or release())
     panel = window.join_panel
     assert panel.sandbox_mode.isChecked()  # no LIVEKIT_URL: the local sandbox
     assert engine.output_device is not None and engine.output_device.name == "lkc_speaker_a"
@@ -78,10 +86,16 @@ def test_join_the_sandbox_see_strips_mute_one_and_leave(window, engine, qtbot) -
     box = window.toggles["echo_cancellation"]
     box.setChecked(True)
     assert engine.processing.echo_cancellation
+    # A few seconds in, what the room built is kept out of full collections...
+    qtbot.waitUntil(lambda: window._joined_at == 0.0, timeout=int(ROOM_SETTLE_S * 1000) + 3000)
+    assert gc.get_freeze_count() > 0 and not released
     qtbot.mouseClick(panel.leave_button, qtbot_button())
     qtbot.waitUntil(lambda: not window.participants.strips, timeout=10000)
     qtbot.waitUntil(lambda: panel.join_button.isEnabled(), timeout=5000)
     assert engine.mixer.channels == {}
+    # ...and given back to the collector once it is gone (then the rest frozen again).
+    qtbot.waitUntil(lambda: window._joined_at is None, timeout=2000)
+    assert released == [1]
 
 
 def test_a_bad_token_shows_its_message_in_place(window, qtbot) -> None:

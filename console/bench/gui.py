@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from console import gc_pauses
 from console.bench import emit, parse_count_and_seconds
 from console.bench.capture import _pct
 
@@ -50,6 +51,7 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
     window = MainWindow(engine, store, controller=controller)
     window.resize(1240, 800)
     window.show()
+    gc_pauses.settle()  # as the app does once its window is up
     result: dict[str, Any] = {}
     ticks: list[float] = []
     lags: list[float] = []
@@ -93,6 +95,7 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         state["cpu0"] = time.process_time()
         state["under_measure0"] = underruns()[0]
         state["output_under0"] = engine.output_stats().underruns
+        state["host0"] = engine.output_stats().host_stalls
         QTimer.singleShot(int(seconds * 1000), start_stalls)
 
     def start_stalls() -> None:
@@ -109,6 +112,10 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         # when its packets come late (the sandbox child is short of CPU as well).
         result["of_which_output_ring"] = (engine.output_stats().underruns
                                           - state["output_under0"])
+        # Gaps of 30 ms or more between the output device's callbacks: this process froze.
+        result["host_stalls_without_ui_stalls"] = (engine.output_stats().host_stalls
+                                                   - state["host0"])
+        state["host1"] = engine.output_stats().host_stalls
         state["t_stalls"] = time.monotonic()
         state["phase"] = "stalls"
         state["stalls"] = 0
@@ -124,6 +131,8 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         result["underruns_per_10s_during_ui_stalls"] = round(
             10.0 * (total - state["under0"][0]) / (time.monotonic() - state["t_stalls"]), 1)
         result["of_which_after_host_stalls"] = after - state["under0"][1]
+        result["host_stalls_during_ui_stalls"] = engine.output_stats().host_stalls - state["host1"]
+        result["host_stall_ms_max"] = round(engine.output_stats().host_stall_ms_max, 1)
         # Who ran dry over the whole run (the five worst): one late sender, or everybody?
         worst = sorted(((c.underruns, c.key) for c in engine.channel_stats()
                         if c.underruns), reverse=True)[:5]

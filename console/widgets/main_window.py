@@ -42,9 +42,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console import gc_pauses
 from console import settings as settings_mod
 from console.engine.device_watch import DeviceWatch
 from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
+from console.gc_pauses import ROOM_SETTLE_S
 from console.settings import Settings
 from console.widgets.engine_protocol import AudioEngineLike
 from console.widgets.gain_control import GainControl
@@ -139,6 +141,7 @@ class MainWindow(QMainWindow):
         self._controller = controller
         self._store = store
         self._cpu = (time.monotonic(), time.process_time())
+        self._joined_at: float | None = None  # when this stay in a room began; 0: settled
         self._cpu_text = ""
         self._remembered = settings_mod.load(store)
         self._populating = False
@@ -535,6 +538,18 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             self._controller.session.set_participant_muted(identity, muted)
 
+    def _settle_room(self, in_room: bool) -> None:
+        """A few seconds into a room, keep what it built out of full collections."""
+        if not in_room:
+            if self._joined_at == 0.0:
+                gc_pauses.release()  # the room is gone: let its cycles be collected
+            self._joined_at = None
+        elif self._joined_at is None:
+            self._joined_at = time.monotonic()
+        elif self._joined_at > 0 and time.monotonic() - self._joined_at >= ROOM_SETTLE_S:
+            self._joined_at = 0.0  # done for this stay
+            gc_pauses.settle(collect=False)  # audio plays: no collection pause now
+
     def _poll_room(self) -> None:
         controller = self._controller
         if controller is None:
@@ -547,6 +562,7 @@ class MainWindow(QMainWindow):
         elif snap.detail and not busy:
             text = f"{snap.state.value}: {snap.detail}"
         self.join_panel.set_state(text, in_room=snap.state.in_room, busy=busy)
+        self._settle_room(snap.state.in_room)
         if controller.error:
             self.join_panel.show_error(controller.error)
         try:

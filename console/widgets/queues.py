@@ -4,8 +4,13 @@ A participant's curve is the audio waiting for them (AudioStream + channel, ms);
 ring has its own curve; every underrun is a red mark on its curve where it happened.
 pyqtgraph is imported when the plot is first built, so the window starts without it.
 Samples are taken at 5 Hz from the snapshots the window already reads; the plot is
-redrawn twice a second. Axes, legend and the output ring's curve take their colours from
-the widget's palette, so the plot follows the system's light or dark theme.
+redrawn twice a second. In a big room, eight participants keep a curve and a legend entry of
+their own (those whose queue ran dry most recently first, then by name) and the rest share
+one light curve, "others": thirty coloured curves cannot be told apart anyway, and painting
+them held the GUI thread (and with it, through the GIL, livekit's audio delivery) for 15 ms
+at a time, enough to starve every channel at once. Axes, legend, the output ring's curve and
+the others' take their colours from the widget's palette, so the plot follows the system's
+light or dark theme.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ WINDOW_S = 30.0
 SAMPLE_S = 0.2
 REDRAW_S = 0.5   # redrawing 10 curves costs ~10 ms of the GUI thread: twice a second
 OUTPUT_KEY = "output ring"
+OTHERS_KEY = "others"
+MAX_NAMED = 8    # participants drawn as curves of their own
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f", "#ff7f0e")
 
@@ -47,6 +54,7 @@ class QueuesPlot(QWidget):
         self.series: dict[str, deque[tuple[float, float]]] = {}
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
+        self._last_underrun_at: dict[str, float] = {}
         self._last_sample = 0.0
         self._last_redraw = 0.0
         self._t0 = time.monotonic()
@@ -77,6 +85,11 @@ class QueuesPlot(QWidget):
     def text_color(self) -> QColor:
         return self.palette().color(QPalette.ColorRole.WindowText)
 
+    def _faint_text(self) -> QColor:
+        faint = QColor(self.text_color())
+        faint.setAlpha(90)
+        return faint
+
     def _apply_palette(self) -> None:
         """Axes, legend and the output curve in the palette's colours (light or dark)."""
         if self._plot is None:
@@ -92,9 +105,10 @@ class QueuesPlot(QWidget):
             axis.setTextPen(pg.mkPen(text))
         self._legend.setBrush(pg.mkBrush(window))
         self._legend.setLabelTextColor(text)
-        curve = self._curves.get(OUTPUT_KEY)
-        if curve is not None:
-            curve.setPen(pg.mkPen(text, width=1))
+        for key, color in ((OUTPUT_KEY, text), (OTHERS_KEY, self._faint_text())):
+            curve = self._curves.get(key)
+            if curve is not None:
+                curve.setPen(pg.mkPen(color, width=1))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
@@ -118,6 +132,7 @@ class QueuesPlot(QWidget):
             before = self._last_underruns.get(name, underruns)
             if underruns > before:
                 self.underrun_marks.append((now, depth))
+                self._last_underrun_at[name] = now
             self._last_underruns[name] = underruns
         cutoff = now - WINDOW_S
         for name in list(self.series):
@@ -126,6 +141,7 @@ class QueuesPlot(QWidget):
                 series.popleft()
             if not series:
                 del self.series[name]
+                self._last_underrun_at.pop(name, None)
         while self.underrun_marks and self.underrun_marks[0][0] < cutoff:
             self.underrun_marks.popleft()
         if self.isVisible() and now - self._last_redraw >= REDRAW_S:
@@ -134,26 +150,50 @@ class QueuesPlot(QWidget):
             return True
         return False
 
+    def split_named(self) -> tuple[list[str], list[str]]:
+        """(participants with a curve of their own, those drawn as "others")."""
+        names = sorted(n for n in self.series if n != OUTPUT_KEY)
+        if len(names) <= MAX_NAMED:
+            return names, []
+        ran_dry = self._last_underrun_at
+        ranked = sorted(names, key=lambda n: -ran_dry.get(n, -np.inf))
+        named = sorted(ranked[:MAX_NAMED])
+        return named, [n for n in names if n not in set(named)]
+
     def _redraw(self, now: float) -> None:
         if self._plot is None:
             self._build()
         import pyqtgraph as pg
 
-        for name in [n for n in self._curves if n not in self.series]:
-            self._plot.removeItem(self._curves.pop(name))
+        named, others = self.split_named()
+        shown = {OUTPUT_KEY, *named, *([OTHERS_KEY] if others else [])}
+        for name in list(self._curves):
+            if name not in shown or (name != OTHERS_KEY and name not in self.series):
+                self._plot.removeItem(self._curves.pop(name))
         top = 0.0
-        for index, (name, series) in enumerate(sorted(self.series.items())):
+        for index, name in enumerate([*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]):
+            if name == OTHERS_KEY:
+                # One path for everyone else: each series, then a gap (NaN) before the next.
+                parts = [np.vstack([np.array(self.series[n], dtype=np.float64).reshape(-1, 2),
+                                    [[np.nan, np.nan]]]) for n in others]
+                points = np.concatenate(parts)
+            elif name in self.series:
+                points = np.array(self.series[name], dtype=np.float64).reshape(-1, 2)
+            else:
+                continue
             curve = self._curves.get(name)
             if curve is None:
-                color: QColor | str = (self.text_color() if name == OUTPUT_KEY
+                color: QColor | str = (self._faint_text() if name == OTHERS_KEY
+                                       else self.text_color() if name == OUTPUT_KEY
                                        else PALETTE[index % len(PALETTE)])
+                pen = pg.mkPen(color, width=1)
                 # A bare curve item: PlotDataItem's dataset bookkeeping doubled the cost.
-                curve = pg.PlotCurveItem(name=name, pen=pg.mkPen(color, width=1))
+                curve = pg.PlotCurveItem(name=name, pen=pen)
                 self._plot.addItem(curve)
                 self._curves[name] = curve
-            points = np.array(series, dtype=np.float64).reshape(-1, 2)
-            top = max(top, float(points[:, 1].max(initial=0.0)))
-            curve.setData(points[:, 0] - now, points[:, 1], skipFiniteCheck=True)
+            top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
+            curve.setData(points[:, 0] - now, points[:, 1], connect="finite",
+                          skipFiniteCheck=name != OTHERS_KEY)
         marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
         # The y range from what is known here: pyqtgraph's auto-range asks every curve for
