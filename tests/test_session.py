@@ -280,7 +280,18 @@ def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
         bot.stop()
 
 
-def test_push_to_talk_sends_silence_until_held_and_stats_arrive(sandbox, engine) -> None:
+def test_push_to_talk_sends_silence_until_held_and_stats_arrive(sandbox, engine,
+                                                                monkeypatch) -> None:
+    from livekit import rtc
+
+    per_track: list[str] = []
+    own = rtc.RemoteAudioTrack.get_stats
+
+    async def spy(self):  # per-track stats: only for tracks the room's report does not name
+        per_track.append(self.sid)
+        return await own(self)
+
+    monkeypatch.setattr(rtc.RemoteAudioTrack, "get_stats", spy)
     bot = Bot(sandbox, "listener").start()
     session = RoomSession(engine, publish=True)
     listener = bot.listener
@@ -304,6 +315,8 @@ def test_push_to_talk_sends_silence_until_held_and_stats_arrive(sandbox, engine)
         track = session.snapshot().participant("listener").tracks[0]
         assert track.stats.loss_percent < 5.0
         assert not np.isnan(track.stats.jitter_ms)
+        assert not np.isnan(session.snapshot().rtt_ms)
+        assert per_track == []  # all of it came from one report for the whole connection
     finally:
         session.leave()
         bot.stop()
