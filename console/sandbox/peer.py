@@ -39,6 +39,7 @@ from console.sandbox.room import Peer, Published, Room, new_sid
 
 log = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 10.0
+SENDER_START_S = 10.0  # how long an idle sender's transport may take to connect
 DATA_BACKLOG = 256  # data packets held for a subscriber whose channels are still opening
 Reason = Any  # a models.DisconnectReason value (the protobuf stubs type enums loosely)
 
@@ -161,6 +162,7 @@ class ClientPeer:
             await self.sub_pc.setRemoteDescription(
                 RTCSessionDescription(sdp=req.answer.sdp, type="answer"))
             await self._flush_candidates(self.sub_pc)
+            self.spawn(self._start_senders())
             if self._answer is not None and not self._answer.done():
                 self._answer.set_result(None)
         elif kind == "trickle":
@@ -387,6 +389,25 @@ class ClientPeer:
             sub.transceiver.direction = "inactive"
         if not self.closed:
             self.spawn(self.negotiate())
+
+    async def _start_senders(self) -> None:
+        """Start the senders aiortc left idle: when a renegotiation lands while the first
+        DTLS handshake is still running, aiortc's connect step finds the transport neither
+        new nor connected and skips them, and nothing starts them later (seen about once
+        in 20 joins: a subscribed track that never plays). Once the transport is up, its
+        connect step is run again; it starts only senders not yet started."""
+        pc = self.sub_pc
+        deadline = time.monotonic() + SENDER_START_S
+        while not self.closed and time.monotonic() < deadline:
+            idle = [t for t in pc.getTransceivers()
+                    if t.currentDirection in ("sendonly", "sendrecv")
+                    and not getattr(t.sender, "_RTCRtpSender__started", True)]
+            if not idle:
+                return
+            if all(t.receiver.transport.state == "connected" for t in idle):
+                await pc._RTCPeerConnection__connect()  # type: ignore[attr-defined]
+                return
+            await asyncio.sleep(0.05)
 
     async def negotiate(self) -> None:
         """Offer the subscriber connection's current state (serialised)."""
