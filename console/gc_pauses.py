@@ -29,8 +29,3 @@ def release() -> None:
     freeze what is left, the app's own long-lived objects."""
     gc.unfreeze()
     settle()
-
-
-def frozen() -> int:
-    """Objects kept out of collections so far."""
-    return gc.get_freeze_count()

@@ -94,8 +94,8 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         state["t0"] = time.monotonic()
         state["cpu0"] = time.process_time()
         state["under_measure0"] = underruns()[0]
-        state["output_under0"] = engine.output_stats().underruns
-        state["host0"] = engine.output_stats().host_stalls
+        out = engine.output_stats()
+        state["output_under0"], state["host0"] = out.underruns, out.host_stalls
         QTimer.singleShot(int(seconds * 1000), start_stalls)
 
     def start_stalls() -> None:
@@ -109,13 +109,12 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         result["underruns_without_ui_stalls"] = quiet
         result["underruns_per_10s_without_ui_stalls"] = round(10.0 * quiet / wall, 1)
         # The output ring runs dry when the media thread falls behind; a channel runs dry
-        # when its packets come late (the sandbox child is short of CPU as well).
-        result["of_which_output_ring"] = (engine.output_stats().underruns
-                                          - state["output_under0"])
+        # when its blocks come late (from the sandbox, or stuck behind the GIL).
+        out = engine.output_stats()
+        result["of_which_output_ring"] = out.underruns - state["output_under0"]
         # Gaps of 30 ms or more between the output device's callbacks: this process froze.
-        result["host_stalls_without_ui_stalls"] = (engine.output_stats().host_stalls
-                                                   - state["host0"])
-        state["host1"] = engine.output_stats().host_stalls
+        result["host_stalls_without_ui_stalls"] = out.host_stalls - state["host0"]
+        state["host1"] = out.host_stalls
         state["t_stalls"] = time.monotonic()
         state["phase"] = "stalls"
         state["stalls"] = 0
@@ -131,14 +130,15 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         result["underruns_per_10s_during_ui_stalls"] = round(
             10.0 * (total - state["under0"][0]) / (time.monotonic() - state["t_stalls"]), 1)
         result["of_which_after_host_stalls"] = after - state["under0"][1]
-        result["host_stalls_during_ui_stalls"] = engine.output_stats().host_stalls - state["host1"]
-        result["host_stall_ms_max"] = round(engine.output_stats().host_stall_ms_max, 1)
+        out = engine.output_stats()
+        result["host_stalls_during_ui_stalls"] = out.host_stalls - state["host1"]
+        result["host_stall_ms_max"] = round(out.host_stall_ms_max, 1)
         # Who ran dry over the whole run (the five worst): one late sender, or everybody?
         worst = sorted(((c.underruns, c.key) for c in engine.channel_stats()
                         if c.underruns), reverse=True)[:5]
         result["underruns_by_channel_worst"] = {key: n for n, key in worst}
         # The output ring's target grows with underruns the host does not explain.
-        result["output_target_ms_at_end"] = round(engine.output_stats().target_ms, 1)
+        result["output_target_ms_at_end"] = round(out.target_ms, 1)
         app.quit()
 
     deadline = time.monotonic() + 90.0

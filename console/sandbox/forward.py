@@ -22,7 +22,6 @@ import fractions
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,9 +81,6 @@ class ForwardTrack(MediaStreamTrack):
         return packet
 
 
-RtpHandler = Callable[..., Awaitable[None]]
-
-
 class Fanout:
     """Takes a publisher's packets off its RTP receiver and feeds every subscriber."""
 
@@ -96,10 +92,9 @@ class Fanout:
         self._delayed: deque[tuple[float, Encoded]] = deque()
         self._power = 0.0          # sum of the packets' mean-square levels (full scale 1.0)
         self._count = 0
-        self._origin: int | None = None  # the first packet's RTP timestamp
-        self._last_ts = 0
-        self._pts = 0                    # unwrapped RTP time since the first packet
-        self._original: RtpHandler | None = None
+        self._last_ts: int | None = None  # the newest RTP timestamp seen
+        self._pts = 0                     # unwrapped RTP time since the first packet
+        self._hooked = False
         self.frames_in = 0
         self.frames_dropped = 0
 
@@ -107,9 +102,9 @@ class Fanout:
         """Take the receiver's packets from now on (aiortc neither buffers nor decodes them).
         Without a receiver, packets come through :meth:`feed`."""
         receiver = self.receiver
-        if receiver is None or self._original is not None:
+        if receiver is None or self._hooked:
             return
-        self._original = receiver._handle_rtp_packet
+        self._hooked = True
         codecs: dict[int, Any] = getattr(receiver, "_RTCRtpReceiver__codecs", {})
 
         async def handle(packet: RtpPacket, arrival_time_ms: int = 0) -> None:
@@ -141,12 +136,11 @@ class Fanout:
         self.frames_in += 1
         self._power += 0.0 if dbov >= SILENT_DBOV else 10.0 ** (-dbov / 10.0)
         self._count += 1
-        if self._origin is None:
-            self._origin = self._last_ts = ts
-        step = (ts - self._last_ts) & 0xFFFFFFFF
+        last = ts if self._last_ts is None else self._last_ts
+        step = (ts - last) & 0xFFFFFFFF
         if step >= 0x80000000:
             step -= 0x100000000  # an older packet, reordered on the way
-        self._last_ts = ts if step > 0 else self._last_ts
+        self._last_ts = ts if step > 0 else last
         pts = self._pts + step
         self._pts = max(self._pts, pts)
         out = Packet(payload)
@@ -180,8 +174,8 @@ class Fanout:
             sink.offer(packet)
 
     async def stop(self) -> None:
-        original, self._original = self._original, None
-        if original is not None and self.receiver is not None:
+        hooked, self._hooked = self._hooked, False
+        if hooked and self.receiver is not None:
             with contextlib.suppress(AttributeError):
                 del self.receiver._handle_rtp_packet  # the class's own handler again
         self._delayed.clear()

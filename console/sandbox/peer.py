@@ -253,10 +253,7 @@ class ClientPeer:
         self.info.tracks.append(pub.info)
         self.info.is_publisher = True
         self.info.version += 1
-        self.room.broadcast_participant(self)
-        for other in self.room.others(self):
-            if other.auto_subscribe:
-                other.subscribe(self, pub)
+        self.room.publish(self, pub)
 
     def _unpublish_stopped(self, sdp: str) -> None:
         """Tracks whose m-line the client stopped sending on (unpublish has no message)."""
@@ -294,12 +291,7 @@ class ClientPeer:
                 if pending.info.sid == track_sid:
                     pending.info.muted = muted
             return
-        pub.info.muted = muted
-        for t in self.info.tracks:
-            if t.sid == track_sid:
-                t.muted = muted
-        self.info.version += 1
-        self.room.broadcast_participant(self)
+        self.room.mark_muted(self, pub, muted)
 
     def _on_update_metadata(self, req: proto.UpdateParticipantMetadata) -> None:
         if req.metadata:
@@ -394,7 +386,7 @@ class ClientPeer:
         """Start the senders aiortc left idle: when a renegotiation lands while the first
         DTLS handshake is still running, aiortc's connect step finds the transport neither
         new nor connected and skips them, and nothing starts them later (seen about once
-        in 20 joins: a subscribed track that never plays). Once the transport is up, its
+        in 25-50 joins: a subscribed track that never plays). Once the transport is up, its
         connect step is run again; it starts only senders not yet started."""
         pc = self.sub_pc
         deadline = time.monotonic() + SENDER_START_S

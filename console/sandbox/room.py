@@ -101,6 +101,30 @@ class Room:
     def others(self, peer: Peer) -> list[Peer]:
         return [p for p in self.peers.values() if p is not peer]
 
+    async def admit(self, peer: Peer) -> None:
+        """Seat ``peer`` under its identity; one already there is told and closed first."""
+        old = self.peers.get(peer.info.identity)
+        if old is not None:
+            await old.close(notify_client=True,
+                            reason=models.DisconnectReason.DUPLICATE_IDENTITY)
+        self.peers[peer.info.identity] = peer
+
+    def publish(self, peer: Peer, pub: Published) -> None:
+        """Tell the room ``peer`` publishes ``pub``; whoever auto-subscribes gets it."""
+        self.broadcast_participant(peer)
+        for other in self.others(peer):
+            if other.auto_subscribe:
+                other.subscribe(peer, pub)
+
+    def mark_muted(self, peer: Peer, pub: Published, muted: bool) -> None:
+        """A published track's mute changed: in its info, the peer's, and for the room."""
+        pub.info.muted = muted
+        for track in peer.info.tracks:  # a copy of ``pub.info`` (protobuf appends copy)
+            if track.sid == pub.info.sid:
+                track.muted = muted
+        peer.info.version += 1
+        self.broadcast_participant(peer)
+
     def broadcast_participant(self, peer: Peer, *, include_self: bool = False) -> None:
         """Tell the room (and optionally the peer itself) about one participant's state."""
         update = proto.SignalResponse(update=proto.ParticipantUpdate(participants=[peer.info]))

@@ -150,14 +150,10 @@ class SandboxServer:
                        transport: asyncio.BaseTransport | None,
                        auto_subscribe: bool = True) -> None:
         room = self.room(grant.room)
-        old = room.peers.get(grant.identity)
-        if old is not None:
-            await old.close(notify_client=True,
-                            reason=models.DisconnectReason.DUPLICATE_IDENTITY)
         peer = ClientPeer(room, grant, ws, protocol, self._gone, transport,
-                    auto_subscribe=auto_subscribe)
+                          auto_subscribe=auto_subscribe)
         peer.forward_data = self._forward_data
-        room.peers[grant.identity] = peer
+        await room.admit(peer)
         self.joins += 1
         peer.send(peer.join_response(SERVER_VERSION, self.node_id))
         room.broadcast_participant(peer)

@@ -115,19 +115,16 @@ class ServerVoice:
         self._next_toggle = time.monotonic() + MUTE_EVERY_S
 
     # -- in the room ---------------------------------------------------------------------
-    def join(self) -> None:
+    async def join(self) -> None:
         """Enter the room, replacing a participant of the same identity, and be heard."""
-        self.room.peers[self.info.identity] = self
-        self.room.broadcast_participant(self)
-        for other in self.room.others(self):
-            if other.auto_subscribe:
-                other.subscribe(self, self._pub)
+        await self.room.admit(self)
+        self.room.publish(self, self._pub)
 
     def tick(self, now: float) -> None:
         """Send the next 20 ms packet (muted: encoded silence, as a muted WebRTC sender)."""
         if self.spec.mutes and now >= self._next_toggle:
             self._next_toggle += MUTE_EVERY_S
-            self._set_muted(not self._pub.info.muted)
+            self.room.mark_muted(self, self._pub, not self._pub.info.muted)
         fanout = self._pub.fanout
         assert fanout is not None
         if self._pub.info.muted:
@@ -139,13 +136,6 @@ class ServerVoice:
     def skip(self, packets: int) -> None:
         self._pos = (self._pos + packets) % len(self._loop.payloads)
         self._ts = (self._ts + packets * PACKET) & 0xFFFFFFFF
-
-    def _set_muted(self, muted: bool) -> None:
-        self._pub.info.muted = muted
-        for track in self.info.tracks:
-            track.muted = muted
-        self.info.version += 1
-        self.room.broadcast_participant(self)
 
     # -- the participant interface (a voice listens to nobody) -----------------------------
     def send(self, msg: proto.SignalResponse) -> None:
@@ -193,11 +183,7 @@ class Choir:
         voices = [ServerVoice(room, spec, loops[_loop_key(spec)], loops[None].payloads[0])
                   for spec in specs]
         for voice in voices:
-            old = room.peers.get(voice.info.identity)
-            if old is not None:
-                await old.close(notify_client=True,
-                                reason=models.DisconnectReason.DUPLICATE_IDENTITY)
-            voice.join()
+            await voice.join()
         self.voices.extend(voices)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="choir")

@@ -159,8 +159,12 @@ class QueuesPlot(QWidget):
             return names, []
         ran_dry = self._last_underrun_at
         ranked = sorted(names, key=lambda n: -ran_dry.get(n, -np.inf))
-        named = sorted(ranked[:MAX_NAMED])
-        return named, [n for n in names if n not in set(named)]
+        named = set(ranked[:MAX_NAMED])
+        return sorted(named), [n for n in names if n not in named]
+
+    def _points(self, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """A series as an (n, 2) array of (time, depth)."""
+        return np.array(self.series[name], dtype=np.float64).reshape(-1, 2)
 
     def _redraw(self, now: float) -> None:
         if self._plot is None:
@@ -168,19 +172,19 @@ class QueuesPlot(QWidget):
         import pyqtgraph as pg
 
         named, others = self.split_named()
-        shown = {OUTPUT_KEY, *named, *([OTHERS_KEY] if others else [])}
+        drawn = [*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]
         for name in list(self._curves):
-            if name not in shown or (name != OTHERS_KEY and name not in self.series):
+            if name not in drawn or (name != OTHERS_KEY and name not in self.series):
                 self._plot.removeItem(self._curves.pop(name))
         top = 0.0
-        for index, name in enumerate([*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]):
+        for index, name in enumerate(drawn):
             if name == OTHERS_KEY:
                 # One path for everyone else: each series, then a gap (NaN) before the next.
-                parts = [np.vstack([np.array(self.series[n], dtype=np.float64).reshape(-1, 2),
-                                    [[np.nan, np.nan]]]) for n in others]
-                points = np.concatenate(parts)
+                gap = np.array([[np.nan, np.nan]])
+                points = np.concatenate([part for n in others
+                                         for part in (self._points(n), gap)])
             elif name in self.series:
-                points = np.array(self.series[name], dtype=np.float64).reshape(-1, 2)
+                points = self._points(name)
             else:
                 continue
             curve = self._curves.get(name)
