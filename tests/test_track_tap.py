@@ -7,6 +7,7 @@ Room); livekit's native side makes the stream exactly as for a remote track.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -129,3 +130,54 @@ async def test_tracks_past_a_big_room_arrive_in_20_ms_blocks() -> None:
         for lt in tracks:
             await lt.aclose()
     assert open_taps() == 0
+
+
+@pytest.mark.asyncio
+async def test_native_buffers_are_dropped_off_the_delivery_thread_and_none_is_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each frame's native buffer is dropped once, by the reaper, not on livekit's thread.
+
+    Dropping lets go of the GIL, which on the delivery thread let the window hold back
+    every track's blocks; here both the thread and the completeness are checked on the
+    real native handles (a dropped handle cannot be dropped again).
+    """
+    from livekit.rtc._ffi_client import FfiHandle
+
+    from console.engine import track_tap
+
+    delivered: list[tuple[int, int]] = []  # (handle, thread) as the router hands it over
+    dropped: list[tuple[int, int]] = []
+    put, dispose = track_tap._reaper.put, FfiHandle.dispose
+
+    def record_put(handles: list[int]) -> None:
+        delivered.extend((h, threading.get_ident()) for h in handles)
+        put(handles)
+
+    def record_dispose(self: FfiHandle) -> None:
+        if not self.disposed:  # __del__ calls it again, to no effect
+            dropped.append((self.handle, threading.get_ident()))
+        dispose(self)
+
+    monkeypatch.setattr(track_tap, "_dispose", record_put)
+    monkeypatch.setattr(FfiHandle, "dispose", record_dispose)
+    lt = await local_track("counter", counting)
+    tap = TrackTap(lt.track, capacity=10)
+    try:
+        blocks = await collect(tap, 0.5)
+    finally:
+        tap.close()
+        await lt.aclose()
+    for _ in range(50):  # the reaper drops a batch every 20 ms
+        if track_tap._reaper.pending == 0 and len(dropped) >= len(delivered):
+            break
+        await asyncio.sleep(0.02)
+    assert len(delivered) >= len(blocks) >= 40
+    frames = {h for h, _ in delivered}
+    reaped = {h for h, _ in dropped if h in frames}
+    assert reaped == frames  # every buffer dropped ...
+    assert len(reaped) == len([h for h, _ in dropped if h in frames])  # ... once
+    delivery_threads = {t for _, t in delivered}
+    assert threading.get_ident() not in delivery_threads  # livekit's thread, not the loop's
+    assert not delivery_threads & {t for h, t in dropped if h in frames}
+    lib = FfiClient.instance._ffi_lib
+    assert not any(lib.livekit_ffi_drop_handle(h) for h in list(frames)[:20])  # really gone

@@ -8,11 +8,17 @@ Qt event loop running as in the app:
   and the output and channel underruns are counted: audio runs on its own thread and must
   not notice. Underruns in phase 1 (no stalls) are counted too, per 10 s like phase 2's:
   when both are alike, the machine is short of CPU and the stalls are not to blame.
+Then the window leaves and its engine stops, and the reference app (livekit's
+``MediaDevices`` and ``OutputPlayer``, headless, see ``console.bench.reference_room``)
+joins the same room with the same voices for ``--seconds``: the CPU figures side by side.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -162,8 +168,18 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         wait_joined()
 
     QTimer.singleShot(200, join)
+    reference: dict[str, Any] = {"error": "not run: ours did not finish"}
     try:
         app.exec()
+        lag_timer.stop()
+        stall_timer.stop()
+        if "error" not in result and controller.sandbox is not None:
+            # Ours leaves and its audio stops; the sandbox and its voices stay for the
+            # reference (the sandbox child lives as long as the controller's worker).
+            controller.leave().result(15.0)
+            engine.stop()
+            sandbox = controller.sandbox
+            reference = run_reference(sandbox.url, sandbox.room, participants, seconds)
     finally:
         lag_timer.stop()
         stall_timer.stop()
@@ -171,6 +187,8 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         controller.close()
         engine.stop()
         home.cleanup()
+    ours_cpu = result.get("cpu_percent")
+    ref_cpu = reference.get("cpu_percent")
     frame_ms = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([])
     return {
         "benchmark": "gui",
@@ -180,13 +198,43 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
                  "lkc_speaker_a, session); the sandbox and its voices run in a child process"),
         **result,
         "display_frame_ms_p95": _pct(frame_ms, 95),
+        "reference": reference,
+        "cpu_ratio_vs_reference": (round(ours_cpu / ref_cpu, 2)
+                                   if ours_cpu is not None and ref_cpu else None),
         "goals": {
             "cpu_le_25_percent": result.get("cpu_percent", 1e9) <= 25.0,
+            "cpu_le_reference": (ours_cpu is not None and ref_cpu is not None
+                                 and ours_cpu <= ref_cpu),
             "display_ge_30_fps": result.get("display_fps", 0.0) >= 29.5,
             "ui_lag_p99_le_8_ms": result.get("ui_lag_ms_p99", 1e9) <= 8.0,
             "zero_underruns_with_ui_stalls": result.get("underruns_during_ui_stalls") == 0,
         },
     }
+
+
+def run_reference(url: str, room: str, participants: int, seconds: float) -> dict[str, Any]:
+    """livekit's pieces in a child process in the same room; its figures, or an error."""
+    from console.bench.reference_room import TOKEN_ENV
+    from console.session.join import mint_token
+
+    env = dict(os.environ)
+    env[TOKEN_ENV] = mint_token("devkey", "secret", room, "reference-app", "reference")
+    cmd = [sys.executable, "-m", "console.bench.reference_room", "--url", url,
+           "--participants", str(participants), "--seconds", str(seconds)]
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=seconds + 120.0, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": "the reference app did not finish in time"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        figures = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        figures = None
+    if not isinstance(figures, dict):
+        tail = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        return {"error": f"the reference app failed: {tail[0]}"}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,13 @@ bounded deque and drops the native buffer, right there on the FFI thread, and ne
 the event reach an event loop. The mixer drains the deque on its own tick. Nothing here
 wakes a loop, and the cost per frame does not grow with the number of tracks.
 
+The native buffers are dropped later, in batches, by a thread of their own (the
+:class:`_Reaper`): dropping one is a ctypes call that lets go of the GIL, and taking it
+back costs livekit's delivery thread up to the switch interval (5 ms) whenever another
+thread wants the GIL, the window painting for instance. Dropped on the delivery thread, at
+32 tracks that held some blocks back by 30 ms and more; off it, the delivery thread takes
+the GIL once per frame.
+
 This reads livekit internals (``FfiClient``, the FFI protobufs) that are stable across the
 1.2 series; ``pyproject.toml`` pins ``livekit<1.3`` for that reason.
 """
@@ -35,6 +42,51 @@ from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 Block = tuple[float, npt.NDArray[np.int16]]  # (arrival time, samples)
 EARLY_LIMIT = 256  # events kept while a stream is being created and its handle is unknown
+REAP_EVERY_S = 0.02  # native buffers wait this long, at most about 100 of them, to be dropped
+
+
+class _Reaper:
+    """Drops native buffers for the FFI thread, from a daemon thread of its own."""
+
+    def __init__(self) -> None:
+        self._handles: collections.deque[int] = collections.deque()
+        self._wake = threading.Event()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="livekit-buffer-reaper",
+                                                daemon=True)
+                self._thread.start()
+
+    def put(self, handles: list[int]) -> None:
+        """Queue buffers to drop (any thread; never lets go of the GIL in the common case)."""
+        if handles:
+            self._handles.extend(handles)
+            if not self._wake.is_set():
+                self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._handles)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(REAP_EVERY_S)  # let a batch gather
+            self._wake.clear()  # what arrives from here on sets it again
+            self.drain()
+
+    def drain(self) -> None:
+        handles = self._handles
+        while True:
+            try:
+                handle = handles.popleft()
+            except IndexError:
+                return
+            FfiHandle(handle).dispose()
 
 
 class _Router:
@@ -59,6 +111,7 @@ class _Router:
         with self._manage:
             with self._lock:
                 self._creating += 1
+            _reaper.start()
             if self._queue is None:
                 # The filter does all the work and always answers False: nothing is queued.
                 self._queue = FfiClient.instance.queue.subscribe(loop, self._on_event)
@@ -115,11 +168,8 @@ def _buffer_of(event: proto_audio.AudioStreamEvent) -> list[int]:
     return [event.frame_received.frame.handle.id] if event.HasField("frame_received") else []
 
 
-def _dispose(handles: list[int]) -> None:
-    for handle in handles:
-        FfiHandle(handle).dispose()
-
-
+_reaper = _Reaper()
+_dispose = _reaper.put
 _router = _Router()
 
 

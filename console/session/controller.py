@@ -68,9 +68,9 @@ class RoomController:
                 raise JoinError(f"the local sandbox did not start: {exc}") from exc
         return self.sandbox.url
 
-    def leave(self) -> None:
-        """Leave (or give up a join under way); returns at once."""
-        self._worker.submit(self.session.leave)
+    def leave(self) -> concurrent.futures.Future[None]:
+        """Leave (or give up a join under way); returns at once, with the leave's future."""
+        return self._worker.submit(self.session.leave)
 
     def poll(self) -> SessionSnapshot:
         """The session's state; a finished join's failure lands in :attr:`error`."""
