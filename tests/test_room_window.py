@@ -217,3 +217,81 @@ def test_a_device_that_appears_is_listed_without_f5_and_playback_goes_on(window,
     finally:
         rc.write_text(before)
     qtbot.waitUntil(lambda: "lkc_mic_extra" not in listed(window.device_combo), timeout=5000)
+
+
+def _gains(engine, identity: str) -> list[float]:
+    return [c.gain_db for c in engine.channel_stats() if c.key.startswith(f"{identity}/")]
+
+
+def test_status_bar_strips_echo_figures_help_and_volumes_in_a_full_room(
+        engine, qtbot, tmp_path, monkeypatch) -> None:
+    """All eight demo voices: what the status bar, the strips and the help dialog show, and
+    a participant's volume applied live, remembered, and applied again on the next join."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from console import settings
+    from console.session.controller import RoomController
+    from console.widgets.main_window import SHORTCUTS, MainWindow
+
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    store = settings.open_store(tmp_path / "console.ini")
+    store.setValue("audio/output_device", "lkc_speaker_a")
+    controller = RoomController(engine, sandbox_voices=8)
+    window = MainWindow(engine, store, controller=controller)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        panel, strips = window.join_panel, window.participants.strips
+        qtbot.mouseClick(panel.join_button, qtbot_button())
+        qtbot.waitUntil(lambda: len(strips) == 8, timeout=30000)
+        # The status bar: the room, its round-trip time and the worst loss; our CPU.
+        qtbot.waitUntil(lambda: "RTT" in window.room_status.text(), timeout=10000)
+        status = window.room_status.text()
+        assert status.startswith("connected to 'demo'") and "loss" in status, status
+        assert window.cpu_label.text().startswith("CPU ") and window.cpu_label.text()[-1] == "%"
+        # The strips: only the agent wears the badge; the blinker's own mutes show and
+        # clear; every strip gets a connection quality from the server.
+        assert [k for k, s in strips.items() if s.badge.isVisibleTo(window)] == ["agent"]
+        seen: set[bool] = set()
+
+        def blinked() -> bool:
+            seen.add(strips["blinker"].their_mute.isVisibleTo(window))
+            return seen == {True, False}
+
+        qtbot.waitUntil(blinked, timeout=8000)
+        assert not strips["tone-440"].their_mute.isVisibleTo(window)
+        qtbot.waitUntil(lambda: all(s.quality.text() != "···" for s in strips.values()),
+                        timeout=10000)
+        # Echo figures show only while echo cancellation is on.
+        aec = window.toggles["echo_cancellation"]
+        for on in (False, True, False):
+            aec.setChecked(on)
+            assert engine.processing.echo_cancellation is on
+            qtbot.waitUntil(lambda on=on: window.erle_label.text().startswith("ERLE") is on,
+                            timeout=3000)
+        # F1 lists every shortcut.
+        qtbot.keyClick(window, Qt.Key.Key_F1)
+        qtbot.waitUntil(lambda: isinstance(getattr(window, "_shortcuts_box", None),
+                                           QMessageBox), timeout=2000)
+        listed = window._shortcuts_box.text()
+        assert all(keys in listed and what in listed for keys, what in SHORTCUTS)
+        window._shortcuts_box.close()
+        # A volume acts on the participant's channel at once and is remembered...
+        strips["tone-440"].volume.setValue(-12)
+        assert _gains(engine, "tone-440") == [-12.0]
+        assert settings.load(store).volumes == {"tone-440": -12.0}
+        qtbot.mouseClick(panel.leave_button, qtbot_button())
+        qtbot.waitUntil(lambda: not strips, timeout=10000)
+        qtbot.waitUntil(lambda: panel.join_button.isEnabled(), timeout=5000)
+        # ...and applied again when they are met next time.
+        qtbot.mouseClick(panel.join_button, qtbot_button())
+        qtbot.waitUntil(lambda: len(strips) == 8 and _gains(engine, "tone-440") != [],
+                        timeout=30000)
+        assert strips["tone-440"].volume.value() == -12
+        assert _gains(engine, "tone-440") == [-12.0]
+        assert _gains(engine, "clipper") == [0.0]
+    finally:
+        window.close()
+        controller.close()
