@@ -27,8 +27,8 @@ def engine(sound_card):
         eng.stop()
 
 
-@pytest.fixture
-def window(engine, qtbot, tmp_path, monkeypatch):
+def _room_window(engine, qtbot, tmp_path, monkeypatch, voices: int):
+    """A window on fresh settings, output on lkc_speaker_a, its sandbox with ``voices``."""
     from console import settings
     from console.session.controller import RoomController
     from console.widgets.main_window import MainWindow
@@ -37,10 +37,16 @@ def window(engine, qtbot, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     store = settings.open_store(tmp_path / "console.ini")
     store.setValue("audio/output_device", "lkc_speaker_a")
-    controller = RoomController(engine, sandbox_voices=3)
+    controller = RoomController(engine, sandbox_voices=voices)
     win = MainWindow(engine, store, controller=controller)
     qtbot.addWidget(win)
     win.show()
+    return win, controller, store
+
+
+@pytest.fixture
+def window(engine, qtbot, tmp_path, monkeypatch):
+    win, controller, _ = _room_window(engine, qtbot, tmp_path, monkeypatch, 3)
     yield win
     win.close()
     controller.close()
@@ -231,17 +237,9 @@ def test_status_bar_strips_echo_figures_help_and_volumes_in_a_full_room(
     from PySide6.QtWidgets import QMessageBox
 
     from console import settings
-    from console.session.controller import RoomController
-    from console.widgets.main_window import SHORTCUTS, MainWindow
+    from console.widgets.main_window import SHORTCUTS
 
-    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    store = settings.open_store(tmp_path / "console.ini")
-    store.setValue("audio/output_device", "lkc_speaker_a")
-    controller = RoomController(engine, sandbox_voices=8)
-    window = MainWindow(engine, store, controller=controller)
-    qtbot.addWidget(window)
-    window.show()
+    window, controller, store = _room_window(engine, qtbot, tmp_path, monkeypatch, 8)
     try:
         panel, strips = window.join_panel, window.participants.strips
         qtbot.mouseClick(panel.join_button, qtbot_button())
