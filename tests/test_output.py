@@ -130,6 +130,53 @@ def test_an_underrun_raises_the_jitter_target_up_to_its_cap(engine) -> None:
     assert channel.stats().target_ms == pytest.approx(MAX_TARGET_MS, abs=0.05)
 
 
+def test_running_dry_mid_frame_fades_out_and_resumes_with_a_fade_in_never_a_click() -> None:
+    """A -6 dBFS 440 Hz tone runs dry part way into a frame, then comes back: from the last
+    real sample to silence and from silence to the tone, no step is steeper than the tone's
+    own steepest (a hard cut there would be a jump of thousands)."""
+    from console.engine.channel import Channel
+
+    async def never() -> AsyncIterator[rtc.AudioFrame]:
+        await asyncio.sleep(3600)
+        yield rtc.AudioFrame.create(SR, 1, FRAME)
+
+    tone = sine(-6.0, 440.0)
+    amp = 10 ** (-6.0 / 20) * 32767
+    slope = amp * 2 * math.pi * 440.0 / SR  # the tone's largest sample-to-sample step
+    channel = Channel("dry", never())
+    pos = 0
+
+    def push(n: int) -> None:
+        nonlocal pos
+        channel._accept(rtc.AudioFrame(tone(pos, n).tobytes(), SR, 1, n))
+        pos += n
+
+    out: list[np.ndarray] = []
+
+    def pull() -> np.ndarray | None:
+        frame = channel.pull(time.monotonic())
+        out.append(np.zeros(FRAME, np.float32) if frame is None else frame)
+        return frame
+
+    push(channel._target)
+    assert pull() is not None  # primed: one frame played, two left
+    # Leave the last real sample near the tone's peak, where a cut would be loudest.
+    extra = next(k for k in range(100, FRAME) if abs(tone(pos + k - 1, 1)[0]) > 0.8 * amp)
+    push(extra)
+    while pull() is not None:
+        pass
+    assert channel.stats().underruns == 1
+    dry = len(out)
+    push(channel._target)  # the sender is back (with the raised target's worth)
+    for _ in range(channel._target // FRAME):
+        assert pull() is not None
+    signal = np.concatenate(out)
+    steps = np.abs(np.diff(signal))
+    assert steps.max() < 1.1 * slope, (steps.max(), slope, int(steps.argmax()))
+    assert np.all(out[dry - 1] == 0.0)  # a real gap, then the tone again at its level
+    assert np.sqrt(np.mean(out[-1] ** 2)) == pytest.approx(amp / math.sqrt(2), rel=0.05)
+
+
 def test_two_tracks_mix_to_their_sum(engine) -> None:
     add_tone(engine, "alice", -20.0, 440.0)
     add_tone(engine, "bob", -20.0, 1000.0)

@@ -8,7 +8,10 @@ keeps its depth near a target: when the sender's clock runs fast or slow against
 output device, it consumes up to 1.25 % more or fewer samples per frame (linear
 interpolation, inaudible on voice) and counts what it dropped or inserted.
 The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
-after 10 s without one it comes back down by 2 ms per second. Underruns right after a freeze
+after 10 s without one it comes back down by 2 ms per second. Running dry never clicks: the
+missing part of the frame continues the last samples played backwards (a mirror: no jump
+in the waveform) fading to silence over what is missing, and playback that resumes fades
+in over its first frame. Underruns right after a freeze
 of this process are counted apart and leave the target alone: a bigger jitter buffer cannot
 help against a host that stops us, and would only add latency for good.
 """
@@ -55,6 +58,13 @@ CALM_S = 10.0         # no underrun for this long before the target starts to co
 DECAY_MS_PER_S = 2.0
 FRAME_MS = FRAME / SAMPLE_RATE * 1000
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
+
+
+@functools.cache
+def _fade(n: int, rising: bool) -> npt.NDArray[np.float32]:
+    """A linear fade over ``n`` samples: 0 up to just below 1, or 1 down to just above 0."""
+    ramp = np.arange(1, n + 1, dtype=np.float32) / np.float32(n + 1)
+    return ramp if rising else ramp[::-1].copy()
 
 
 @functools.cache
@@ -125,6 +135,8 @@ class Channel:
         self._muted = muted
         self._gain = GainRamp(FRAME, 0.0 if muted else db_to_gain(gain_db))
         self._primed = False
+        self._played: npt.NDArray[np.float32] | None = None  # the last frame, to conceal from
+        self._fade_in = False
         self._last_rx = -math.inf
         self._received = 0
         self._underruns = 0
@@ -230,15 +242,30 @@ class Channel:
                     self._target_f = min(self._target_f + STEP_UP_MS * SAMPLE_RATE / 1000,
                                          MAX_TARGET_MS * SAMPLE_RATE / 1000)
                     self._target = int(self._target_f)
-            if depth == 0:
-                self._primed = False  # wait for the target depth again: one clean restart
-                return None
-            raw = np.zeros(FRAME, dtype=np.float32)
-            raw[:depth] = fifo.pop(depth)
-            self._primed = False
-        else:
-            raw = self._take_with_drift(depth, after_stall)
-        return self._apply_gain(raw)
+            self._primed = False  # wait for the target depth again: one clean restart
+            return self._conceal(depth)
+        out = self._apply_gain(self._take_with_drift(depth, after_stall))
+        if self._fade_in:
+            self._fade_in = False
+            out *= _fade(FRAME, rising=True)
+        self._played = out  # the mixer only reads it
+        return out
+
+    def _conceal(self, depth: int) -> npt.NDArray[np.float32] | None:
+        """The last ``depth`` samples, then the frame's missing part faded out; None once
+        nothing is left to fade."""
+        played, self._played = self._played, None
+        if depth == 0 and played is None:
+            return None
+        raw = np.zeros(FRAME, dtype=np.float32)
+        raw[:depth] = self._fifo.pop(depth, np.float32)
+        out = self._apply_gain(raw)
+        history = out[:depth] if played is None else np.concatenate((played, out[:depth]))
+        missing = FRAME - depth
+        mirror = history[::-1][:missing]  # the waveform, backwards from its last sample
+        out[depth:depth + mirror.shape[0]] = mirror * _fade(missing, rising=False)[:mirror.shape[0]]
+        self._fade_in = True
+        return out
 
     def _adapt_target(self, now: float) -> None:
         if self._target_f > self._base and now - self._last_underrun > CALM_S:
