@@ -177,6 +177,52 @@ def test_running_dry_mid_frame_fades_out_and_resumes_with_a_fade_in_never_a_clic
     assert np.sqrt(np.mean(out[-1] ** 2)) == pytest.approx(amp / math.sqrt(2), rel=0.05)
 
 
+def test_the_output_ring_running_dry_fades_out_and_back_in_never_a_click() -> None:
+    """The device callback itself (the real one, without a device: PortAudio's status flags
+    are stood in for by a plain object) when the ring runs dry mid-block and refills."""
+    from types import SimpleNamespace
+
+    from console.engine.mixer import Mixer
+    from console.engine.output import OutputDevice
+
+    tone = sine(-6.0, 440.0)
+    amp = 10 ** (-6.0 / 20) * 32767
+    slope = amp * 2 * math.pi * 440.0 / SR
+    loop = asyncio.new_event_loop()
+    try:
+        out = OutputDevice(loop, Mixer())
+        callback = out._make_callback(out._gen)
+        status = SimpleNamespace(output_underflow=False)
+        played: list[np.ndarray] = []
+        pos = 0
+
+        def write(n: int) -> None:
+            nonlocal pos
+            assert out._ring.write(tone(pos, n), time.monotonic())
+            pos += n
+
+        def play(blocks: int) -> None:
+            for _ in range(blocks):
+                block = np.zeros((FRAME, 1), np.int16)
+                callback(block, FRAME, None, status)
+                played.append(block[:, 0].astype(np.float32))
+
+        write(FRAME * 2)
+        play(2)  # the first block fades in (playback starts), the second is the tone
+        extra = next(k for k in range(100, FRAME) if abs(tone(pos + k - 1, 1)[0]) > 0.8 * amp)
+        write(extra)
+        play(2)  # dry part way into the first of these, nothing for the second
+        assert out.stats().underruns == 2
+        write(FRAME * 3)
+        play(3)
+    finally:
+        loop.close()
+    steps = np.abs(np.diff(np.concatenate(played)))
+    assert steps.max() < 1.1 * slope, (steps.max(), slope, int(steps.argmax()))
+    assert np.all(played[3] == 0.0)
+    assert np.sqrt(np.mean(played[-1] ** 2)) == pytest.approx(amp / math.sqrt(2), rel=0.05)
+
+
 def test_two_tracks_mix_to_their_sum(engine) -> None:
     add_tone(engine, "alice", -20.0, 440.0)
     add_tone(engine, "bob", -20.0, 1000.0)

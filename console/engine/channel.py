@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
+from console.engine import conceal
 from console.engine.gain_ramp import GainRamp
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
@@ -58,13 +59,6 @@ CALM_S = 10.0         # no underrun for this long before the target starts to co
 DECAY_MS_PER_S = 2.0
 FRAME_MS = FRAME / SAMPLE_RATE * 1000
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
-
-
-@functools.cache
-def _fade(n: int, rising: bool) -> npt.NDArray[np.float32]:
-    """A linear fade over ``n`` samples: 0 up to just below 1, or 1 down to just above 0."""
-    ramp = np.arange(1, n + 1, dtype=np.float32) / np.float32(n + 1)
-    return ramp if rising else ramp[::-1].copy()
 
 
 @functools.cache
@@ -247,7 +241,7 @@ class Channel:
         out = self._apply_gain(self._take_with_drift(depth, after_stall))
         if self._fade_in:
             self._fade_in = False
-            out *= _fade(FRAME, rising=True)
+            conceal.fade_in(out)
         self._played = out  # the mixer only reads it
         return out
 
@@ -260,10 +254,7 @@ class Channel:
         raw = np.zeros(FRAME, dtype=np.float32)
         raw[:depth] = self._fifo.pop(depth, np.float32)
         out = self._apply_gain(raw)
-        history = out[:depth] if played is None else np.concatenate((played, out[:depth]))
-        missing = FRAME - depth
-        mirror = history[::-1][:missing]  # the waveform, backwards from its last sample
-        out[depth:depth + mirror.shape[0]] = mirror * _fade(missing, rising=False)[:mirror.shape[0]]
+        conceal.fade_out_into(out, depth, played)
         self._fade_in = True
         return out
 

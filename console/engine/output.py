@@ -2,8 +2,9 @@
 
 The media loop keeps the ring at a target depth (default 30 ms on top of the device's own
 buffer), topping it up whenever the device's callback has taken a block. The callback only
-copies from the ring (zero-filling and counting an underrun when it is short), duplicates
-mono to every device channel, and hands exactly what was played to the echo reference.
+copies from the ring (counting an underrun when it is short, and fading out on a mirror of
+what it played instead of cutting to zero; see ``conceal``), duplicates mono to every device
+channel, and hands exactly what was played to the echo reference.
 When the device itself runs dry (this process stalled) PortAudio says so; that is counted
 as ``device_underflows``. A gap between two device callbacks well beyond one block means the
 whole process (or host) froze: it is counted as a host stall, and underruns in the moments
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from console.engine import devices
+from console.engine import conceal, devices
 from console.engine.channel import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
 from console.engine.ring import SampleRing
@@ -130,6 +131,8 @@ class OutputDevice:
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
+        self._tail = np.zeros(conceal.FADE_IN_SAMPLES, dtype=np.int16)  # the last played
+        self._dry = True  # the ring ran dry (or never played): the next audio fades in
 
     # -- device (any thread) ------------------------------------------------------------------
     @property
@@ -206,6 +209,7 @@ class OutputDevice:
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
         scratch = self._scratch
+        tail = self._tail
         wake = self._wake
 
         def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any,
@@ -224,13 +228,21 @@ class OutputDevice:
             block = scratch[:frames]
             got = ring.read_into(block)
             if got < frames:
-                block[got:] = 0
+                # Continue from what was played (unless that was already a fade-out).
+                conceal.fade_out_into(block, got, None if self._dry else tail)
+                self._dry = True
                 if self._started_playing:
                     self._underruns += 1
                     if now < self._stall_until:
                         self._underruns_stall += 1
-            elif not self._started_playing:
+            else:
+                if self._dry:
+                    self._dry = False
+                    conceal.fade_in(block)
                 self._started_playing = True
+            keep = min(frames, tail.shape[0])
+            tail[:-keep or None] = tail[keep:]
+            tail[-keep:] = block[-keep:]
             outdata[:] = block[:, None]
             self._played += frames
             if self._reverse is not None:
