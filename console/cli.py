@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(gui)
     gui.add_argument("--participants", type=int, default=16)
     gui.add_argument("--seconds", type=float, default=30.0)
+    gui.add_argument("--input", default="lkc_mic_b", help="the app's microphone")
+    gui.add_argument("--output", default="lkc_speaker_a", help="where the room plays")
     gui.add_argument("--json", action="store_true")
     stp = bsub.add_parser("strips", help="fifty participant strips, live, while scrolling")
     stp.add_argument("--strips", type=int, default=50)
@@ -188,7 +190,8 @@ def _run(args: argparse.Namespace) -> int:
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
         elif args.bench == "gui":
             from console.bench.gui import main as runner
-            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]
+            argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
+                    "--input", args.input, "--output", args.output]
         elif args.bench == "strips":
             from console.bench.strips import main as runner
             argv = ["--strips", str(args.strips), "--seconds", str(args.seconds)]

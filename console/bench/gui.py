@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from console import gc_pauses
-from console.bench import emit, parse_count_and_seconds
+from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 
 TICK_S = 0.010
@@ -34,7 +34,8 @@ STALL_EVERY_S = 2.0
 STALL_S = 0.2
 
 
-def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
+def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
+        speaker: str = "lkc_speaker_a") -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
@@ -48,11 +49,11 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
     from console.widgets.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    engine = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig())
+    engine = AudioEngine(input_device=mic, processing=ProcessingConfig())
     engine.start()
     home = tempfile.TemporaryDirectory()
     store = settings.open_store(os.path.join(home.name, "console.ini"))
-    store.setValue("audio/output_device", "lkc_speaker_a")
+    store.setValue("audio/output_device", speaker)
     controller = RoomController(engine, sandbox_voices=participants)
     window = MainWindow(engine, store, controller=controller)
     window.resize(1240, 800)
@@ -179,7 +180,8 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
             controller.leave().result(15.0)
             engine.stop()
             sandbox = controller.sandbox
-            reference = run_reference(sandbox.url, sandbox.room, participants, seconds)
+            reference = run_reference(sandbox.url, sandbox.room, participants, seconds,
+                                      mic, speaker)
     finally:
         lag_timer.stop()
         stall_timer.stop()
@@ -194,8 +196,9 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
         "benchmark": "gui",
         "participants": participants,
         "seconds": seconds,
-        "note": ("this process only (window offscreen, engine with APM on and output on "
-                 "lkc_speaker_a, session); the sandbox and its voices run in a child process"),
+        "note": (f"this process only (window offscreen, engine with APM on, microphone {mic}, "
+                 f"output on {speaker}, session); the sandbox and its voices run in a child "
+                 "process"),
         **result,
         "display_frame_ms_p95": _pct(frame_ms, 95),
         "reference": reference,
@@ -212,7 +215,8 @@ def run(participants: int = 16, seconds: float = 30.0) -> dict[str, Any]:
     }
 
 
-def run_reference(url: str, room: str, participants: int, seconds: float) -> dict[str, Any]:
+def run_reference(url: str, room: str, participants: int, seconds: float, mic: str,
+                  speaker: str) -> dict[str, Any]:
     """livekit's pieces in a child process in the same room; its figures, or an error."""
     from console.bench.reference_room import TOKEN_ENV
     from console.session.join import mint_token
@@ -220,7 +224,8 @@ def run_reference(url: str, room: str, participants: int, seconds: float) -> dic
     env = dict(os.environ)
     env[TOKEN_ENV] = mint_token("devkey", "secret", room, "reference-app", "reference")
     cmd = [sys.executable, "-m", "console.bench.reference_room", "--url", url,
-           "--participants", str(participants), "--seconds", str(seconds)]
+           "--participants", str(participants), "--seconds", str(seconds),
+           "--mic", mic, "--speaker", speaker]
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True,
                               timeout=seconds + 120.0, check=False)
@@ -238,5 +243,8 @@ def run_reference(url: str, room: str, participants: int, seconds: float) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    count, seconds, as_json = parse_count_and_seconds("gui", "participants", 16, 30.0, argv)
-    return emit(run(count, seconds), as_json)
+    parser = count_and_seconds_parser("gui", "participants", 16, 30.0)
+    parser.add_argument("--input", default="lkc_mic_b", help="the app's microphone")
+    parser.add_argument("--output", default="lkc_speaker_a", help="where the room plays")
+    args = parse_checked(parser, "participants", argv)
+    return emit(run(args.participants, args.seconds, args.input, args.output), args.json)
