@@ -8,12 +8,12 @@ keeps its depth near a target: when the sender's clock runs fast or slow against
 output device, it consumes up to 1.25 % more or fewer samples per frame (linear
 interpolation, inaudible on voice) and counts what it dropped or inserted.
 The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
-after 10 s without one it comes back down by 2 ms per second. Running dry never clicks: the
-missing part of the frame continues the last samples played backwards (a mirror: no jump
-in the waveform) fading to silence over what is missing, and playback that resumes fades
-in over its first frame. Underruns right after a freeze
+after 10 s without one it comes back down by 2 ms per second. Underruns right after a freeze
 of this process are counted apart and leave the target alone: a bigger jitter buffer cannot
 help against a host that stops us, and would only add latency for good.
+Running dry never clicks: the missing part of the frame continues the last samples played
+backwards (a mirror: no jump in the waveform) fading to silence, and playback that resumes
+fades in over its first frame (see ``conceal``).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ the app's CPU.
 
 A :class:`TrackTap` asks livekit's native side for the same stream (48 kHz mono, resampled
 in Rust) but reads it through one process-wide router: a single subscriber to livekit's
-event queue whose filter looks the stream up by handle, copies the samples into the tap's
-bounded deque and drops the native buffer, right there on the FFI thread, and never lets
-the event reach an event loop. The mixer drains the deque on its own tick. Nothing here
-wakes a loop, and the cost per frame does not grow with the number of tracks.
+event queue whose filter looks the stream up by handle and copies the samples into the
+tap's bounded deque, right there on the FFI thread, and never lets the event reach an event
+loop. The mixer drains the deque on its own tick. Nothing here wakes a loop, and the cost
+per frame does not grow with the number of tracks.
 
 The native buffers are dropped later, in batches, by a thread of their own (the
 :class:`_Reaper`): dropping one is a ctypes call that lets go of the GIL, and taking it
@@ -42,7 +42,7 @@ from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 Block = tuple[float, npt.NDArray[np.int16]]  # (arrival time, samples)
 EARLY_LIMIT = 256  # events kept while a stream is being created and its handle is unknown
-REAP_EVERY_S = 0.02  # native buffers wait this long, at most about 100 of them, to be dropped
+REAP_EVERY_S = 0.02  # how long a native buffer waits, at most, for its batch to be dropped
 
 
 class _Reaper:
