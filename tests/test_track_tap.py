@@ -181,3 +181,28 @@ async def test_native_buffers_are_dropped_off_the_delivery_thread_and_none_is_ke
     assert not delivery_threads & {t for h, t in dropped if h in frames}
     lib = FfiClient.instance._ffi_lib
     assert not any(lib.livekit_ffi_drop_handle(h) for h in list(frames)[:20])  # really gone
+
+
+@pytest.mark.asyncio
+async def test_the_reaper_outlives_a_handle_livekit_refuses_to_drop() -> None:
+    """A refused drop is counted and the reaper goes on dropping the frames after it."""
+    from console.engine import track_tap
+
+    reaper = track_tap._reaper
+    failed = reaper.failed
+    lt = await local_track("counter", counting)
+    tap = TrackTap(lt.track, capacity=10)
+    try:
+        reaper.put([2**62])  # no such handle
+        blocks = await collect(tap, 0.5)
+    finally:
+        tap.close()
+        await lt.aclose()
+    for _ in range(50):
+        if reaper.pending == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert len(blocks) >= 40
+    assert reaper.failed == failed + 1
+    assert reaper._thread is not None and reaper._thread.is_alive()
+    assert reaper.pending == 0  # everything queued after the bad one was dropped too

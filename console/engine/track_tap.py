@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ctypes
+import logging
 import threading
 import time
 from typing import Any
@@ -39,6 +40,8 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient, FfiHandle
 from livekit.rtc._proto import audio_frame_pb2 as proto_audio
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
+
+_log = logging.getLogger(__name__)
 
 Block = tuple[float, npt.NDArray[np.int16]]  # (arrival time, samples)
 EARLY_LIMIT = 256  # events kept while a stream is being created and its handle is unknown
@@ -53,6 +56,7 @@ class _Reaper:
         self._wake = threading.Event()
         self._start = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.failed = 0  # drops livekit refused (a handle it no longer had)
 
     def start(self) -> None:
         with self._start:
@@ -86,7 +90,12 @@ class _Reaper:
                 handle = handles.popleft()
             except IndexError:
                 return
-            FfiHandle(handle).dispose()
+            try:
+                FfiHandle(handle).dispose()
+            except Exception as exc:  # the thread must go on: a dead reaper leaks them all
+                self.failed += 1
+                if self.failed == 1:
+                    _log.warning("livekit refused to drop a frame buffer: %r", exc)
 
 
 class _Router:
