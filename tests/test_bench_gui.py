@@ -31,6 +31,9 @@ def test_bench_gui_measures_cpu_display_rate_lag_and_underruns() -> None:
     assert result["underruns_without_ui_stalls"] >= 0
     assert result["underruns_per_10s_without_ui_stalls"] >= 0
     assert result["underruns_per_10s_during_ui_stalls"] >= 0
+    for phase in ("without", "during"):
+        late15 = result[f"blocks_late_15ms_{phase}_ui_stalls"]
+        assert 0 <= result[f"blocks_late_30ms_{phase}_ui_stalls"] <= late15
     assert set(result["goals"]) == {"cpu_le_25_percent", "cpu_le_reference", "display_ge_30_fps",
                                     "ui_lag_p99_le_8_ms", "zero_underruns_with_ui_stalls"}
     # The reference app (livekit's MediaDevices + OutputPlayer) ran in the same room after

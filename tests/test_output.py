@@ -223,6 +223,23 @@ def test_the_output_ring_running_dry_fades_out_and_back_in_never_a_click() -> No
     assert np.sqrt(np.mean(played[-1] ** 2)) == pytest.approx(amp / math.sqrt(2), rel=0.05)
 
 
+def test_blocks_that_land_late_are_counted_by_how_late() -> None:
+    """20 ms blocks due every 20 ms: one lands 20 ms late, one 40 ms late, the rest on time
+    or early (a catch-up burst); the first block is never late."""
+    from console.engine.channel import Channel
+
+    async def never() -> AsyncIterator[rtc.AudioFrame]:
+        await asyncio.sleep(3600)
+        yield rtc.AudioFrame.create(SR, 1, FRAME)
+
+    channel = Channel("late", never())
+    block = np.zeros(FRAME * 2, np.int16)
+    for arrived_ms in (1000.0, 1020.0, 1040.0, 1080.0, 1081.0, 1100.0, 1160.0, 1180.0, 1205.0):
+        channel._accept_block(block, arrived_ms / 1000.0)
+    stats = channel.stats()
+    assert (stats.blocks_late_15ms, stats.blocks_late_30ms) == (2, 1)
+
+
 def test_two_tracks_mix_to_their_sum(engine) -> None:
     add_tone(engine, "alice", -20.0, 440.0)
     add_tone(engine, "bob", -20.0, 1000.0)

@@ -7,7 +7,9 @@ Qt event loop running as in the app:
 - phase 2 (half as long, at least 10 s): the Qt thread is blocked for 200 ms every 2 s,
   and the output and channel underruns are counted: audio runs on its own thread and must
   not notice. Underruns in phase 1 (no stalls) are counted too, per 10 s like phase 2's:
-  when both are alike, the machine is short of CPU and the stalls are not to blame.
+  when both are alike, the machine is short of CPU and the stalls are not to blame. Per
+  phase, too, the blocks that reached the channels more than 15 and 30 ms after they were
+  due (held back on livekit's side or behind this process's GIL: what underruns come from).
 Then the window leaves and its engine stops, and the reference app (livekit's
 ``MediaDevices`` and ``OutputPlayer``, headless, see ``console.bench.reference_room``)
 joins the same room with the same voices for ``--seconds``: the CPU figures side by side.
@@ -87,6 +89,10 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         return (out.underruns + sum(c.underruns for c in chans),
                 out.underruns_after_stall + sum(c.underruns_after_stall for c in chans))
 
+    def late() -> tuple[int, int]:
+        chans = engine.channel_stats()
+        return (sum(c.blocks_late_15ms for c in chans), sum(c.blocks_late_30ms for c in chans))
+
     def stall() -> None:
         if state["phase"] == "stalls":
             time.sleep(STALL_S)  # the Qt thread freezes; the media thread must not care
@@ -101,6 +107,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         state["t0"] = time.monotonic()
         state["cpu0"] = time.process_time()
         state["under_measure0"] = underruns()[0]
+        state["late0"] = late()
         out = engine.output_stats()
         state["output_under0"], state["host0"] = out.underruns, out.host_stalls
         QTimer.singleShot(int(seconds * 1000), start_stalls)
@@ -115,6 +122,10 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         quiet = underruns()[0] - state["under_measure0"]
         result["underruns_without_ui_stalls"] = quiet
         result["underruns_per_10s_without_ui_stalls"] = round(10.0 * quiet / wall, 1)
+        state["late1"] = late()
+        for i, ms in enumerate((15, 30)):
+            result[f"blocks_late_{ms}ms_without_ui_stalls"] = (state["late1"][i]
+                                                             - state["late0"][i])
         # The output ring runs dry when the media thread falls behind; a channel runs dry
         # when its blocks come late (from the sandbox, or stuck behind the GIL).
         out = engine.output_stats()
@@ -137,6 +148,9 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         result["underruns_per_10s_during_ui_stalls"] = round(
             10.0 * (total - state["under0"][0]) / (time.monotonic() - state["t_stalls"]), 1)
         result["of_which_after_host_stalls"] = after - state["under0"][1]
+        late_end = late()
+        for i, ms in enumerate((15, 30)):
+            result[f"blocks_late_{ms}ms_during_ui_stalls"] = late_end[i] - state["late1"][i]
         out = engine.output_stats()
         result["host_stalls_during_ui_stalls"] = out.host_stalls - state["host1"]
         result["host_stall_ms_max"] = round(out.host_stall_ms_max, 1)

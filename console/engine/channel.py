@@ -59,6 +59,7 @@ CALM_S = 10.0         # no underrun for this long before the target starts to co
 DECAY_MS_PER_S = 2.0
 FRAME_MS = FRAME / SAMPLE_RATE * 1000
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
+LATE_MS = (15.0, 30.0)  # a block is counted late when it lands this long after it was due
 
 
 @functools.cache
@@ -90,6 +91,10 @@ class ChannelStats:
     ended: bool
     target_ms: float = TARGET_MS  # the jitter target now (raised by underruns)
     underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
+    # Blocks that landed more than 15 / 30 ms after they were due (a block's length after the
+    # one before): what the jitter target has to absorb, from the sender to livekit's thread.
+    blocks_late_15ms: int = 0
+    blocks_late_30ms: int = 0
 
     @property
     def queue_ms(self) -> float:
@@ -132,6 +137,7 @@ class Channel:
         self._played: npt.NDArray[np.float32] | None = None  # the last frame, to conceal from
         self._fade_in = False
         self._last_rx = -math.inf
+        self._late = [0, 0]  # blocks later than LATE_MS[0], LATE_MS[1]
         self._received = 0
         self._underruns = 0
         self._underruns_stall = 0
@@ -182,6 +188,11 @@ class Channel:
     def _accept_block(self, data: npt.NDArray[np.int16], arrived: float) -> None:
         self.meter.process(data)
         self._received += max(1, data.shape[0] // FRAME)
+        late_ms = (arrived - self._last_rx) * 1000.0 - data.shape[0] / (SAMPLE_RATE / 1000)
+        if late_ms > LATE_MS[0] and self._last_rx > -math.inf:  # the first is never late
+            self._late[0] += 1
+            if late_ms > LATE_MS[1]:
+                self._late[1] += 1
         self._last_rx = arrived
         room = self._fifo.capacity - len(self._fifo)
         if data.shape[0] > room:
@@ -318,6 +329,7 @@ class Channel:
             samples_inserted=self._skew_inserted, ended=self._ended,
             target_ms=self._target / SAMPLE_RATE * 1000.0,
             underruns_after_stall=self._underruns_stall,
+            blocks_late_15ms=self._late[0], blocks_late_30ms=self._late[1],
         )
 
     @property
