@@ -31,13 +31,15 @@ from console import gc_pauses
 from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 
+MIC = "lkc_mic_b"          # the virtual card's, as the tests start it
+SPEAKER = "lkc_speaker_a"
 TICK_S = 0.010
 STALL_EVERY_S = 2.0
 STALL_S = 0.2
 
 
-def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
-        speaker: str = "lkc_speaker_a") -> dict[str, Any]:
+def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
+        speaker: str = SPEAKER) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
@@ -89,9 +91,14 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         return (out.underruns + sum(c.underruns for c in chans),
                 out.underruns_after_stall + sum(c.underruns_after_stall for c in chans))
 
-    def late() -> tuple[int, int]:
+    def late(phase: str | None = None, before: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+        """The channels' late-block counts now; with a phase, what it added is recorded."""
         chans = engine.channel_stats()
-        return (sum(c.blocks_late_15ms for c in chans), sum(c.blocks_late_30ms for c in chans))
+        now = (sum(c.blocks_late_15ms for c in chans), sum(c.blocks_late_30ms for c in chans))
+        if phase is not None:
+            for ms, was, is_ in zip((15, 30), before, now, strict=True):
+                result[f"blocks_late_{ms}ms_{phase}_ui_stalls"] = is_ - was
+        return now
 
     def stall() -> None:
         if state["phase"] == "stalls":
@@ -122,10 +129,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         quiet = underruns()[0] - state["under_measure0"]
         result["underruns_without_ui_stalls"] = quiet
         result["underruns_per_10s_without_ui_stalls"] = round(10.0 * quiet / wall, 1)
-        state["late1"] = late()
-        for i, ms in enumerate((15, 30)):
-            result[f"blocks_late_{ms}ms_without_ui_stalls"] = (state["late1"][i]
-                                                             - state["late0"][i])
+        state["late1"] = late("without", state["late0"])
         # The output ring runs dry when the media thread falls behind; a channel runs dry
         # when its blocks come late (from the sandbox, or stuck behind the GIL).
         out = engine.output_stats()
@@ -148,9 +152,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
         result["underruns_per_10s_during_ui_stalls"] = round(
             10.0 * (total - state["under0"][0]) / (time.monotonic() - state["t_stalls"]), 1)
         result["of_which_after_host_stalls"] = after - state["under0"][1]
-        late_end = late()
-        for i, ms in enumerate((15, 30)):
-            result[f"blocks_late_{ms}ms_during_ui_stalls"] = late_end[i] - state["late1"][i]
+        late("during", state["late1"])
         out = engine.output_stats()
         result["host_stalls_during_ui_stalls"] = out.host_stalls - state["host1"]
         result["host_stall_ms_max"] = round(out.host_stall_ms_max, 1)
@@ -186,8 +188,6 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = "lkc_mic_b",
     reference: dict[str, Any] = {"error": "not run: ours did not finish"}
     try:
         app.exec()
-        lag_timer.stop()
-        stall_timer.stop()
         if "error" not in result and controller.sandbox is not None:
             # Ours leaves and its audio stops; the sandbox and its voices stay for the
             # reference (the sandbox child lives as long as the controller's worker).
@@ -233,10 +233,10 @@ def run_reference(url: str, room: str, participants: int, seconds: float, mic: s
                   speaker: str) -> dict[str, Any]:
     """livekit's pieces in a child process in the same room; its figures, or an error."""
     from console.bench.reference_room import TOKEN_ENV
-    from console.session.join import mint_token
+    from console.sandbox.voices import make_token
 
     env = dict(os.environ)
-    env[TOKEN_ENV] = mint_token("devkey", "secret", room, "reference-app", "reference")
+    env[TOKEN_ENV] = make_token("reference-app", room, name="reference")
     cmd = [sys.executable, "-m", "console.bench.reference_room", "--url", url,
            "--participants", str(participants), "--seconds", str(seconds),
            "--mic", mic, "--speaker", speaker]
@@ -258,7 +258,7 @@ def run_reference(url: str, room: str, participants: int, seconds: float, mic: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = count_and_seconds_parser("gui", "participants", 16, 30.0)
-    parser.add_argument("--input", default="lkc_mic_b", help="the app's microphone")
-    parser.add_argument("--output", default="lkc_speaker_a", help="where the room plays")
+    parser.add_argument("--input", default=MIC, help="the app's microphone")
+    parser.add_argument("--output", default=SPEAKER, help="where the room plays")
     args = parse_checked(parser, "participants", argv)
     return emit(run(args.participants, args.seconds, args.input, args.output), args.json)

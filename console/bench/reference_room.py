@@ -5,9 +5,9 @@ opens the microphone with echo cancellation, noise suppression, auto gain and th
 high-pass filter on and publishes it, and one ``OutputPlayer`` (an ``AudioStream`` per
 remote track into livekit's ``AudioMixer``) plays every remote track. No window, no
 meters, no graphs: its CPU is what livekit's pieces cost for the audio alone, the floor
-that the whole console is compared with. Run as
-``python -m console.bench.reference_room --url URL --participants N --seconds S`` with
-the token in ``LKC_REFERENCE_TOKEN`` (never on the command line); prints one JSON object.
+that the whole console is compared with. Run as ``python -m console.bench.reference_room
+--url URL --participants N --seconds S --mic M --speaker S`` with the token in
+``LKC_REFERENCE_TOKEN`` (never on the command line); prints one JSON object.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--participants", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--mic", default="lkc_mic_b")
-    parser.add_argument("--speaker", default="lkc_speaker_a")
+    parser.add_argument("--mic", required=True)
+    parser.add_argument("--speaker", required=True)
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
