@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-SAMPLE_RATE = 48000
-FRAME = 480
+from console.engine.format import FRAME as FRAME
+from console.engine.format import SAMPLE_RATE as SAMPLE_RATE
 
 
 def speech_like(seconds: float, rms_dbfs: float = -20.0, seed: int = 1) -> npt.NDArray[np.int16]:

@@ -10,7 +10,8 @@ Every device gets a named ALSA PCM in a private ``$HOME/.asoundrc`` so that Port
 ``sounddevice`` is imported: :meth:`VirtualSoundCard.apply` must run before that import.
 
 The daemon runs with ``rescue-streams = no``: a microphone whose module is unloaded
-stops its streams instead of silently moving them to another device (shared/FACTS.md).
+stops its streams instead of silently moving them to another device (PulseAudio's default,
+which the app would never hear of: no callback status, no error).
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from console import parent_death
-
-SAMPLE_RATE = 48000
+from console.engine.format import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-SR = 48000
+from console.engine.format import SAMPLE_RATE as SR
 
 
 def sine(amplitude_dbfs: float, hz: float) -> Callable[[int, int], np.ndarray]:

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from console.engine.format import FRAME
+from console.engine.format import SAMPLE_RATE as SR
 from console.engine.meter import (
     FALL_DB_PER_S,
     FLOOR_DB,
@@ -18,8 +20,6 @@ from console.engine.meter import (
     MeterSnapshot,
 )
 
-SR = 48000
-FRAME = 480
 SQUARE_RMS_DB = 10.0 * math.log10(2.0)  # +3.01 dB: AES17 level of a full-scale square
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from console.engine.outbox import CATCH_UP, FRAME, KEEP_AFTER_DROP, MAX_CATCH_UP, MAX_FRAMES, Outbox
+from console.engine.format import FRAME
+from console.engine.outbox import CATCH_UP, KEEP_AFTER_DROP, MAX_CATCH_UP, MAX_FRAMES, Outbox
 
 
 def _frame(value: int) -> np.ndarray:

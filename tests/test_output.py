@@ -1,7 +1,8 @@
 """The playback path on the virtual sound card: channels, mixer, output ring, echo reference.
 
-Remote tracks are stood in for by local AudioSource -> LocalAudioTrack -> AudioStream (real
+Remote tracks are stood in for by local AudioSource -> LocalAudioTrack -> TrackTap (real
 livekit objects, no Room), keyed by name: every unpublished local track reports TR_unknown.
+Where a test needs blocks at chosen moments it feeds the channel a ``BlockQueue`` instead.
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from livekit import rtc
 
+from console.engine import adaptive_target
 from console.engine.apm import ProcessingConfig
 from console.engine.track_tap import TrackTap, open_taps
 from tests.audio_helpers import playing, sine, steady_level, wait_until
-from tests.track_helpers import FRAME, SR, local_track
+from tests.track_helpers import FRAME, SR, BlockQueue, local_track
 
 pytestmark = pytest.mark.audio
 
@@ -76,48 +78,33 @@ def test_gain_is_capped_at_plus_12_db_and_mute_silences(engine) -> None:
     assert settled_mic_rms(engine) == pytest.approx(-30.0, abs=0.1)
 
 
-def test_gain_changes_are_ramped_never_a_step(engine) -> None:
+def test_gain_changes_are_ramped_never_a_step() -> None:
     """A mute in the middle of a steady tone fades over one frame instead of stepping."""
     from console.engine.channel import Channel
 
-    async def frames() -> AsyncIterator[rtc.AudioFrame]:
-        while True:
-            yield rtc.AudioFrame(np.full(FRAME, 10000, np.int16).tobytes(), SR, 1, FRAME)
-            await asyncio.sleep(3600)
-
-    channel = Channel("dc", frames(), target_ms=30)  # exactly the three frames pushed below
-
-    async def run() -> list[np.ndarray]:
-        channel.start()
-        await asyncio.sleep(0.05)
-        channel._accept(rtc.AudioFrame(np.full(FRAME * 3, 10000, np.int16).tobytes(), SR, 1,
-                                       FRAME * 3))
-        first = channel.pull(time.monotonic())
-        channel.set_muted(True)
-        second = channel.pull(time.monotonic())
-        third = channel.pull(time.monotonic())
-        await channel.aclose()
-        return [first, second, third]
-
-    first, second, third = engine.media.run(run())
+    source = BlockQueue()
+    channel = Channel("dc", source, target_ms=30)  # exactly the three frames pushed below
+    source.push(np.full(FRAME * 3, 10000, np.int16))
+    first = channel.pull(time.monotonic())
+    channel.set_muted(True)
+    second = channel.pull(time.monotonic())
+    third = channel.pull(time.monotonic())
+    channel.close()
+    assert source.ended
     assert np.allclose(first, 10000.0)
     assert second[0] == pytest.approx(10000.0) and second[-1] < 10000.0 * 2.5 / FRAME
     assert np.all(np.diff(second) <= 0) and np.max(np.abs(np.diff(second))) < 10000.0 / 400
     assert np.allclose(third, 0.0)
 
 
-def test_an_underrun_raises_the_jitter_target_up_to_its_cap(engine) -> None:
+def test_an_underrun_raises_the_jitter_target_up_to_its_cap() -> None:
     from console.engine.channel import MAX_TARGET_MS, TARGET_MS, Channel
 
-    async def frames() -> AsyncIterator[rtc.AudioFrame]:
-        await asyncio.sleep(3600)
-        yield rtc.AudioFrame.create(SR, 1, FRAME)
-
-    channel = Channel("jitter", frames())
+    source = BlockQueue()
+    channel = Channel("jitter", source)
 
     def starve_once() -> None:
-        channel._accept(rtc.AudioFrame(np.zeros(channel._target + FRAME, np.int16).tobytes(),
-                                       SR, 1, channel._target + FRAME))
+        source.push(np.zeros(channel._target + FRAME, np.int16))
         while channel.pull(time.monotonic()) is not None:
             pass
 
@@ -136,19 +123,16 @@ def test_running_dry_mid_frame_fades_out_and_resumes_with_a_fade_in_never_a_clic
     own steepest (a hard cut there would be a jump of thousands)."""
     from console.engine.channel import Channel
 
-    async def never() -> AsyncIterator[rtc.AudioFrame]:
-        await asyncio.sleep(3600)
-        yield rtc.AudioFrame.create(SR, 1, FRAME)
-
     tone = sine(-6.0, 440.0)
     amp = 10 ** (-6.0 / 20) * 32767
     slope = amp * 2 * math.pi * 440.0 / SR  # the tone's largest sample-to-sample step
-    channel = Channel("dry", never())
+    source = BlockQueue()
+    channel = Channel("dry", source)
     pos = 0
 
     def push(n: int) -> None:
         nonlocal pos
-        channel._accept(rtc.AudioFrame(tone(pos, n).tobytes(), SR, 1, n))
+        source.push(tone(pos, n))
         pos += n
 
     out: list[np.ndarray] = []
@@ -191,7 +175,7 @@ def test_the_output_ring_running_dry_fades_out_and_back_in_never_a_click() -> No
     loop = asyncio.new_event_loop()
     try:
         out = OutputDevice(loop, Mixer())
-        callback = out._make_callback(out._gen)
+        callback = out._make_callback(out._stream.gen)
         status = SimpleNamespace(output_underflow=False)
         played: list[np.ndarray] = []
         pos = 0
@@ -228,11 +212,7 @@ def test_blocks_that_land_late_are_counted_by_how_late() -> None:
     or early (a catch-up burst); the first block is never late."""
     from console.engine.channel import Channel
 
-    async def never() -> AsyncIterator[rtc.AudioFrame]:
-        await asyncio.sleep(3600)
-        yield rtc.AudioFrame.create(SR, 1, FRAME)
-
-    channel = Channel("late", never())
+    channel = Channel("late", BlockQueue())
     block = np.zeros(FRAME * 2, np.int16)
     for arrived_ms in (1000.0, 1020.0, 1040.0, 1080.0, 1081.0, 1100.0, 1160.0, 1180.0, 1205.0):
         channel._accept_block(block, arrived_ms / 1000.0)
@@ -278,12 +258,12 @@ def test_a_channel_removed_mid_play_leaves_nothing_behind(engine) -> None:
     baseline = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
     lt, channel = add_tone(engine, "alice", -20.0, 440.0)
     assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
-    tap = channel._tap
+    tap = channel._source
     assert isinstance(tap, TrackTap) and open_taps() == 1
     assert engine.remove_track("alice") is True
     assert engine.remove_track("alice") is False
     assert engine.channel_stats() == []
-    assert channel.task is None and tap.ended and tap.queued == 0
+    assert tap.ended and tap.queued == 0
     assert open_taps() == 0  # the native stream is closed and detached
     names = {t.get_name() for t in asyncio.all_tasks(engine.media.loop)}
     assert names - baseline == {"feed-alice"}  # only the stand-in sender is left
@@ -325,26 +305,37 @@ def test_mono_and_stereo_devices_play_the_mix_at_its_level(engine, channels: int
     assert settled_mic_rms(engine) == pytest.approx(-18.0, abs=0.1)
 
 
-class SkewedSender:
-    """A stand-in for a remote sender whose clock runs ``ratio`` times the device's.
+class SkewedSender(BlockQueue):
+    """A test source standing in for a remote sender whose clock runs ``ratio`` times the
+    device's.
 
     A fake producer, allowed here because no real part can run fast or slow: a local
     AudioSource paces itself on the same system clock as the PulseAudio device.
     """
 
     def __init__(self, ratio: float, dbfs: float = -20.0) -> None:
+        super().__init__()
         self._period = FRAME / SR / ratio
         self._gen = sine(dbfs, 440.0)
+        self._task: asyncio.Task[None] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[rtc.AudioFrame]:
+    def start(self) -> None:
+        """Start sending (on the media loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._send(), name="skewed")
+
+    async def _send(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         k = 0
         while True:
-            pcm = self._gen(k * FRAME, FRAME)
-            yield rtc.AudioFrame(pcm.tobytes(), SR, 1, FRAME)
+            self.push(self._gen(k * FRAME, FRAME))
             k += 1
             await asyncio.sleep(max(0.0, start + k * self._period - loop.time()))
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        super().close()
 
 
 @pytest.mark.parametrize("ratio", [1.01, 0.99])
@@ -352,11 +343,15 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
     from console.engine.channel import CATCH_UP_MS, MAX_TARGET_MS, Channel
 
     sender = SkewedSender(ratio)
-    channel = Channel("skewed", sender.__aiter__())
+    channel = Channel("skewed", sender)
 
     async def add() -> None:
         engine.mixer.add(channel)
-        channel.start()
+        sender.start()
+
+    async def remove() -> None:
+        engine.mixer.remove("skewed")
+        channel.close()
 
     stalls_before = engine.output_stats().host_stalls
     engine.media.run(add())
@@ -367,8 +362,7 @@ def test_latency_stays_bounded_when_sender_and_device_clocks_drift(engine, ratio
         time.sleep(0.05)
     stats = channel.stats()
     stalls = engine.output_stats().host_stalls - stalls_before
-    engine.media.run(channel.aclose())
-    engine.mixer.remove("skewed")
+    engine.media.run(remove())
     # Uncorrected, 1 % is 10 ms more (or less) every second: 80 ms over the run. The trim
     # holds the queue near the channel's (adaptive) jitter target instead.
     q = len(depths) // 4
@@ -459,10 +453,8 @@ def test_relisting_the_devices_keeps_playing(engine) -> None:
 def test_the_output_target_rises_when_the_media_thread_falls_behind_then_comes_back(
         engine, monkeypatch) -> None:
     """Underruns no freeze explains (a busy machine) buy latency instead of more clicks."""
-    from console.engine import output as output_mod
-
-    monkeypatch.setattr(output_mod, "CALM_S", 1.0)
-    monkeypatch.setattr(output_mod, "DECAY_MS_PER_S", 50.0)
+    monkeypatch.setattr(engine.output._adaptive, "policy",
+                        replace(adaptive_target.OUTPUT, calm_s=1.0, decay_ms_per_s=50.0))
     add_tone(engine, "alice", -20.0, 440.0)
     assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
     base = engine.output_stats()

@@ -1,21 +1,26 @@
 """Local stand-ins for remote tracks: AudioSource -> LocalAudioTrack, fed in real time.
 
-These are real livekit objects (no Room needed); an ``rtc.AudioStream`` on such a track
-delivers 10 ms frames exactly as it does for a remote track.
+These are real livekit objects (no Room needed); an ``rtc.AudioStream`` or a ``TrackTap`` on
+such a track delivers 10 ms frames exactly as it does for a remote track. ``BlockQueue`` is
+a test source for a channel, filled by the test itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from livekit import rtc
 
-SR = 48000
-FRAME = 480
+from console.engine.block_source import Block
+from console.engine.format import FRAME
+from console.engine.format import SAMPLE_RATE as SR
+
+__all__ = ["FRAME", "SR", "BlockQueue", "LocalTrack", "local_track", "silence"]
 
 Generator = Callable[[int, int], np.ndarray]
 
@@ -52,6 +57,37 @@ async def local_track(name: str, gen: Generator, queue_ms: int = 50) -> LocalTra
 
     task = asyncio.get_running_loop().create_task(feed(), name=f"feed-{name}")
     return LocalTrack(source, track, task, holder)
+
+
+class BlockQueue:
+    """A test source (a ``BlockSource``) that the test fills by hand with :meth:`push`.
+
+    For what no real track can do on demand: a block at an exact moment, a sender whose
+    clock runs fast or slow, a burst, a gap.
+    """
+
+    def __init__(self, frame_ms: int = 10) -> None:
+        self.frame_ms = frame_ms
+        self.ended = False
+        self.dropped = 0
+        self._blocks: list[Block] = []
+
+    @property
+    def queued(self) -> int:
+        return len(self._blocks)
+
+    def push(self, samples: np.ndarray, arrived: float | None = None) -> None:
+        """A block arrives (now, unless ``arrived`` says when)."""
+        when = time.monotonic() if arrived is None else arrived
+        self._blocks.append((when, np.asarray(samples, dtype=np.int16)))
+
+    def drain(self) -> list[Block]:
+        out, self._blocks = self._blocks, []
+        return out
+
+    def close(self) -> None:
+        self.ended = True
+        self._blocks.clear()
 
 
 def silence(start: int, n: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +33,11 @@ from console.bench.capture import _Cpu, _pct
 from console.bench.output import BenchTrack, MicRecorder, StallWatch, open_track
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
+from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.media_thread import MediaThread
 from console.engine.output import DeviceLatency, parse_latency
 from console.signals import speech_like
 
-SAMPLE_RATE = 48000
-FRAME = 480
 FAR_RMS_DBFS = -20.0
 SEED = 20240611
 CONVERGE_S = 3.0
@@ -162,9 +162,11 @@ def _summary(windows: list[float] | tuple[float, ...]) -> dict[str, Any]:
     }
 
 
-def _far_track(loop_media: MediaThread, seconds: float) -> BenchTrack:
+def _far_track(run: Callable[[Coroutine[Any, Any, BenchTrack]], BenchTrack],
+               seconds: float) -> BenchTrack:
+    """The far end's track, made on the loop that ``run`` runs coroutines on."""
     signal = far_end(seconds + 10.0)
-    return loop_media.run(open_track("far", _looping(signal)))
+    return run(open_track("far", _looping(signal)))
 
 
 # -- phases -----------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
         engine.start()
         tap.wrap(engine.source)
         recorder.start()
-        far = _far_track(engine.media, seconds)
+        far = _far_track(engine.run, seconds)
         with StallWatch() as stalls:
             engine.add_track("far", far.track)
             t0 = time.monotonic()
@@ -199,13 +201,13 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
         echo = engine.echo_stats()
         out = engine.output_stats()
         chans = engine.channel_stats()
-        capture_lat = engine.chain.latency.values() * 1000
+        capture_lat = engine.capture_latencies_ms()
         recorder.stop()
     finally:
         recorder.stop()
-        if far is not None and engine.media.running:
+        if far is not None and engine.running:
             with contextlib.suppress(Exception):
-                engine.media.run(far.aclose())
+                engine.run(far.aclose())
         engine.stop()
     external = external_erle(recorder.signal(), tap.signal(), t0 + CONVERGE_S, t_end)
     internal = list(echo.windows[skip:])
@@ -263,7 +265,7 @@ def run_reference(seconds: float, speaker: str, mic: str,
 
     try:
         recorder.start()
-        far = _far_track(media, seconds)
+        far = _far_track(media.run, seconds)
         capture, player = media.run(open_devices())
         with StallWatch() as stalls:
             media.run(play(far.track))
@@ -286,7 +288,7 @@ def run_reference(seconds: float, speaker: str, mic: str,
         with contextlib.suppress(Exception):
             if far is not None:
                 media.run(far.aclose())
-        media.stop()
+        media.close()
     external = external_erle(recorder.signal(), tap.signal(), t0 + CONVERGE_S, t_end)
     return {
         "processing": _config_json(config),

@@ -27,11 +27,10 @@ import numpy.typing as npt
 from console.bench import emit
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
+from console.engine.format import FRAME, SAMPLE_RATE
 
 TONE_HZ = 997.0
 TONE_DBFS = -20.0
-SAMPLE_RATE = 48000
-FRAME = 480
 
 
 @contextmanager
@@ -202,7 +201,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
     finally:
         media.run(capture.aclose())
         media.run(capture.source.aclose())
-        media.stop()
+        media.close()
     # Frames reach capture_frame in the order they were sliced (k-th sliced = k-th delivered)
     # as long as none is dropped; both lists start when the stream opened.
     ready: list[float] = []

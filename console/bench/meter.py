@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 
+from console.engine.format import FRAME as FRAME_SAMPLES
+from console.engine.format import SAMPLE_RATE
 from console.engine.meter import LevelMeter
 
-FRAME_SAMPLES = 480
-SAMPLE_RATE = 48000
 FRAMES_PER_S = SAMPLE_RATE / FRAME_SAMPLES
 BATCH = 100  # calls timed together; per-call figures are batch time / BATCH
 

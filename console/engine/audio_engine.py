@@ -5,15 +5,22 @@ Everything here is callable from the GUI thread (or any other) without touching 
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
-from console.engine.capture import SAMPLE_RATE, CaptureChain, CaptureStats
+from console.engine.capture import CaptureChain, CaptureStats
 from console.engine.channel import Channel, ChannelStats, open_track_stream
 from console.engine.echo_metrics import EchoStats
+from console.engine.format import SAMPLE_RATE
 from console.engine.input_gain import clamp_db
 from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
@@ -24,6 +31,26 @@ from console.engine.test_tone import tone
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
+
+T = TypeVar("T")
+
+
+class EngineNotRunning(RuntimeError):
+    """A command that needs the media thread, given before :meth:`AudioEngine.start` or
+    after :meth:`AudioEngine.stop`. Queries never raise it: they answer idle values."""
+
+    def __init__(self) -> None:
+        super().__init__("the audio engine is not running")
+
+
+# What the queries answer while the engine is not running: one clear idle state, the same
+# shape as a running engine's, so a caller never needs a try/except to draw it.
+IDLE_CAPTURE = CaptureStats(
+    device=None, running=False, frames_captured=0, frames_delivered=0, frames_dropped={},
+    status_flags={}, since_last_callback_s=None, stalled=False, device_error=None,
+    source_queue_ms=0.0, apm_switches=0)
+IDLE_ECHO = EchoStats(erle_db=math.nan, echo_delay_ms=math.nan, delay_confidence=0.0,
+                      far_active=False, windows=())
 
 
 class AudioEngine:
@@ -52,6 +79,7 @@ class AudioEngine:
         self._mixer = Mixer()
         self._output: OutputDevice | None = None
         self._input_gain_db = clamp_db(input_gain_db)
+        self._gate_open = True
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -78,15 +106,12 @@ class AudioEngine:
         self._output_spec = spec
         return self.output.open(spec, channels)
 
-    def stop_output(self) -> None:
-        """Close the output device; channels keep running on the engine's own clock."""
-        self.output.close_device()
-
     async def _create_chain(self) -> CaptureChain:
         loop = self._media.loop
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=self._queue_ms, loop=loop)
         chain = CaptureChain(loop, self._source, processing=self._processing)
         chain.gain.set_db(self._input_gain_db)
+        chain.set_gate(self._gate_open)
         chain.start()
         # The playback path runs from the start (on its own clock until a device opens), so
         # channels can be added at any moment; what it plays is the chain's echo reference.
@@ -108,15 +133,38 @@ class AudioEngine:
                 self._media.run(self._close_channels())
             if output is not None:
                 with contextlib.suppress(Exception):
-                    self._media.run(output.stop())
+                    self._media.run(output.aclose())
             with contextlib.suppress(Exception):
-                self._media.run(chain.stop())
+                self._media.run(chain.aclose())
             if source is not None:
                 with contextlib.suppress(Exception):
                     self._media.run(source.aclose())
-        self._media.stop()
+        self._media.close()
 
-    # -- accessors ----------------------------------------------------------------------------
+    # -- the media loop (the session's coroutines run there) ---------------------------------
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
+        """Run ``coro`` on the media loop and wait for it (never from the media loop)."""
+        if not self._media.running:
+            coro.close()
+            raise EngineNotRunning
+        return self._media.run(coro, timeout)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the media loop from any thread."""
+        if not self._media.running:
+            coro.close()
+            raise EngineNotRunning
+        return self._media.submit(coro)
+
+    def call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        """Call ``fn(*args)`` on the media loop, from any thread."""
+        if not self._media.running:
+            raise EngineNotRunning
+        self._media.loop.call_soon_threadsafe(fn, *args)
+
+    # -- the parts, for the engine's own tests and benches only --------------------------------
+    # The session, the window and the monitor use the methods around this block, never these:
+    # what the parts offer changes with the engine's design.
     @property
     def media(self) -> MediaThread:
         return self._media
@@ -124,13 +172,13 @@ class AudioEngine:
     @property
     def chain(self) -> CaptureChain:
         if self._chain is None:
-            raise RuntimeError("the audio engine is not started")
+            raise EngineNotRunning
         return self._chain
 
     @property
     def output(self) -> OutputDevice:
         if self._output is None:
-            raise RuntimeError("the audio engine is not started")
+            raise EngineNotRunning
         return self._output
 
     @property
@@ -141,7 +189,7 @@ class AudioEngine:
     def source(self) -> rtc.AudioSource:
         """The microphone's AudioSource (one for the engine's lifetime: publish it once)."""
         if self._source is None:
-            raise RuntimeError("the audio engine is not started")
+            raise EngineNotRunning
         return self._source
 
     # -- devices ------------------------------------------------------------------------------
@@ -217,7 +265,6 @@ class AudioEngine:
         channel = Channel(key, open_track_stream(track), label=label, gain_db=gain_db,
                           muted=muted)
         self._mixer.add(channel)
-        channel.start()
         return channel
 
     def remove_track(self, key: str) -> bool:
@@ -229,7 +276,7 @@ class AudioEngine:
         channel = self._mixer.remove(key)
         if channel is None:
             return False
-        await channel.aclose()
+        channel.close()
         return True
 
     async def _close_channels(self) -> None:
@@ -239,14 +286,54 @@ class AudioEngine:
     def channel(self, key: str) -> Channel:
         return self._mixer.channels[key]
 
+    def has_channel(self, key: str) -> bool:
+        return key in self._mixer.channels
+
+    def set_channel_gain_db(self, key: str, db: float) -> bool:
+        """Local volume of one channel (ramped; -inf is off); False if there is none."""
+        channel = self._mixer.channels.get(key)
+        if channel is None:
+            return False
+        channel.set_gain_db(db)
+        return True
+
+    def set_channel_muted(self, key: str, muted: bool) -> bool:
+        """Mute one channel here only; False if there is none."""
+        channel = self._mixer.channels.get(key)
+        if channel is None:
+            return False
+        channel.set_muted(muted)
+        return True
+
     def channel_stats(self) -> list[ChannelStats]:
         return [c.stats() for c in list(self._mixer.channels.values())]
 
+    def channel_meters(self) -> dict[str, MeterSnapshot]:
+        """Each channel's pre-fader meter alone: cheaper than :meth:`channel_stats`."""
+        return {key: c.meter.snapshot() for key, c in list(self._mixer.channels.items())}
+
     def output_stats(self) -> OutputStats:
-        return self.output.stats()
+        """The playback path's counters; before start, an idle figure with no device."""
+        output = self._output
+        if output is None:
+            return idle_output_stats(self._output_target_ms)
+        return output.stats()
 
     def echo_stats(self) -> EchoStats:
-        return self.chain.echo.stats()
+        return self._chain.echo.stats() if self._chain is not None else IDLE_ECHO
+
+    # -- microphone gate (push-to-talk) -----------------------------------------------------
+    def set_mic_gate(self, open_: bool) -> None:
+        """Push-to-talk: while closed, silence is sent (the meter still shows the mic).
+
+        Remembered before start, so a gate closed early is closed when capture begins."""
+        self._gate_open = bool(open_)
+        if self._chain is not None:
+            self._chain.set_gate(self._gate_open)
+
+    @property
+    def mic_gate_open(self) -> bool:
+        return self._gate_open
 
     # -- input gain and test tone -----------------------------------------------------------
     @property
@@ -276,5 +363,19 @@ class AudioEngine:
         if self._chain is not None:
             self._chain.meter.reset_clip()
 
+    def capture_latencies_ms(self) -> npt.NDArray[np.float64]:
+        """Every kept frame latency of the microphone path (ready -> AudioSource), in ms."""
+        if self._chain is None:
+            return np.zeros(0)
+        return self._chain.latency.values() * 1000.0
+
     def capture_stats(self, latency: bool = True) -> CaptureStats:
-        return self.chain.stats(latency)
+        """The microphone path's counters; before start, :data:`IDLE_CAPTURE`."""
+        return self._chain.stats(latency) if self._chain is not None else IDLE_CAPTURE
+
+
+def idle_output_stats(target_ms: float) -> OutputStats:
+    """What the playback path reports while the engine is not running."""
+    return OutputStats(device=None, device_channels=0, target_ms=target_ms, ring_ms=0.0,
+                       device_latency_ms=0.0, underruns=0, overruns=0, frames_played=0,
+                       frames_mixed=0, frames_limited=0, samples_clipped=0, device_error=None)

@@ -6,17 +6,16 @@ Threads:
 - The media loop (:class:`CaptureChain.run`) slices 10 ms frames, applies the input gain,
   runs the live-switchable APM and the meter, and feeds ``rtc.AudioSource.capture_frame``.
 
-A device that stops calling back (unplugged, stalled) is reported within 500 ms and the
-chain goes on producing silent frames on its own clock, so the published track, the meter
-and the counters keep running. Switching devices keeps the ring and the AudioSource.
+A device that stops calling back (unplugged, stalled) is reported within 500 ms (see
+``device_stream``) and the chain goes on producing silent frames on its own clock, so the
+published track, the meter and the counters keep running. Switching devices keeps the ring
+and the AudioSource.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,9 @@ from livekit import rtc
 
 from console.engine import devices
 from console.engine.apm import ProcessingConfig, SwitchableApm
+from console.engine.device_stream import DeviceStream
 from console.engine.echo_metrics import EchoMetrics
+from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.input_gain import InputGain
 from console.engine.meter import LevelMeter
 from console.engine.outbox import Outbox
@@ -36,9 +37,6 @@ from console.engine.ring import SampleRing
 from console.engine.stream_clock import StreamClock
 from console.engine.wakeup import Wakeup, cancel_and_wait
 
-SAMPLE_RATE = 48000
-FRAME_SAMPLES = 480  # 10 ms, what the APM and the AudioSource want
-STALL_S = 0.5
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow",
                 "priming_output")
 
@@ -76,7 +74,7 @@ class CaptureStats:
     def frames_lost(self) -> float:
         """Device audio that neither reached the AudioSource, nor waits, nor was counted as
         dropped, in frames (exact: counted in samples)."""
-        return self.samples_lost / FRAME_SAMPLES
+        return self.samples_lost / FRAME
 
 
 @dataclass
@@ -131,19 +129,19 @@ class CaptureChain:
         source: rtc.AudioSource,
         *,
         processing: ProcessingConfig | None = None,
-        block_samples: int = FRAME_SAMPLES,
+        block_samples: int = FRAME,
     ) -> None:
         self._loop = loop
         self.source = source
         self.apm = SwitchableApm(processing or ProcessingConfig())
-        self.meter = LevelMeter(SAMPLE_RATE, FRAME_SAMPLES)
-        self.gain = InputGain(FRAME_SAMPLES)
+        self.meter = LevelMeter(SAMPLE_RATE, FRAME)
+        self.gain = InputGain(FRAME)
         self.echo = EchoMetrics()
         self.latency = LatencyLog()
         self._block = block_samples
         self._ring = SampleRing(SAMPLE_RATE)  # 1 s
         self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
-        self._reverse_pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._reverse_pcm = np.zeros(FRAME, dtype=np.int16)
         self._reverse_clock = StreamClock(SAMPLE_RATE)
         self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
         self._in_flight = 0  # device samples inside the capture_frame being awaited
@@ -153,14 +151,8 @@ class CaptureChain:
         self._send_waiter: asyncio.Future[None] | None = None
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
         self._wake = Wakeup(loop)
-        self._stream: Any = None
-        self._stream_gen = 0
-        self._device: devices.AudioDevice | None = None
-        self._device_lock = threading.RLock()
-        self._last_callback: float | None = None
-        self._device_error: str | None = None
-        self._opened_at = time.monotonic()
-        self._input_latency_s = 0.0
+        self._stream = DeviceStream("input", stopped="stopped delivering audio",
+                                    silent="delivered audio")
         self._render_delay_s = 0.0
         self._running = False
         self._task: asyncio.Task[None] | None = None
@@ -168,44 +160,20 @@ class CaptureChain:
     # -- device side (any thread) -------------------------------------------------------------
     @property
     def device(self) -> devices.AudioDevice | None:
-        return self._device
+        return self._stream.device
 
     def open(self, spec: str | int | None) -> devices.AudioDevice:
         """Open (or switch to) an input device; the AudioSource and the ring stay."""
-        with self._device_lock:
+        with self._stream.lock:
             dev = devices.find_device(spec, "input")
-            sd = devices.sd()
-            gen = self._stream_gen + 1
-            try:
-                stream = sd.InputStream(
+
+            def make(gen: int, finished: Callable[[], None]) -> Any:
+                return devices.sd().InputStream(
                     device=dev.index, channels=1, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=self._block, latency="low",
-                    callback=self._make_callback(gen),
-                    finished_callback=self._make_finished(gen, dev),
-                )
-            except Exception as exc:
-                raise devices.DeviceError(f"cannot open input {dev.name!r}: {exc}") from exc
-            old = self._stream
-            self._stream_gen = gen  # callbacks of the old stream are ignored from here on
-            self._stream = None
-            if old is not None:
-                with contextlib.suppress(Exception):
-                    old.abort()
-                    old.close()
-            try:
-                stream.start()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    stream.close()
-                self._device = None
-                self._device_error = f"cannot start input {dev.name!r}: {exc}"
-                raise devices.DeviceError(self._device_error) from exc
-            self._stream = stream
-            self._device = dev
-            self._device_error = None
-            self._last_callback = None
-            self._input_latency_s = float(stream.latency)
-            self._opened_at = time.monotonic()
+                    callback=self._make_callback(gen), finished_callback=finished)
+
+            self._stream.open(dev, make)
             self._capture_clock.reset()  # another stream: another sample clock
             return dev
 
@@ -215,25 +183,16 @@ class CaptureChain:
         Re-initialising PortAudio invalidates every open stream, so the input is closed
         first and reopened (by name) afterwards: a gap of a few milliseconds, no lost track.
         """
-        with self._device_lock:
-            current = self._device
-            self.close_device()
+        with self._stream.lock:
+            current = self._stream.device
+            self._stream.close()
             devices.refresh()
             if current is not None:
-                try:
-                    self.open(current.name)
-                except devices.DeviceError as exc:
-                    self._device_error = str(exc)
+                self._stream.reopen(current.name, self.open)
 
     def close_device(self) -> None:
         """Close the input; the chain goes on (on silence) until another is opened."""
-        with self._device_lock:
-            self._stream_gen += 1
-            stream, self._stream = self._stream, None
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.abort()
-                    stream.close()
+        self._stream.close()
 
     def set_render_delay(self, seconds: float) -> None:
         """Output-side delay (for the APM's echo delay hint); set by the playback path."""
@@ -273,13 +232,14 @@ class CaptureChain:
         flags = counters.flags
         wake = self._wake
         monotonic = time.monotonic
+        stream = self._stream
 
         def callback(indata: npt.NDArray[np.int16], frames: int, time_info: Any,
                      status: Any) -> None:
-            if gen != self._stream_gen:
+            if gen != stream.gen:
                 return
             now = monotonic()
-            self._last_callback = now
+            stream.last_callback = now
             counters.samples_in += frames
             if status:
                 for name in STATUS_FLAGS:
@@ -291,19 +251,14 @@ class CaptureChain:
 
         return callback
 
-    def _make_finished(self, gen: int, dev: devices.AudioDevice) -> Callable[[], None]:
-        def finished() -> None:
-            if gen == self._stream_gen:  # not closed by us: the device went away
-                self._device_error = f"input {dev.name!r} stopped delivering audio (unplugged?)"
-        return finished
-
     # -- media loop ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start the frame pump on the media loop (call from the media loop)."""
         self._running = True
         self._task = self._loop.create_task(self.run(), name="capture-chain")
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
+        """Close the input and end the frame pump (on the media loop)."""
         self._running = False
         self.close_device()
         task, self._task = self._task, None
@@ -312,20 +267,20 @@ class CaptureChain:
     async def run(self) -> None:
         """Process frames as the device delivers them; a sender feeds the AudioSource."""
         ring = self._ring
-        pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        pcm = np.zeros(FRAME, dtype=np.int16)
         next_silence = time.monotonic() + 0.01
         sender = self._loop.create_task(self._send(), name="capture-sender")
         try:
             while self._running:
-                if ring.available() < FRAME_SAMPLES:
-                    await self._wake.wait(lambda: ring.available() >= FRAME_SAMPLES, 0.05)
+                if ring.available() < FRAME:
+                    await self._wake.wait(lambda: ring.available() >= FRAME, 0.05)
                 now = time.monotonic()
-                if ring.available() >= FRAME_SAMPLES:
-                    while ring.available() >= FRAME_SAMPLES and self._running:
+                if ring.available() >= FRAME:
+                    while ring.available() >= FRAME and self._running:
                         ready = ring.take(pcm, SAMPLE_RATE)
                         self._process(pcm, ready, silent=False)
                     next_silence = time.monotonic() + 0.01
-                elif self._is_silent_device(now):
+                elif not self._stream.alive(now):
                     # The device is gone or stalled: keep the chain running on silence.
                     while now >= next_silence and self._running:
                         pcm[:] = 0
@@ -349,7 +304,7 @@ class CaptureChain:
                 finally:
                     self._send_waiter = None
                 continue
-            frame = rtc.AudioFrame(item.samples.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+            frame = rtc.AudioFrame(item.samples.tobytes(), SAMPLE_RATE, 1, FRAME)
             if not math.isnan(item.ready):
                 self.latency.add(time.monotonic() - item.ready)
             self._in_flight = item.real
@@ -360,24 +315,18 @@ class CaptureChain:
             self._counters.delivered_samples += item.real
             self._counters.silence_samples += item.silent
 
-    def _is_silent_device(self, now: float) -> bool:
-        if self._stream is None or self._device_error is not None:
-            return True
-        last = self._last_callback if self._last_callback is not None else self._opened_at
-        return now - last > STALL_S
-
     def _process(self, pcm: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
         """APM, meter and taps for one frame, then into the outbox (media loop)."""
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
         if not math.isnan(ready):
-            self._feed_reverse(self._capture_clock.stamp(FRAME_SAMPLES, ready))
+            self._feed_reverse(self._capture_clock.stamp(FRAME, ready))
         else:
             self._feed_reverse(ready)
         pcm = self.gain.apply(pcm)
-        frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+        frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
-            delay = self._input_latency_s + self._render_delay_s
+            delay = self._stream.latency_s + self._render_delay_s
             self.apm.set_stream_delay_ms(int(delay * 1000))
         try:
             self.apm.process_capture(frame)
@@ -402,45 +351,42 @@ class CaptureChain:
         stalled process catching up) never shifts the echo path the APM sees.
         """
         reverse = self._reverse
-        while reverse.available() >= FRAME_SAMPLES:
-            if not math.isnan(ready) and reverse.next_ready(FRAME_SAMPLES, SAMPLE_RATE) > ready:
+        while reverse.available() >= FRAME:
+            if not math.isnan(ready) and reverse.next_ready(FRAME, SAMPLE_RATE) > ready:
                 break
             reverse.take(self._reverse_pcm, SAMPLE_RATE)
             self.echo.on_far(self._reverse_pcm)
-            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME_SAMPLES)
+            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
             self.apm.process_reverse(ref)
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self, latency: bool = True) -> CaptureStats:
         """Counters and state; ``latency=False`` skips the percentiles (display ticks)."""
         now = time.monotonic()
-        last = self._last_callback
-        since = None if last is None else now - last
-        stalled = self._stream is not None and self._is_silent_device(now)
-        err = self._device_error
-        if err is None and stalled and self._device is not None:
-            err = f"input {self._device.name!r} has not delivered audio for {STALL_S:.1f} s"
+        stream = self._stream
+        last = stream.last_callback
+        device = stream.device
         c = self._counters
         outbox = self._outbox
         pending = self._ring.available() + outbox.real_pending + self._in_flight
         lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
                 - pending)
         return CaptureStats(
-            device=self._device.name if self._device else None,
+            device=device.name if device is not None else None,
             running=self._running,
-            frames_captured=c.samples_in // FRAME_SAMPLES,
-            frames_delivered=(c.delivered_samples + c.silence_samples) // FRAME_SAMPLES,
-            frames_dropped={"ring_full": c.ring_full // FRAME_SAMPLES,
-                            "backlog": outbox.dropped_real // FRAME_SAMPLES,
+            frames_captured=c.samples_in // FRAME,
+            frames_delivered=(c.delivered_samples + c.silence_samples) // FRAME,
+            frames_dropped={"ring_full": c.ring_full // FRAME,
+                            "backlog": outbox.dropped_real // FRAME,
                             "apm_error": c.apm_errors},
             status_flags=dict(c.flags),
-            since_last_callback_s=since,
-            stalled=stalled,
-            device_error=err,
+            since_last_callback_s=None if last is None else now - last,
+            stalled=stream.stalled(now),
+            device_error=stream.report(now),
             source_queue_ms=self.source.queued_duration * 1000.0,
             apm_switches=self.apm.switches,
-            silence_frames=c.silence_samples // FRAME_SAMPLES,
-            pending_frames=pending // FRAME_SAMPLES,
+            silence_frames=c.silence_samples // FRAME,
+            pending_frames=pending // FRAME,
             samples_lost=lost,
             samples_caught_up=outbox.packed,
             reverse_blocks_dropped=c.reverse_dropped,
@@ -452,4 +398,4 @@ class CaptureChain:
 
     def pending_frames(self) -> int:
         """Whole frames of device audio waiting (in the ring or the outbox)."""
-        return (self._ring.available() + self._outbox.real_pending) // FRAME_SAMPLES
+        return (self._ring.available() + self._outbox.real_pending) // FRAME

@@ -1,16 +1,17 @@
 """A participant channel: one remote audio track on its way to the mixer.
 
-A :class:`~console.engine.track_tap.TrackTap` (or, in tests, any async iterator of frames)
-feeds a small FIFO on the media loop; the mixer pulls exactly one 10 ms frame per tick.
+A :class:`~console.engine.block_source.BlockSource` (a
+:class:`~console.engine.track_tap.TrackTap` on a live track) is drained into a small FIFO on
+each mixer tick; the mixer pulls exactly one 10 ms frame per tick.
 The channel meters what arrives (pre-fader, so a locally muted participant still shows
 that they talk), applies local mute and gain with a per-frame ramp (never a click), and
 keeps its depth near a target: when the sender's clock runs fast or slow against the
 output device, it consumes up to 1.25 % more or fewer samples per frame (linear
 interpolation, inaudible on voice) and counts what it dropped or inserted.
-The target adapts like a jitter buffer: each underrun raises it by 10 ms (up to 100 ms), and
-after 10 s without one it comes back down by 2 ms per second. Underruns right after a freeze
-of this process are counted apart and leave the target alone: a bigger jitter buffer cannot
-help against a host that stops us, and would only add latency for good.
+The target adapts like a jitter buffer (``adaptive_target.CHANNEL``): underruns raise it,
+calm lowers it again. Underruns right after a freeze of this process are counted apart and
+leave the target alone: a bigger jitter buffer cannot help against a host that stops us,
+and would only add latency for good.
 Running dry never clicks: the missing part of the frame continues the last samples played
 backwards (a mirror: no jump in the waveform) fading to silence, and playback that resumes
 fades in over its first frame (see ``conceal``).
@@ -18,32 +19,28 @@ fades in over its first frame (see ``conceal``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import math
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
-from console.engine import conceal
+from console.engine import adaptive_target, conceal
+from console.engine.adaptive_target import AdaptiveTarget
+from console.engine.block_source import BlockSource
+from console.engine.format import FRAME, FRAME_MS, SAMPLE_RATE
 from console.engine.gain_ramp import GainRamp
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
 from console.engine.track_tap import TrackTap, open_taps
 
-SAMPLE_RATE = 48000
-FRAME = 480
 MAX_GAIN_DB = 12.0
 STREAM_CAPACITY_MS = 100  # waiting in the tap at most; livekit's AudioStream is unbounded
 # From this many open tracks on, the next ones arrive in 20 ms blocks: half the FFI events
-# (each one runs Python on livekit's thread) for 10 ms more latency. bench gui at 32
-# participants, side by side: 69.7 / 75.3 % CPU with 10 ms blocks, 60.5 / 63.5 % with 20.
+# (each one runs Python on livekit's thread), which a big room needs more than it needs the
+# 10 ms of latency they add.
 BIG_ROOM_TRACKS = 8
 TARGET_MS = 30.0      # what the channel keeps buffered ahead of the mixer
 MAX_MS = 200.0        # beyond this the oldest audio is dropped (counted)
@@ -52,12 +49,7 @@ SKEW_PER_MS = 1.0     # samples per frame of correction per ms of average depth 
 SMOOTHING = 0.05      # weight of each frame in the average depth (about 200 ms)
 MAX_SKEW = 6          # samples per frame the drift control may add or take (1.25 %)
 CATCH_UP_MS = 40.0    # an average depth this far above target is cut at once, not stretched
-# Adaptive target (a jitter buffer): each underrun raises it, quiet time lowers it again.
-STEP_UP_MS = 10.0
-MAX_TARGET_MS = 100.0
-CALM_S = 10.0         # no underrun for this long before the target starts to come down
-DECAY_MS_PER_S = 2.0
-FRAME_MS = FRAME / SAMPLE_RATE * 1000
+MAX_TARGET_MS = 100.0  # the adaptive target's cap, whatever the channel's base
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
 LATE_MS = (15.0, 30.0)  # a block is counted late when it lands this long after it was due
 
@@ -98,17 +90,17 @@ class ChannelStats:
 
     @property
     def queue_ms(self) -> float:
-        """Audio waiting for this participant: in the tap (or stream) plus in the channel."""
+        """Audio waiting for this participant: in its source plus in the channel."""
         return self.stream_queue_ms + self.channel_queue_ms
 
 
 class Channel:
-    """One participant's audio between its track tap and the mixer."""
+    """One participant's audio between its block source and the mixer."""
 
     def __init__(
         self,
         key: str,
-        frames: TrackTap | AsyncIterator[rtc.AudioFrameEvent] | AsyncIterator[rtc.AudioFrame],
+        source: BlockSource,
         *,
         label: str | None = None,
         gain_db: float = 0.0,
@@ -117,17 +109,15 @@ class Channel:
     ) -> None:
         self.key = key
         self.label = label or key
-        self._tap = frames if isinstance(frames, TrackTap) else None
-        self._frames = None if isinstance(frames, TrackTap) else frames
+        self._source = source
         self._fifo = SampleFifo(int(SAMPLE_RATE * MAX_MS / 1000))
-        if self._tap is not None:
-            # Longer blocks empty the FIFO further before the next one lands: keep the
-            # same margin for a late block.
-            target_ms += self._tap.frame_ms - FRAME_MS
+        # Longer blocks empty the FIFO further before the next one lands: keep the same
+        # margin for a late block.
+        target_ms += source.frame_ms - FRAME_MS
         self._base = int(SAMPLE_RATE * target_ms / 1000)
         self._target = self._base
-        self._target_f = float(self._base)
-        self._last_underrun = -math.inf
+        self._adaptive = AdaptiveTarget(replace(
+            adaptive_target.CHANNEL, max_extra_ms=max(0.0, MAX_TARGET_MS - target_ms)))
         self._depth_avg = float(self._target)
         self.meter = LevelMeter(SAMPLE_RATE, FRAME)
         self._gain_db = gain_db
@@ -145,7 +135,6 @@ class Channel:
         self._skew_dropped = 0
         self._skew_inserted = 0
         self._ended = False
-        self._task: asyncio.Task[None] | None = None
 
     # -- controls (any thread: plain attribute writes) ----------------------------------------
     @property
@@ -164,27 +153,6 @@ class Channel:
         self._muted = bool(muted)
 
     # -- receiving (media loop) ---------------------------------------------------------------
-    def start(self) -> None:
-        """Receive from an async iterator (a tap needs no task: :meth:`pull` drains it)."""
-        if self._tap is None:
-            self._task = asyncio.get_running_loop().create_task(self._receive(),
-                                                                name=f"channel-{self.key}")
-
-    async def _receive(self) -> None:
-        assert self._frames is not None
-        try:
-            async for item in self._frames:
-                frame = item.frame if isinstance(item, rtc.AudioFrameEvent) else item
-                self._accept(frame)
-        finally:
-            self._ended = True
-
-    def _accept(self, frame: rtc.AudioFrame) -> None:
-        data = np.frombuffer(frame.data, dtype=np.int16)
-        if frame.num_channels > 1:
-            data = data.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-        self._accept_block(data, time.monotonic())
-
     def _accept_block(self, data: npt.NDArray[np.int16], arrived: float) -> None:
         self.meter.process(data)
         self._received += max(1, data.shape[0] // FRAME)
@@ -199,30 +167,19 @@ class Channel:
             self._dropped += math.ceil((data.shape[0] - room) / FRAME)
         self._fifo.push(data)
 
-    async def aclose(self) -> None:
-        """Stop receiving and close the stream; nothing is left running."""
-        task, self._task = self._task, None
-        if self._tap is not None:
-            self._tap.close()
-        closer = getattr(self._frames, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    def close(self) -> None:
+        """Close the source; nothing is left running (no task: the mixer drains the source)."""
+        self._source.close()
         self._ended = True
 
     # -- mixing (media loop) ------------------------------------------------------------------
     def pull(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.float32] | None:
         """One 10 ms frame after gain, or None when the channel has nothing to play."""
-        tap = self._tap
-        if tap is not None:
-            for arrived, block in tap.drain():
-                self._accept_block(block, arrived)
-            if tap.ended:
-                self._ended = True
+        source = self._source
+        for arrived, block in source.drain():
+            self._accept_block(block, arrived)
+        if source.ended:
+            self._ended = True
         fifo = self._fifo
         depth = len(fifo)
         if not self._primed:
@@ -242,11 +199,8 @@ class Channel:
                 self._underruns += 1
                 if after_stall:
                     self._underruns_stall += 1
-                else:
-                    self._last_underrun = now
-                    self._target_f = min(self._target_f + STEP_UP_MS * SAMPLE_RATE / 1000,
-                                         MAX_TARGET_MS * SAMPLE_RATE / 1000)
-                    self._target = int(self._target_f)
+                elif self._adaptive.on_underruns(1, now):
+                    self._set_target()
             self._primed = False  # wait for the target depth again: one clean restart
             return self._conceal(depth)
         out = self._apply_gain(self._take_with_drift(depth, after_stall))
@@ -270,10 +224,12 @@ class Channel:
         return out
 
     def _adapt_target(self, now: float) -> None:
-        if self._target_f > self._base and now - self._last_underrun > CALM_S:
-            step = DECAY_MS_PER_S * SAMPLE_RATE / 1000 * FRAME / SAMPLE_RATE
-            self._target_f = max(float(self._base), self._target_f - step)
-            self._target = int(self._target_f)
+        # Calm is counted in frames played (one per primed pull), not in wall-clock time.
+        if self._adaptive.relax(now, FRAME_MS / 1000):
+            self._set_target()
+
+    def _set_target(self) -> None:
+        self._target = self._base + int(self._adaptive.extra_ms * SAMPLE_RATE / 1000)
 
     def _take_with_drift(self, depth: int, after_stall: bool) -> npt.NDArray[np.float32]:
         # Arrival jitter makes the instant depth swing by a frame or two: steer on its average.
@@ -312,29 +268,20 @@ class Channel:
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> ChannelStats:
-        if self._tap is not None:
-            per_block = self._tap.frame_ms // 10  # in 10 ms frames
-            stream_frames, tap_dropped = (self._tap.queued * per_block,
-                                          self._tap.dropped * per_block)
-        else:
-            queue: Any = getattr(getattr(self._frames, "_queue", None), "_queue", None)
-            stream_frames, tap_dropped = (len(queue) if queue is not None else 0), 0
+        source = self._source
         return ChannelStats(
             key=self.key, label=self.label, muted=self._muted, gain_db=self._gain_db,
             meter=self.meter.snapshot(),
-            stream_queue_ms=stream_frames * 10.0,
+            stream_queue_ms=float(source.queued * source.frame_ms),
             channel_queue_ms=len(self._fifo) / SAMPLE_RATE * 1000.0,
             frames_received=self._received, underruns=self._underruns,
-            frames_dropped=self._dropped + tap_dropped, samples_dropped=self._skew_dropped,
+            frames_dropped=self._dropped + source.dropped * (source.frame_ms // 10),
+            samples_dropped=self._skew_dropped,
             samples_inserted=self._skew_inserted, ended=self._ended,
             target_ms=self._target / SAMPLE_RATE * 1000.0,
             underruns_after_stall=self._underruns_stall,
             blocks_late_15ms=self._late[0], blocks_late_30ms=self._late[1],
         )
-
-    @property
-    def task(self) -> asyncio.Task[None] | None:
-        return self._task
 
 
 def open_track_stream(track: rtc.Track) -> TrackTap:

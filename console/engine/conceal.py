@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-FADE_IN_SAMPLES = 480  # 10 ms at 48 kHz
+from console.engine.format import FRAME
+
+FADE_IN_SAMPLES = FRAME  # one 10 ms frame, like every gain ramp in the engine
 
 
 @functools.cache

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-SAMPLE_RATE = 48000
-FRAME = 480
+from console.engine.format import SAMPLE_RATE
+
 FAR_ACTIVE_DBFS = -50.0
 ECHO_TAIL_FRAMES = 30         # the far end counts as active for 300 ms after it had energy
 WINDOW_FRAMES = 100           # 1 s ERLE windows

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 class MediaThread:
-    """A daemon thread running an asyncio event loop until :meth:`stop`."""
+    """A daemon thread running an asyncio event loop until :meth:`close`."""
 
     def __init__(self, name: str = "media") -> None:
         self._name = name
@@ -69,7 +69,8 @@ class MediaThread:
             raise RuntimeError("MediaThread.run would deadlock on the media thread")
         return self.submit(coro).result(timeout)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the loop (its tasks are cancelled and awaited) and join the thread."""
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return

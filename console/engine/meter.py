@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from console.engine.format import FRAME, SAMPLE_RATE
+
 FLOOR_DB: float = -100.0
 HOLD_S: float = 1.0  # peak hold time
 FALL_DB_PER_S: float = 20.0 / 1.7  # IEC 60268-18 digital peak meter return: 20 dB in 1.7 s
@@ -56,7 +58,7 @@ class LevelMeter:
     reset() may be called from any thread.
     """
 
-    def __init__(self, sample_rate: int = 48000, frame_samples: int = 480) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, frame_samples: int = FRAME) -> None:
         if sample_rate <= 0 or frame_samples <= 0:
             raise ValueError("sample_rate and frame_samples must be positive")
         self.sample_rate = sample_rate

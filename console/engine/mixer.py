@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from console.engine.channel import FRAME, Channel
+from console.engine.channel import Channel
+from console.engine.format import FRAME
 from console.engine.gain_ramp import GainRamp
 from console.engine.test_tone import Cue
 

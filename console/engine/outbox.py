@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.ring import SampleFifo
 
-FRAME = 480
 CATCH_UP = 8          # extra samples packed per frame, per frame of backlog
 MAX_CATCH_UP = 24     # at most 5 % faster
 MAX_FRAMES = 6        # frames waiting beyond which the oldest are dropped
@@ -42,7 +42,7 @@ class Outgoing:
 class Outbox:
     """A FIFO of processed samples with per-frame arrival marks (media loop only)."""
 
-    def __init__(self, capacity_s: float = 0.5, sample_rate: int = 48000) -> None:
+    def __init__(self, capacity_s: float = 0.5, sample_rate: int = SAMPLE_RATE) -> None:
         self._fifo = SampleFifo(int(capacity_s * sample_rate))
         self._marks: deque[list[float]] = deque()  # [samples left, ready, silent]
         self.real_pending = 0

@@ -13,18 +13,14 @@ then do not mistake the freeze for network jitter.
 With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
 the channels keep draining and their counters stay honest.
 
-The ring's target adapts like the channels' jitter buffers: underruns that no freeze
-explains (the media thread fell behind: the machine is short of CPU) raise it by 10 ms each,
-up to 100 ms more, except a lone one after 10 s without any; after 10 s without one it
-comes back by 2 ms per second. A busy machine costs some latency instead of a stream of
-clicks.
+The ring's target adapts (``adaptive_target.OUTPUT``): underruns that no freeze explains
+(the media thread fell behind: the machine is short of CPU) raise it, calm lowers it again.
+A busy machine costs some latency instead of a stream of clicks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,20 +29,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from console.engine import conceal, devices
-from console.engine.channel import FRAME, SAMPLE_RATE
+from console.engine import adaptive_target, conceal, devices
+from console.engine.adaptive_target import AdaptiveTarget
+from console.engine.device_stream import DeviceStream
+from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
 from console.engine.ring import SampleRing
 from console.engine.wakeup import Wakeup, cancel_and_wait
 
 TARGET_MS = 30.0
-STALL_S = 0.5
 HOST_STALL_S = 0.03     # a callback gap this long (three blocks) is a freeze of the process
 RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
-STEP_UP_MS = 10.0       # added to the ring's target per underrun no freeze explains
-MAX_EXTRA_MS = 100.0
-CALM_S = 10.0           # no such underrun for this long before the target comes back down
-DECAY_MS_PER_S = 2.0
 
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
@@ -101,23 +94,16 @@ class OutputDevice:
         self._base_target_ms = target_ms
         self._target = int(SAMPLE_RATE * target_ms / 1000)
         self._target_ms = target_ms   # the base, raised to the device's burst size
-        self._extra_ms = 0.0          # what underruns added (see _adapt_target)
+        self._adaptive = AdaptiveTarget(adaptive_target.OUTPUT)  # what underruns added
         self._underruns_seen = 0
-        self._last_underrun = -1e9
         self._adapted_at = time.monotonic()
         self._stall_gap = HOST_STALL_S
         self._ring = SampleRing(SAMPLE_RATE // 2)
         self._reverse = reverse
         self._on_delay = on_render_delay
-        self._lock = threading.RLock()
-        self._stream: Any = None
-        self._gen = 0
-        self._device: devices.AudioDevice | None = None
+        self._stream = DeviceStream("output", stopped="stopped playing",
+                                    silent="asked for audio")
         self._channels = 1
-        self._latency_s = 0.0
-        self._error: str | None = None
-        self._last_callback: float | None = None
-        self._opened_at = time.monotonic()
         self._wake = Wakeup(loop)
         self._underruns = 0
         self._overruns = 0
@@ -137,7 +123,7 @@ class OutputDevice:
     # -- device (any thread) ------------------------------------------------------------------
     @property
     def device(self) -> devices.AudioDevice | None:
-        return self._device
+        return self._stream.device
 
     def open(self, spec: str | int | None, channels: int | None = None) -> devices.AudioDevice:
         """Open (or switch to) an output device; channels and the ring stay.
@@ -145,81 +131,50 @@ class OutputDevice:
         The mono mix goes to every device channel: stereo when the device has two or more,
         mono otherwise (or as many as ``channels`` asks for).
         """
-        with self._lock:
+        with self._stream.lock:
             dev = devices.find_device(spec, "output")
-            channels = channels or (2 if dev.max_output_channels >= 2 else 1)
-            gen = self._gen + 1
-            try:
-                stream = devices.sd().OutputStream(
-                    device=dev.index, channels=channels, samplerate=SAMPLE_RATE, dtype="int16",
+            n = channels or (2 if dev.max_output_channels >= 2 else 1)
+
+            def make(gen: int, finished: Callable[[], None]) -> Any:
+                return devices.sd().OutputStream(
+                    device=dev.index, channels=n, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=FRAME, latency=self._device_latency,
-                    callback=self._make_callback(gen),
-                    finished_callback=self._make_finished(gen, dev))
-            except Exception as exc:
-                raise devices.DeviceError(f"cannot open output {dev.name!r}: {exc}") from exc
-            self._close_stream()
-            self._gen = gen
-            if self._on_new_stream is not None:
-                self._on_new_stream()
-            try:
-                stream.start()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    stream.close()
-                self._device = None
-                self._error = f"cannot start output {dev.name!r}: {exc}"
-                raise devices.DeviceError(self._error) from exc
-            self._stream = stream
-            self._device = dev
-            self._channels = channels
-            self._latency_s = float(stream.latency)
+                    callback=self._make_callback(gen), finished_callback=finished)
+
+            self._stream.open(dev, make, before_start=self._on_new_stream)
+            self._channels = n
+            latency_s = self._stream.latency_s
             # A device with a large buffer asks for it in bursts of several blocks: the ring
             # must hold a burst, and a gap of one burst is not a freeze.
-            self._target_ms = max(self._base_target_ms, self._latency_s * 1000.0)
+            self._target_ms = max(self._base_target_ms, latency_s * 1000.0)
             self._set_target()
-            self._stall_gap = max(HOST_STALL_S, 1.5 * self._latency_s)
-            self._error = None
-            self._last_callback = None
-            self._opened_at = time.monotonic()
+            self._stall_gap = max(HOST_STALL_S, 1.5 * latency_s)
             return dev
 
     def reopen(self, device: devices.AudioDevice) -> None:
         """Open ``device`` again by name (after PortAudio re-read its list); if it is gone,
         say so in ``device_error`` and play on the engine's clock."""
-        with self._lock:
-            try:
-                self.open(device.name, self._channels)
-            except devices.DeviceError as exc:
-                self._device = None
-                self._error = str(exc)
+        self._stream.reopen(device.name, lambda name: self.open(name, self._channels))
 
     def close_device(self) -> None:
-        with self._lock:
-            self._close_stream()
-            self._device = None
-
-    def _close_stream(self) -> None:
-        self._gen += 1
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.abort()
-                stream.close()
+        """Close the output; the mixer goes on, on the engine's own clock."""
+        self._stream.close()
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
         scratch = self._scratch
         tail = self._tail
         wake = self._wake
+        stream = self._stream
 
         def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any,
                      status: Any) -> None:
-            if gen != self._gen:
+            if gen != stream.gen:
                 outdata.fill(0)
                 return
             now = time.monotonic()
-            last = self._last_callback
-            self._last_callback = now
+            last = stream.last_callback
+            stream.last_callback = now
             if last is not None and now - last >= self._stall_gap:
                 self._note_stall(now - last, now)
             if status.output_underflow:
@@ -256,58 +211,40 @@ class OutputDevice:
         self._host_stall_max = max(self._host_stall_max, gap)
         self._stall_until = now + RECOVER_S
 
-    def _make_finished(self, gen: int, dev: devices.AudioDevice) -> Callable[[], None]:
-        def finished() -> None:
-            if gen == self._gen:
-                self._error = f"output {dev.name!r} stopped playing (unplugged?)"
-        return finished
-
     # -- media loop ---------------------------------------------------------------------------
     def start(self) -> None:
         self._running = True
         self._task = self._loop.create_task(self._run(), name="output-mixer")
 
-    async def stop(self) -> None:
+    async def aclose(self) -> None:
+        """Close the output and end the mixer's pump (on the media loop)."""
         self._running = False
         self.close_device()
         task, self._task = self._task, None
         await cancel_and_wait(task)
 
-    def _device_alive(self, now: float) -> bool:
-        if self._stream is None or self._error is not None:
-            return False
-        last = self._last_callback if self._last_callback is not None else self._opened_at
-        return now - last <= STALL_S
-
     def _set_target(self) -> None:
-        self._target = int(SAMPLE_RATE * (self._target_ms + self._extra_ms) / 1000)
+        self._target = int(SAMPLE_RATE * (self._target_ms + self._adaptive.extra_ms) / 1000)
 
     def _adapt_target(self, now: float) -> None:
-        """Raise the target for each underrun no freeze explains; lower it once calm."""
+        """Feed the underruns no freeze explains to the policy; calm is wall-clock time."""
         unexplained = self._underruns - self._underruns_stall
         new = unexplained - self._underruns_seen
         self._underruns_seen = unexplained
         elapsed, self._adapted_at = now - self._adapted_at, now
         if new > 0:
-            if now - self._last_underrun > CALM_S:
-                new -= 1  # a lone underrun (a burst of work, say) is not a busy machine
-            self._last_underrun = now
-            if new == 0:
-                return
-            self._extra_ms = min(MAX_EXTRA_MS, self._extra_ms + STEP_UP_MS * new)
-        elif self._extra_ms > 0.0 and now - self._last_underrun > CALM_S:
-            calm = min(elapsed, now - self._last_underrun - CALM_S)
-            self._extra_ms = max(0.0, self._extra_ms - DECAY_MS_PER_S * calm)
+            changed = self._adaptive.on_underruns(new, now)
         else:
-            return
-        self._set_target()
+            changed = self._adaptive.relax(now, elapsed)
+        if changed:
+            self._set_target()
 
     async def _run(self) -> None:
         ring = self._ring
         next_tick = time.monotonic()
         while self._running:
             now = time.monotonic()
-            if self._device_alive(now):
+            if self._stream.alive(now):
                 self._adapt_target(now)
                 while ring.available() < self._target and self._running:
                     # Let the channels take in whatever their streams delivered first: after
@@ -320,7 +257,7 @@ class OutputDevice:
                         self._overruns += 1
                         break
                 if self._on_delay is not None:
-                    self._on_delay(self._latency_s + ring.available() / SAMPLE_RATE)
+                    self._on_delay(self._stream.latency_s + ring.available() / SAMPLE_RATE)
                 await self._wake.wait(lambda: ring.available() < self._target, 0.02)
                 next_tick = time.monotonic()
             else:
@@ -337,20 +274,17 @@ class OutputDevice:
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> OutputStats:
         m = self.mixer
-        err = self._error
-        if err is None and self._stream is not None and not self._device_alive(time.monotonic()):
-            name = self._device.name if self._device else "?"
-            err = f"output {name!r} has not asked for audio for {STALL_S:.1f} s"
+        device = self._stream.device
         return OutputStats(
-            device=self._device.name if self._device else None,
+            device=device.name if device is not None else None,
             device_channels=self._channels,
             target_ms=self._target / SAMPLE_RATE * 1000.0,
             ring_ms=self._ring.available() / SAMPLE_RATE * 1000.0,
-            device_latency_ms=self._latency_s * 1000.0,
+            device_latency_ms=self._stream.latency_s * 1000.0,
             underruns=self._underruns, overruns=self._overruns,
             frames_played=self._played // FRAME, frames_mixed=m.frames_mixed,
             frames_limited=m.frames_limited, samples_clipped=m.samples_clipped,
-            device_error=err,
+            device_error=self._stream.report(time.monotonic()),
             device_underflows=self._device_underflows,
             host_stalls=self._host_stalls,
             host_stall_ms_max=self._host_stall_max * 1000.0,

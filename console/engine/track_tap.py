@@ -3,8 +3,8 @@
 ``rtc.AudioStream`` costs a lot per 10 ms frame: every FFI event is offered to every
 stream's filter (O(tracks) per event), then hops to the event loop through
 ``call_soon_threadsafe`` (a loop wake-up per frame), an asyncio queue, a second filter, an
-``AudioFrame`` built from a ``bytearray`` and a ring queue. At 16 tracks that was a fifth of
-the app's CPU.
+``AudioFrame`` built from a ``bytearray`` and a ring queue: a cost per frame that grows with
+the number of tracks.
 
 A :class:`TrackTap` asks livekit's native side for the same stream (48 kHz mono, resampled
 in Rust) but reads it through one process-wide router: a single subscriber to livekit's
@@ -16,9 +16,9 @@ per frame does not grow with the number of tracks.
 The native buffers are dropped later, in batches, by a thread of their own (the
 :class:`_Reaper`): dropping one is a ctypes call that lets go of the GIL, and taking it
 back costs livekit's delivery thread up to the switch interval (5 ms) whenever another
-thread wants the GIL, the window painting for instance. Dropped on the delivery thread, at
-32 tracks that held some blocks back by 30 ms and more; off it, the delivery thread takes
-the GIL once per frame.
+thread wants the GIL, the window painting for instance. Dropped on the delivery thread,
+that would hold later blocks of every track back; off it, the delivery thread takes the GIL
+once per frame.
 
 This reads livekit internals (``FfiClient``, the FFI protobufs) that are stable across the
 1.2 series; ``pyproject.toml`` pins ``livekit<1.3`` for that reason.
@@ -35,15 +35,16 @@ import time
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient, FfiHandle
 from livekit.rtc._proto import audio_frame_pb2 as proto_audio
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
+from console.engine.block_source import Block
+from console.engine.format import SAMPLE_RATE
+
 _log = logging.getLogger(__name__)
 
-Block = tuple[float, npt.NDArray[np.int16]]  # (arrival time, samples)
 EARLY_LIMIT = 256  # events kept while a stream is being created and its handle is unknown
 REAP_EVERY_S = 0.02  # how long a native buffer waits, at most, for its batch to be dropped
 
@@ -190,13 +191,14 @@ def open_taps() -> int:
 class TrackTap:
     """A bounded queue of int16 mono blocks of one track; drained by the mixer.
 
+    The :class:`~console.engine.block_source.BlockSource` of a live track.
     Create it on the media loop. ``capacity`` blocks wait at most; beyond that the oldest is
     dropped and counted (a mixer that stopped pulling must not grow memory). livekit cuts
     the stream into ``frame_ms`` blocks: 20 ms halves the events (and the work per event)
     of 10 ms, for 10 ms more latency.
     """
 
-    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = 48000,
+    def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = SAMPLE_RATE,
                  frame_ms: int = 10) -> None:
         self._blocks: collections.deque[Block] = collections.deque()
         self._capacity = capacity
