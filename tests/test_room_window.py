@@ -98,7 +98,7 @@ def test_join_the_sandbox_see_strips_mute_one_and_leave(window, engine, qtbot,
     qtbot.mouseClick(panel.leave_button, qtbot_button())
     qtbot.waitUntil(lambda: not window.participants.strips, timeout=10000)
     qtbot.waitUntil(lambda: panel.join_button.isEnabled(), timeout=5000)
-    assert engine.mixer.channels == {}
+    assert engine.channel_stats() == []
     # ...and given back to the collector once it is gone (then the rest frozen again).
     qtbot.waitUntil(lambda: window._joined_at is None, timeout=2000)
     assert released == [1]
@@ -172,19 +172,25 @@ def test_push_to_talk_opens_the_mic_only_while_space_is_held(window, qtbot) -> N
     from PySide6.QtCore import Qt
 
     session = window._controller.session
+    engine = window._engine
+    snap = session.snapshot
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     window.meter.setFocus()  # Space on a button or a text field keeps its usual meaning
+    # The gate acts at once; the snapshot follows on the media loop (its only writer).
     window.ptt.setChecked(True)
-    assert session.snapshot().push_to_talk and not session.snapshot().talking
+    assert not engine.mic_gate_open
+    qtbot.waitUntil(lambda: snap().push_to_talk and not snap().talking, timeout=1000)
     qtbot.keyPress(window.meter, Qt.Key.Key_Space)
-    assert session.snapshot().talking
+    qtbot.waitUntil(lambda: snap().talking and engine.mic_gate_open, timeout=1000)
     qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
-    assert not session.snapshot().talking
+    qtbot.waitUntil(lambda: not snap().talking and not engine.mic_gate_open, timeout=1000)
     window.ptt.setChecked(False)  # off: the microphone is open, Space is the meter's again
+    assert engine.mic_gate_open
     qtbot.keyPress(window.meter, Qt.Key.Key_Space)
     qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
-    assert session.snapshot().talking and not session.snapshot().push_to_talk
+    qtbot.waitUntil(lambda: snap().talking and not snap().push_to_talk, timeout=1000)
+    assert engine.mic_gate_open
 
 
 def qtbot_button():

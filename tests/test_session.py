@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -232,7 +233,7 @@ def test_a_failed_join_ends_in_time_with_one_line(sandbox, engine, case: str) ->
     assert expect in message
     assert "\n" not in message and "Traceback" not in message
     assert took < 11.0
-    assert engine.mixer.channels == {}
+    assert engine.channel_stats() == []
 
 
 def test_a_dropped_connection_reconnects_and_audio_comes_back(sandbox, engine) -> None:
@@ -262,13 +263,13 @@ def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
             session.leave()
             snap = session.snapshot()
             assert snap.state is ConnState.DISCONNECTED and snap.participants == ()
-            assert engine.mixer.channels == {}
+            assert engine.channel_stats() == []
             assert open_taps() == 0  # every track's native stream is closed
 
             async def tasks() -> list[str]:
                 return sorted(t.get_name() for t in asyncio.all_tasks()
                               if t is not asyncio.current_task())
-            names = engine.media.run(tasks())
+            names = engine.run(tasks())
             assert not any(n.startswith(("session-", "channel-")) for n in names), names
             # The SDK's disconnect() returns once its leave is sent; the server drops us
             # when it reads it, a moment later. Nothing of ours may stay on the server.
@@ -320,3 +321,127 @@ def test_push_to_talk_sends_silence_until_held_and_stats_arrive(sandbox, engine,
     finally:
         session.leave()
         bot.stop()
+
+
+class Talker:
+    """A participant that only publishes a tone (it subscribes to nobody, so a room of
+    many stays light for the sandbox, which forwards every track to every subscriber)."""
+
+    def __init__(self, identity: str, hz: float) -> None:
+        self.identity = identity
+        self.hz = hz
+
+    async def start(self, url: str) -> None:
+        """On the sandbox's loop (the AudioSource and the Room belong to the loop)."""
+        self.tone = Publisher(self.hz, -30.0)
+        self.room = rtc.Room()
+        await self.room.connect(url, make_token(self.identity, ROOM),
+                                rtc.RoomOptions(auto_subscribe=False,
+                                                single_peer_connection=False))
+        await self.tone.publish(self.room)
+
+    async def stop(self) -> None:
+        await self.room.disconnect()
+        await self.tone.stop()
+
+
+def test_departed_participants_never_come_back_as_ghosts(sandbox, engine) -> None:
+    """Joins and leaves in waves: afterwards the list is exactly who is in the room."""
+    session = RoomSession(engine, publish=False)
+    present: list[Talker] = []
+
+    async def arrive(talkers: list[Talker]) -> None:
+        for talker in talkers:
+            await talker.start(sandbox.url)
+
+    async def leave_together(talkers: list[Talker]) -> None:
+        await asyncio.gather(*(t.stop() for t in talkers))
+
+    try:
+        _join(sandbox, session)
+        for wave in range(3):
+            sandbox.call(arrive(new := [Talker(f"w{wave}p{i}", 300.0 + 50 * i)
+                                        for i in range(5)]))
+            present += new
+            wanted = {t.identity for t in present}
+
+            def all_heard(wanted: set[str] = wanted) -> bool:
+                views = session.snapshot().participants
+                return ({p.identity for p in views} == wanted
+                        and all(p.channel_keys for p in views))
+
+            assert wait_until(all_heard, 8.0)
+            leaving, present = present[:4], present[4:]
+            sandbox.call(leave_together(leaving))  # in the same instant
+        in_room = {t.identity for t in present}
+        assert wait_until(lambda: set(sandbox.run(sandbox.server.participants, ROOM))
+                          == in_room | {"me"}, 3.0)
+        time.sleep(2.5)  # past a stats refresh, which rebuilds every view
+        snap = session.snapshot()
+        assert {p.identity for p in snap.participants} == in_room
+        keys = {c.key.split("/")[0] for c in engine.channel_stats()}
+        assert keys == in_room  # no channel left playing for someone who left
+    finally:
+        session.leave()
+        sandbox.call(leave_together(present))
+
+
+def test_a_steady_speaker_keeps_the_speaking_dot_while_another_comes_and_goes(
+        sandbox, engine) -> None:
+    steady = Bot(sandbox, "steady", 440.0, -20.0).start()
+    chatty = Bot(sandbox, "chatty", 660.0, -20.0).start()
+    session = RoomSession(engine, publish=False)
+
+    def speaking(identity: str) -> bool:
+        view = session.snapshot().participant(identity)
+        return view is not None and view.speaking
+
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: speaking("steady") and speaking("chatty"), 5.0)
+        seen_steady: list[bool] = []
+        for _ in range(4):  # chatty stops and starts: the server reports each change
+            assert chatty.tone is not None
+            chatty.tone.peak_dbfs = -200.0
+            assert wait_until(lambda: not speaking("chatty"), 3.0)
+            seen_steady.append(speaking("steady"))
+            chatty.tone.peak_dbfs = -20.0
+            assert wait_until(lambda: speaking("chatty"), 3.0)
+            seen_steady.append(speaking("steady"))
+        assert all(seen_steady), seen_steady
+    finally:
+        session.leave()
+        steady.stop()
+        chatty.stop()
+
+
+def test_self_mute_and_push_to_talk_change_the_snapshot_on_the_media_loop(sandbox,
+                                                                          engine) -> None:
+    """Only the media loop replaces the snapshot: a second writer could lose an update
+    (and publish the microphone unmuted)."""
+    writers: set[str] = set()
+
+    class Recording(RoomSession):
+        def _set(self, **changes: Any) -> None:
+            writers.add(threading.current_thread().name)
+            super()._set(**changes)
+
+    listener = Bot(sandbox, "listener", dbfs=None).start()
+    session = Recording(engine, publish=True)
+    try:
+        _join(sandbox, session)
+        writers.clear()
+        for i in range(50):
+            session.set_self_muted(i % 2 == 0)
+            session.set_push_to_talk(i % 3 == 0)
+            session.set_talking(i % 5 == 0)
+        session.set_push_to_talk(False)
+        session.set_self_muted(True)
+        assert wait_until(lambda: session.snapshot().self_muted
+                          and not session.snapshot().push_to_talk, 2.0)
+        assert writers == {"media"}
+        assert wait_until(lambda: all(p.muted for p in listener.room.remote_participants["me"]
+                                      .track_publications.values()), 2.0)
+    finally:
+        session.leave()
+        listener.stop()

@@ -153,15 +153,16 @@ class Room:
             dbfs = 20 * math.log10(level) if level > 0 else -math.inf
             if dbfs >= SPEAKING_DBFS:
                 levels[peer.info.sid] = min(1.0, level * 2)  # speech at -6 dBFS RMS -> 1.0
-        changed = set(levels) != set(self._speaking)
-        if not changed and not levels:
-            return
+        # Like livekit-server, only the changes: who started and who stopped speaking. The
+        # SDK passes on the active ones among them, so a client cannot learn from one event
+        # who else is still speaking.
         speakers = [models.SpeakerInfo(sid=sid, level=lvl, active=True)
-                    for sid, lvl in sorted(levels.items(), key=lambda kv: -kv[1])]
+                    for sid, lvl in sorted(levels.items(), key=lambda kv: -kv[1])
+                    if sid not in self._speaking]
         speakers += [models.SpeakerInfo(sid=sid, level=0.0, active=False)
                      for sid in self._speaking if sid not in levels]
         self._speaking = levels
-        if not changed:
+        if not speakers:
             return
         msg = proto.SignalResponse(speakers_changed=proto.SpeakersChanged(speakers=speakers))
         for peer in self.peers.values():

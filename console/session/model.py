@@ -59,8 +59,7 @@ class ParticipantView:
     sid: str
     is_agent: bool = False
     tracks: tuple[TrackView, ...] = ()
-    speaking: bool = False
-    audio_level: float = 0.0
+    speaking: bool = False  # heard above -50 dBFS RMS, held 0.4 s (RoomSession)
     quality: str = "unknown"
     metadata: str = ""
     joined_order: int = 0

@@ -3,7 +3,9 @@
 Every remote audio track gets an engine channel (key ``identity/track sid``) the moment it
 is subscribed and loses it when unsubscribed, so the mixer always plays exactly who is
 there. The participant views are rebuilt on the media loop after every event and read from
-any thread through :meth:`RoomSession.snapshot`. Every failure ends as a state with a
+any thread through :meth:`RoomSession.snapshot`; every change of the snapshot happens on the
+media loop (two threads replacing it could lose an update, such as the self-mute). Only the
+engine's public facade is used. Every failure ends as a state with a
 one-line reason, never as an exception in a caller's face, and :meth:`leave` leaves nothing
 running.
 """
@@ -11,7 +13,6 @@ running.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import math
@@ -21,7 +22,7 @@ from typing import Any
 
 from livekit import rtc
 
-from console.engine.audio_engine import AudioEngine
+from console.engine.audio_engine import AudioEngine, EngineNotRunning
 from console.session.join import JoinError, Resolved, explain_connect_error
 from console.session.model import (
     ConnState,
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
 STATS_EVERY_S = 2.0
 HISTORY = 50
+SPEAKING_DBFS = -50.0   # our own meter's RMS: this loud is speaking ...
+SPEAKING_HOLD_S = 0.4   # ... and stays so this long after it falls below
+SPEAKING_EVERY_S = 0.1
 QUALITY = {
     rtc.ConnectionQuality.QUALITY_POOR: "poor",
     rtc.ConnectionQuality.QUALITY_GOOD: "good",
@@ -63,13 +67,14 @@ class RoomSession:
         self._views: dict[str, ParticipantView] = {}
         self._order = 0
         self._speaking: set[str] = set()
-        self._levels: dict[str, float] = {}
+        self._loud_at: dict[str, float] = {}       # identity -> last time it was loud
         self._quality: dict[str, str] = {}
         self._track_stats: dict[str, TrackStats] = {}
         self._prev_bytes: dict[str, tuple[float, int, int, int, float, int]] = {}
         self._volume: dict[str, float] = {}        # identity -> gain dB
         self._local_mute: dict[str, bool] = {}     # identity -> muted locally
         self._stats_task: asyncio.Task[None] | None = None
+        self._speaking_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- from any thread ------------------------------------------------------------------
@@ -79,49 +84,56 @@ class RoomSession:
     def join(self, resolved: Resolved,
              timeout: float = JOIN_TIMEOUT_S + 5) -> SessionSnapshot:
         """Join and wait (not from the media loop); the snapshot says how it went."""
-        return self.engine.media.run(self.connect(resolved), timeout)
-
-    def join_async(self, resolved: Resolved) -> concurrent.futures.Future[SessionSnapshot]:
-        return self.engine.media.submit(self.connect(resolved))
+        return self.engine.run(self.connect(resolved), timeout)
 
     def leave(self, timeout: float = 10.0) -> None:
-        if self.engine.media.running:
-            self.engine.media.run(self.disconnect(), timeout)
-
-    def leave_async(self) -> concurrent.futures.Future[None]:
-        return self.engine.media.submit(self.disconnect())
+        if self.engine.running:
+            self.engine.run(self.disconnect(), timeout)
 
     def set_self_muted(self, muted: bool) -> None:
         """Mute the published microphone: the others see it (track muted)."""
-        self._set(self_muted=bool(muted))
-        track = self._track
-        if track is not None:
-            self.engine.media.loop.call_soon_threadsafe(
-                track.mute if muted else track.unmute)
+        self._on_loop(self._apply_self_muted, bool(muted))
 
     def set_push_to_talk(self, enabled: bool) -> None:
         """With push-to-talk on, silence is sent unless :meth:`set_talking` (key held)."""
-        self._set(push_to_talk=bool(enabled), talking=not enabled)
-        self.engine.chain.set_gate(not enabled)
+        self.engine.set_mic_gate(not enabled)  # at once: the gate is one flag
+        self._on_loop(self._set, push_to_talk=bool(enabled), talking=not enabled)
 
     def set_talking(self, talking: bool) -> None:
-        if self._snap.push_to_talk:
-            self._set(talking=bool(talking))
-            self.engine.chain.set_gate(bool(talking))
+        self._on_loop(self._apply_talking, bool(talking))
 
     def set_participant_volume(self, identity: str, gain_db: float) -> None:
         """Local volume for everything ``identity`` publishes (off = -inf .. +12 dB)."""
         self._volume[identity] = gain_db
         for key in self._keys_of(identity):
-            with contextlib.suppress(KeyError):
-                self.engine.channel(key).set_gain_db(gain_db)
+            self.engine.set_channel_gain_db(key, gain_db)
 
     def set_participant_muted(self, identity: str, muted: bool) -> None:
         """Mute ``identity`` here only (they keep talking to the others)."""
         self._local_mute[identity] = muted
         for key in self._keys_of(identity):
-            with contextlib.suppress(KeyError):
-                self.engine.channel(key).set_muted(muted)
+            self.engine.set_channel_muted(key, muted)
+
+    def _on_loop(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Run a snapshot change on the media loop; with no loop there is no race."""
+        try:
+            self.engine.call_soon(lambda: fn(*args, **kwargs))
+        except EngineNotRunning:
+            fn(*args, **kwargs)
+
+    def _apply_self_muted(self, muted: bool) -> None:
+        self._set(self_muted=muted)
+        track = self._track
+        if track is not None:
+            if muted:
+                track.mute()
+            else:
+                track.unmute()
+
+    def _apply_talking(self, talking: bool) -> None:
+        if self._snap.push_to_talk:
+            self._set(talking=talking)
+            self.engine.set_mic_gate(talking)
 
     def _keys_of(self, identity: str) -> tuple[str, ...]:
         view = self._views.get(identity)
@@ -176,8 +188,9 @@ class RoomSession:
         self._state(ConnState.CONNECTED)
         if self.publish:
             await self._publish_mic(room)
-        self._stats_task = asyncio.get_running_loop().create_task(self._stats_loop(room),
-                                                                  name="session-stats")
+        loop = asyncio.get_running_loop()
+        self._stats_task = loop.create_task(self._stats_loop(room), name="session-stats")
+        self._speaking_task = loop.create_task(self._speaking_loop(), name="session-speaking")
         return self._snap
 
     async def _publish_mic(self, room: rtc.Room) -> None:
@@ -202,11 +215,12 @@ class RoomSession:
     async def disconnect(self) -> None:
         """Leave the room: close channels, stop the stats loop; nothing stays running."""
         room, self._room = self._room, None
-        task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._stats_task, self._speaking_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._stats_task = self._speaking_task = None
         others = [t for t in self._tasks if t is not asyncio.current_task()]
         for t in others:
             t.cancel()
@@ -221,7 +235,7 @@ class RoomSession:
         self._track = None
         self._views.clear()
         self._speaking.clear()
-        self._levels.clear()
+        self._loud_at.clear()
         self._quality.clear()
         self._track_stats.clear()
         self._prev_bytes.clear()
@@ -247,7 +261,6 @@ class RoomSession:
         room.on("track_unpublished", mine(lambda pub, p: self._refresh(p)))
         room.on("track_muted", mine(lambda p, pub: self._refresh(p)))
         room.on("track_unmuted", mine(lambda p, pub: self._refresh(p)))
-        room.on("active_speakers_changed", mine(self._on_speakers))
         room.on("connection_quality_changed", mine(self._on_quality))
         room.on("participant_metadata_changed", mine(lambda p, old, new: self._refresh(p)))
         room.on("participant_name_changed", mine(lambda p, old, new: self._refresh(p)))
@@ -284,11 +297,14 @@ class RoomSession:
     async def _open(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
                     participant: rtc.RemoteParticipant) -> None:
         key = channel_key(participant.identity, pub.sid)
-        if key not in self.engine.mixer.channels:
+        if not self.engine.has_channel(key):
             await self.engine.open_channel(
                 key, track, label=participant.name or participant.identity,
                 gain_db=self._volume.get(participant.identity, 0.0),
                 muted=self._local_mute.get(participant.identity, False))
+            if not self._present(participant):  # they left while the channel opened
+                await self.engine.close_channel(key)
+                return
         self._upsert(participant)
 
     def _on_unsubscribed(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
@@ -305,36 +321,66 @@ class RoomSession:
             self._upsert(participant)
             self._publish_views()
 
+    def _present(self, participant: rtc.RemoteParticipant) -> bool:
+        """Still in the room we are in (not left, not from a room we already left)."""
+        room = self._room
+        return (room is not None
+                and room.remote_participants.get(participant.identity) is participant)
+
     def _upsert(self, participant: rtc.RemoteParticipant) -> None:
+        """Build ``participant``'s view; never for someone who has left.
+
+        The SDK reports track-unsubscribed, track-unpublished and participant-left in one
+        instant; work started by the first (a channel closing) ends after the last, and
+        would otherwise bring the departed back as a ghost nothing removes again.
+        """
+        if not self._present(participant):
+            return
         identity = participant.identity
         old = self._views.get(identity)
         if old is None:
             self._order += 1
-        channels = self.engine.mixer.channels
+        has_channel = self.engine.has_channel
         tracks = []
         for pub in participant.track_publications.values():
             if pub.kind != rtc.TrackKind.KIND_AUDIO:
                 continue
             key = channel_key(identity, pub.sid)
             tracks.append(TrackView(sid=pub.sid, name=pub.name, muted=pub.muted,
-                                    channel_key=key if key in channels else None,
+                                    channel_key=key if has_channel(key) else None,
                                     stats=self._track_stats.get(pub.sid, TrackStats())))
         self._views[identity] = ParticipantView(
             identity=identity, name=participant.name or identity, sid=participant.sid,
             is_agent=participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
             tracks=tuple(tracks), speaking=identity in self._speaking,
-            audio_level=self._levels.get(identity, 0.0),
             quality=self._quality.get(identity, "unknown"), metadata=participant.metadata,
             joined_order=old.joined_order if old is not None else self._order)
 
-    def _on_speakers(self, speakers: list[rtc.Participant]) -> None:
-        self._speaking = {p.identity for p in speakers}
-        self._levels = {p.identity: float(getattr(p, "audio_level", 0.0)) for p in speakers}
-        room = self._room
-        if room is not None:
-            for participant in room.remote_participants.values():
-                self._upsert(participant)
-        self._publish_views()
+    async def _speaking_loop(self) -> None:
+        """Who is speaking, from our own channel meters, 10 times a second.
+
+        The SDK's ``active_speakers_changed`` carries only the speakers whose state changed
+        and are active now, so it cannot say who stopped: a steady speaker would lose the
+        dot whenever someone else starts or stops. What we hear is also what matters here.
+        """
+        while True:
+            await asyncio.sleep(SPEAKING_EVERY_S)
+            self._update_speaking(time.monotonic())
+
+    def _update_speaking(self, now: float) -> None:
+        loud = {key for key, meter in self.engine.channel_meters().items()
+                if meter.rms_db >= SPEAKING_DBFS}
+        speaking = set()
+        for identity, view in self._views.items():
+            if not view.muted and any(key in loud for key in view.channel_keys):
+                self._loud_at[identity] = now
+            if now - self._loud_at.get(identity, -math.inf) <= SPEAKING_HOLD_S:
+                speaking.add(identity)
+        if speaking != self._speaking:
+            self._speaking = speaking
+            self._views = {identity: replace(view, speaking=identity in speaking)
+                           for identity, view in self._views.items()}
+            self._publish_views()
 
     def _on_quality(self, participant: rtc.Participant, quality: Any) -> None:
         self._quality[participant.identity] = QUALITY.get(quality, "unknown")
@@ -363,8 +409,8 @@ class RoomSession:
         """Every 2 s, one stats report for the whole subscriber connection, split by track.
 
         WebRTC builds the full report even for one track's stats (on the threads that carry
-        the audio): asking per track, 32 times in a row, starved every channel for ~40 ms
-        every 2 s in a room of 32 (``bench gui``). Tracks the report does not name (another
+        the audio): asking per track, once for each track in a row, starves every channel
+        at once in a big room (docs/BENCHMARKS.md). Tracks the report does not name (another
         server's track ids) are asked for one by one.
         """
         while True:
