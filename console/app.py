@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 DISPLAY_NAME = "LiveKit Console"
 
+log = logging.getLogger(__name__)
+
 
 def run_app(
     *, input_device: str | None = None, processing_overrides: dict[str, bool] | None = None,
@@ -44,12 +47,15 @@ def run_app(
     from console.widgets.main_window import MainWindow
 
     app = _application()
+    _log_qt(app)
     store = settings_mod.open_store()
     effective = settings_mod.load(store).replace(**overrides)
     explicit = input_device is not None
     if explicit:
         effective = effective.replace(input_device=input_device)
     engine, notice = _start_engine(effective, explicit_device=explicit)
+    if notice:
+        log.warning("audio: %s", notice)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window: MainWindow | None = None
@@ -154,6 +160,14 @@ def _application() -> QApplication:
     # The menu entry (resources/livekit-console.desktop): Wayland matches windows to it by this.
     app.setDesktopFileName("livekit-console")
     return app
+
+
+def _log_qt(app: QApplication) -> None:
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    log.info("Qt %s (PySide6 %s), platform %s", qVersion(), PySide6.__version__,
+             app.platformName())
 
 
 def _start_engine(effective: Settings, *, explicit_device: bool) -> tuple[AudioEngine, str]:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 
-from console import __version__
+from console import __version__, logs
+from console.redact import register_secret
+
+log = logging.getLogger(__name__)
 
 EPILOG = """\
 commands:
@@ -27,9 +33,14 @@ commands:
   bench strips      fifty participant strips kept live while the list scrolls
   bench startup     process start to the first painted window
   bench gui         the whole app in a busy room: CPU, display rate, UI lag, underruns
+  logs              print where the log file is
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
 microphones (lkc_speaker_a/b, lkc_mic_a/b/spare) for machines with no sound card.
+
+Every command logs to {log}
+(rotated, {mb} MB x {n}; `livekit-console logs` prints where): attach it to a bug report.
+Tokens and API secrets never appear in it; they are replaced by [redacted].
 """
 
 
@@ -40,13 +51,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _logging(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """On every parser, before or after the command; a subcommand's value wins."""
+    default: object = None if top else argparse.SUPPRESS
+    parser.add_argument("--log-level", choices=logs.LEVELS, default=default, type=str.lower,
+                        help=f"detail in the log file, and on stderr when given "
+                             f"(default: {logs.DEFAULT_LEVEL} in the file, warnings on stderr)")
+    parser.add_argument("--log-file", type=Path, metavar="PATH", default=default,
+                        help=f"log here instead of {logs.default_path()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livekit-console", description="A desktop audio console for LiveKit rooms.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG.format(log=logs.default_path(), mb=logs.MAX_BYTES // 2**20,
+                             n=logs.BACKUPS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"livekit-console {__version__}")
     _common(parser)
+    _logging(parser, top=True)
     parser.add_argument("--input-device", metavar="D", help="input device: index or name")
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
@@ -117,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
+    sub.add_parser("logs", help="print where the log file is")
+    for choices in (sub.choices, bsub.choices):
+        for command in choices.values():
+            _logging(command)
     return parser
 
 
@@ -163,6 +191,9 @@ def _print_devices(as_json: bool) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     command: str | None = args.command
+    if command == "logs":
+        print(args.log_path or "no log file (it could not be opened)")
+        return 0
     if command == "devices":
         return _print_devices(args.json)
     if command == "monitor":
@@ -215,16 +246,47 @@ def _run(args: argparse.Namespace) -> int:
     return run_app(input_device=args.input_device, processing_overrides=overrides or None)
 
 
+def _start_logging(args: argparse.Namespace) -> None:
+    """The log file and stderr; secrets given on the command line are redacted from now on."""
+    for name in ("token", "api_secret"):
+        register_secret(getattr(args, name, None))
+    register_secret(os.environ.get("LIVEKIT_API_SECRET"))
+    # The SDK's lines always go to the file; for monitor, --verbose adds them to stderr.
+    verbose = bool(getattr(args, "verbose", False))
+    args.log_path = logs.setup(args.log_level, log_file=args.log_file,
+                               sdk_on_stderr=args.command != "monitor" or verbose)
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    return " ".join(str(part) for part in (args.command or "window",
+                                           getattr(args, "bench", None)) if part)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _start_logging(args)
     from console.engine.devices import DeviceError
     from console.virtual_audio import VirtualAudioError
 
+    command = _command_name(args)
     try:
         with _virtual_card(getattr(args, "virtual_devices", False)):
-            return _run(args)
+            if args.command != "logs":  # PortAudio only now: it reads the card's devices
+                bench = getattr(args, "bench", "")
+                logs.log_startup(command, audio=args.command not in ("sandbox", "bench")
+                                 or bench in ("capture", "output", "aec"),
+                                 sdk=args.command in (None, "monitor") or bool(bench))
+            code = _run(args)
     except (DeviceError, VirtualAudioError) as exc:
+        log.info("%s failed: %s", command, exc)
         print(f"livekit-console: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        log.info("%s interrupted", command)
         return 130
+    except Exception:
+        # Python prints the traceback on stderr (redacted); the file needs it too.
+        log.critical("%s crashed", command, exc_info=True, extra={logs.FILE_ONLY: True})
+        raise
+    log.info("%s exited with status %d", command, code)
+    return code

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
+from console.redact import redact
+from console.session.health_log import EngineWatch
 from console.session.join import JoinError, JoinSpec, resolve
 from console.session.model import ConnState, SessionSnapshot
 from console.session.worker import Worker
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from console.engine.audio_engine import AudioEngine
     from console.session.local_sandbox import LocalSandbox
     from console.session.room_session import RoomSession
+
+log = logging.getLogger(__name__)
 
 
 class RoomController:
@@ -35,6 +40,7 @@ class RoomController:
         self._worker = Worker("join")
         self._pending: concurrent.futures.Future[SessionSnapshot] | None = None
         self.error = ""
+        self.watch = EngineWatch(engine)
 
     @property
     def busy(self) -> bool:
@@ -64,7 +70,9 @@ class RoomController:
                 self.sandbox = None
             try:
                 self.sandbox = LocalSandbox(self.sandbox_voices, room).start()
+                log.info("local sandbox started on %s", self.sandbox.url)
             except Exception as exc:
+                log.warning("the local sandbox did not start: %s", exc)
                 raise JoinError(f"the local sandbox did not start: {exc}") from exc
         return self.sandbox.url
 
@@ -79,13 +87,15 @@ class RoomController:
             self._pending = None
             exc = pending.exception()
             if isinstance(exc, JoinError):
-                self.error = str(exc)
+                self.error = redact(str(exc))
             elif exc is not None:
-                self.error = f"could not join: {exc or type(exc).__name__}"
+                self.error = redact(f"could not join: {exc or type(exc).__name__}")
+                log.error("join failed", exc_info=exc)
             else:
                 snap = pending.result()
                 if snap.state is ConnState.FAILED:
-                    self.error = snap.detail
+                    self.error = redact(snap.detail)
+        self.watch.poll()
         return self.session.snapshot()
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import logging
 import os
 import time
 import warnings
@@ -18,6 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 from livekit import api
+
+from console.redact import redact, register_secret
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ROOM = "console"
 TOKEN_TTL = datetime.timedelta(hours=6)
@@ -124,7 +129,25 @@ def resolve(spec: JoinSpec, *, sandbox_url: str | None = None,
             sandbox_key: str = "devkey", sandbox_secret: str = "secret",
             now: float | None = None) -> Resolved:
     """Check ``spec`` and produce a URL + token; ``sandbox_url`` is used when it has no URL."""
-    now = time.time() if now is None else now
+    # Known before anything can fail, so no message or log line can carry them.
+    register_secret(spec.token)
+    register_secret(spec.api_secret)
+    try:
+        resolved = _resolve(spec, sandbox_url, sandbox_key, sandbox_secret,
+                            time.time() if now is None else now)
+    except JoinError as exc:
+        log.info("join: not attempted: %s", exc)
+        raise
+    register_secret(resolved.token)
+    how = ("the local sandbox" if resolved.sandbox else
+           "a given token" if spec.token else f"API key {spec.api_key}")
+    log.info("join: %s room %r as %r with %s", resolved.url, resolved.room,
+             resolved.identity, how)
+    return resolved
+
+
+def _resolve(spec: JoinSpec, sandbox_url: str | None, sandbox_key: str, sandbox_secret: str,
+             now: float) -> Resolved:
     if spec.uses_sandbox:
         if sandbox_url is None:
             raise JoinError("no URL: give --url (or LIVEKIT_URL), or use the local sandbox")
@@ -161,8 +184,15 @@ def resolve(spec: JoinSpec, *, sandbox_url: str | None = None,
 
 
 def explain_connect_error(error: BaseException, url: str) -> str:
-    """One line for what ``Room.connect`` raised (the SDK's text is long and technical)."""
-    text = str(error)
+    """One line for what ``Room.connect`` raised (the SDK's text is long and technical).
+
+    Redacted: a LiveKit server's 401 answer quotes the whole token, and the SDK quotes it.
+    """
+    return redact(_explain(error, url))
+
+
+def _explain(error: BaseException, url: str) -> str:
+    text = redact(str(error))  # before any cut, so no part of a token is left
     host = urlsplit(url).netloc or url
     if "401" in text:
         reason = text.split("401 Unauthorized", 1)[-1].lstrip(" -:") or "unauthorized"
