@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1  # Qt on X / Xvfb
   libxcb-render-util0 libxcb-shape0 libxkbcommon-x11-0
+  gnome-keyring dbus-daemon                         # a private Secret Service for the tests
 )
 
 install_system() {

@@ -1,9 +1,11 @@
 """The join panel: where to join (the local sandbox or a server) and the Join / Leave buttons.
 
 Secrets (token, API secret) are typed into masked fields and are never written to the
-settings file: they are kept in the system keyring when one is available (see
-``console.secrets``), otherwise only for this run. ``LIVEKIT_URL`` / ``LIVEKIT_API_KEY`` /
-``LIVEKIT_API_SECRET`` fill the fields when set.
+settings file or a log: on Join they are kept per server URL in the system keyring when a
+usable one exists (``console.secrets``), and offered back when that URL is chosen again
+(typed or remembered); "Forget" removes them. Without a usable keyring the panel says they
+will not be remembered. ``LIVEKIT_URL`` / ``LIVEKIT_API_KEY`` / ``LIVEKIT_API_SECRET`` fill
+the fields when set; values from the environment are not copied into the keyring.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.secrets import FIELDS, SecretStore, from_environment, url_key
 from console.session.join import ENV_KEY, ENV_SECRET, ENV_URL, JoinSpec
 
 SANDBOX_ROOM = "demo"
@@ -35,8 +38,11 @@ class JoinPanel(QGroupBox):
     joinRequested = Signal(object)
     leaveRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *,
+                 secrets: SecretStore | None = None) -> None:
         super().__init__("Room", parent)
+        self.secrets = SecretStore.open() if secrets is None else secrets
+        self._offered: dict[str, str] = {}  # field -> value the keyring filled it with
         outer = QVBoxLayout(self)
         modes = QHBoxLayout()
         self.sandbox_mode = QRadioButton("&Local sandbox", self)
@@ -63,6 +69,18 @@ class JoinPanel(QGroupBox):
         form.addRow("&Token:", self.token)
         form.addRow("API &key:", self.api_key)
         form.addRow("API s&ecret:", self.api_secret)
+        keep = QHBoxLayout()
+        self.keyring_note = QLabel(self.fields)
+        self.keyring_note.setWordWrap(True)
+        self.keyring_note.setAccessibleName("Where secrets are kept")
+        self.keyring_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.forget_button = QPushButton("Forget", self.fields)
+        self.forget_button.setAccessibleName("Forget this server's secrets")
+        self.forget_button.setToolTip("Remove this URL's token and API secret from the system "
+                                      "keyring and from the fields")
+        keep.addWidget(self.keyring_note, 1)
+        keep.addWidget(self.forget_button)
+        form.addRow(keep)
         outer.addWidget(self.fields)
 
         common = QFormLayout()
@@ -98,6 +116,8 @@ class JoinPanel(QGroupBox):
         self.sandbox_mode.toggled.connect(self._on_mode)
         self.join_button.clicked.connect(self._on_join)
         self.leave_button.clicked.connect(self.leaveRequested)
+        self.forget_button.clicked.connect(self.forget_secrets)
+        self.url.editingFinished.connect(self.offer_secrets)
         for edit in (self.url, self.token, self.api_key, self.api_secret, self.identity):
             edit.returnPressed.connect(self._on_join)
         env_url = os.environ.get(ENV_URL, "")
@@ -106,6 +126,7 @@ class JoinPanel(QGroupBox):
         self.api_secret.setText(os.environ.get(ENV_SECRET, ""))
         (self.server_mode if env_url else self.sandbox_mode).setChecked(True)
         self._on_mode(self.sandbox_mode.isChecked())
+        self.offer_secrets()
 
     # -- public ---------------------------------------------------------------------------
     def spec(self) -> JoinSpec:
@@ -119,6 +140,56 @@ class JoinPanel(QGroupBox):
             api_key=self.api_key.text().strip() or None,
             api_secret=self.api_secret.text().strip() or None, room=room,
             identity=identity)
+
+    def set_url(self, url: str) -> None:
+        """Show ``url`` (a remembered one) and offer its remembered secrets."""
+        self.url.setText(url)
+        self.offer_secrets()
+
+    def offer_secrets(self) -> None:
+        """Fill the secret fields with what the keyring has for the URL.
+
+        Only fields that are empty, or that hold what the keyring gave for the previous
+        URL, change: what the user typed (or the environment gave) is never overwritten,
+        and one server's secret is not left in the fields for another.
+        """
+        key = url_key(self.url.text())
+        found = self.secrets.recall(key) if key else {}
+        for name in FIELDS:
+            edit = self._edit(name)
+            current, offered = edit.text(), self._offered.pop(name, None)
+            if current and current != offered:
+                continue  # typed
+            value = found.get(name, "")
+            if value != current:
+                edit.setText(value)
+            if value:
+                self._offered[name] = value
+        self._show_keeping(kept=bool(found))
+
+    def remember_secrets(self) -> None:
+        """Keep what the secret fields hold for the URL (at Join; not in sandbox mode)."""
+        key = url_key(self.url.text())
+        if self.sandbox_mode.isChecked() or key is None:
+            return
+        values = {name: self._edit(name).text().strip() for name in FIELDS}
+        mine = {name: value for name, value in values.items()
+                if value and value != from_environment(name)}
+        self.secrets.remember(key, mine)
+        self._offered.update(mine)  # now this URL's: another URL will not be sent them
+        self._show_keeping(kept=bool(mine) or bool(self.secrets.recall(key)))
+
+    def forget_secrets(self) -> None:
+        """Remove the URL's secrets from the keyring and empty the secret fields."""
+        key = url_key(self.url.text())
+        if key is not None and not self.secrets.forget(key):
+            self._show_keeping(kept=True)
+            return  # the keyring refused: the fields still say what it holds
+        for name in FIELDS:
+            if name != "api_key" or self._offered.get(name) == self.api_key.text():
+                self._edit(name).clear()
+        self._offered.clear()
+        self._show_keeping(kept=False)
 
     def set_recent_rooms(self, rooms: list[str]) -> None:
         current = self.room.currentText()
@@ -140,6 +211,26 @@ class JoinPanel(QGroupBox):
             self.error.setText(text)
         self.error.setVisible(bool(text))
 
+    def _edit(self, name: str) -> QLineEdit:
+        edits = {"token": self.token, "api_key": self.api_key, "api_secret": self.api_secret}
+        return edits[name]
+
+    def _show_keeping(self, *, kept: bool) -> None:
+        """Say where the secrets go, or why they will not be remembered; no keyring call."""
+        store = self.secrets
+        if store.error:
+            text = f"{store.error[:1].upper()}{store.error[1:]}. The secrets typed here are " \
+                   "kept for this run only."
+        elif not store.persistent:
+            text = f"The token and API secret will not be remembered: {store.why_not}."
+        elif kept:
+            text = "This URL's token and API secret come from the system keyring."
+        else:
+            text = "The token and API secret are kept in the system keyring when you join."
+        if self.keyring_note.text() != text:
+            self.keyring_note.setText(text)
+        self.forget_button.setEnabled(kept)
+
     # -- events ---------------------------------------------------------------------------
     def _on_mode(self, sandbox: bool) -> None:
         self.fields.setVisible(not sandbox)
@@ -149,4 +240,7 @@ class JoinPanel(QGroupBox):
     def _on_join(self) -> None:
         if self.join_button.isEnabled():
             self.show_error("")
+            if self.server_mode.isChecked():
+                self.offer_secrets()  # Enter in the URL field comes before editingFinished
+                self.remember_secrets()
             self.joinRequested.emit(self.spec())
