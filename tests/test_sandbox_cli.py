@@ -99,6 +99,7 @@ def test_a_taken_port_gives_one_line() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.audio  # a sandbox with voices joining its room
 def test_a_stop_while_voices_are_still_joining_ends_it_at_once() -> None:
     """SIGTERM before the voices are all in (a start that may never finish on a busy machine)."""
     import time

@@ -15,7 +15,15 @@ if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
 
 
 class AudioEngineLike(Protocol):
-    """The engine methods the window calls; all are safe to call from the GUI thread."""
+    """The engine methods the window calls; all are safe to call from the GUI thread.
+
+    The readings (``mic_meter``, ``capture_stats``, ``channel_stats``, ``echo_stats``,
+    ``output_stats``) never raise: before the engine starts they return idle figures, so
+    the window's display tick needs no guard. Commands (a device, the processing) may
+    raise: ``DeviceError`` for a device that is missing or cannot be opened, whose message
+    the window shows as it is. tests/fakes.py implements this protocol too, for fast
+    tests of the window's logic.
+    """
 
     def input_devices(self, refresh: bool = False) -> list[AudioDevice]: ...
 

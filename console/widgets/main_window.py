@@ -48,6 +48,7 @@ from console.engine.device_watch import DeviceWatch
 from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
 from console.gc_pauses import ROOM_SETTLE_S
 from console.settings import Settings
+from console.widgets.controller_protocol import RoomControllerLike
 from console.widgets.engine_protocol import AudioEngineLike
 from console.widgets.gain_control import GainControl
 from console.widgets.level_meter import LevelMeterWidget
@@ -55,7 +56,6 @@ from console.widgets.level_meter import LevelMeterWidget
 if TYPE_CHECKING:  # types only: the engine modules load livekit
     from console.engine.apm import ProcessingConfig
     from console.engine.capture import CaptureStats
-    from console.session.controller import RoomController
     from console.session.model import SessionSnapshot
 
 POLL_INTERVAL_MS = 33  # ~30 Hz
@@ -117,7 +117,7 @@ def status_text(stats: CaptureStats) -> str:
     elif stats.stalled:
         state = "stalled"
     elif not stats.running:
-        state = "stopped"
+        state = "audio engine not running"
     else:
         state = f"capturing from {stats.device}" if stats.device else "no microphone"
     dropped = sum(stats.frames_dropped.values())
@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         store: QSettings,
         *,
         initial: Settings | None = None,
-        controller: RoomController | None = None,
+        controller: RoomControllerLike | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self._cpu_text = ""
         self._remembered = settings_mod.load(store)
         self._populating = False
+        self._errors: dict[str, str] = {}  # what show_error shows, by source, newest last
         self._device_watch = DeviceWatch()
         self._device_watched = time.monotonic()
         self.setWindowTitle("LiveKit Console")
@@ -267,7 +268,7 @@ class MainWindow(QMainWindow):
         if self._remembered.identity:
             self.join_panel.identity.setText(self._remembered.identity)
         if self._remembered.server_url and not self.join_panel.url.text():
-            self.join_panel.url.setText(self._remembered.server_url)
+            self.join_panel.set_url(self._remembered.server_url)  # offers its secrets
         self.join_panel.joinRequested.connect(self.join)
         self.join_panel.leaveRequested.connect(self.leave)
         mic_layout.insertWidget(0, self.join_panel)
@@ -351,17 +352,25 @@ class MainWindow(QMainWindow):
         self.gain.set_db(self._engine.input_gain_db)
 
     # -- public API --------------------------------------------------------------------------
-    def show_error(self, text: str) -> None:
-        """Show a problem (engine start, device switch) in place; empty text hides it."""
-        self.error_label.setText(text)
-        self.error_label.setVisible(bool(text))
+    def show_error(self, text: str, source: str = "general") -> None:
+        """Show a problem in place; empty text clears ``source``'s problem only.
+
+        Each source (``input``, ``output``, ``general``) keeps its own: a good output choice
+        clears an output error without hiding the input's, and the newest one is shown.
+        """
+        self._errors.pop(source, None)
+        if text:
+            self._errors[source] = text
+        shown = next(reversed(self._errors.values()), "")
+        self.error_label.setText(shown)
+        self.error_label.setVisible(bool(shown))
 
     def refresh_devices(self, refresh: bool = True) -> None:
         """List the input devices again (``refresh`` re-scans PortAudio)."""
         try:
             found = self._engine.input_devices(refresh=refresh)
         except Exception as exc:
-            self.show_error(f"Cannot list input devices: {exc}")
+            self.show_error(f"Cannot list input devices: {exc}", "input")
             return
         self._populating = True
         try:
@@ -377,16 +386,26 @@ class MainWindow(QMainWindow):
 
     def choose_input_device(self, spec: str, *, remember: bool = True) -> bool:
         """Switch the microphone; on failure show why and keep the current one."""
+        return self._choose_device("input", spec, remember)
+
+    def _choose_device(self, kind: str, spec: str, remember: bool) -> bool:
+        """Open ``spec`` as the ``input`` or ``output``; the picker shows what is open after,
+        and the kind's error line shows why it failed or clears on success."""
+        is_input = kind == "input"
+        select = self._select_current if is_input else self._select_output
         try:
-            dev = self._engine.set_input_device(spec)
+            if is_input:
+                dev = self._engine.set_input_device(spec)
+            else:
+                dev = self._engine.start_output(spec)
         except Exception as exc:
-            self.show_error(str(exc) or type(exc).__name__)
-            self._select_current()
+            self.show_error(str(exc) or type(exc).__name__, kind)
+            select()
             return False
-        self.show_error("")
-        self._select_current()
+        self.show_error("", kind)
+        select()
         if remember:
-            self._remember(input_device=dev.name)
+            self._remember(**{f"{kind}_device": dev.name})
         return True
 
     # -- room -------------------------------------------------------------------------------
@@ -441,7 +460,8 @@ class MainWindow(QMainWindow):
     def play_test_tone(self) -> None:
         """One second of 440 Hz on the output device (what the participants play through)."""
         if self._engine.output_device is None:
-            self.show_error("No output device is open: choose one to hear the test tone.")
+            self.show_error("No output device is open: choose one to hear the test tone.",
+                            "output")
             return
         self._engine.play_test_tone()
 
@@ -469,7 +489,7 @@ class MainWindow(QMainWindow):
         try:
             found = self._engine.output_devices()
         except Exception as exc:
-            self.show_error(f"Cannot list output devices: {exc}")
+            self.show_error(f"Cannot list output devices: {exc}", "output")
             return
         self._populating = True
         try:
@@ -488,16 +508,8 @@ class MainWindow(QMainWindow):
         self._select_output()
 
     def choose_output_device(self, spec: str, *, remember: bool = True) -> bool:
-        try:
-            dev = self._engine.start_output(spec)
-        except Exception as exc:
-            self.show_error(str(exc) or type(exc).__name__)
-            self._select_output()
-            return False
-        self._select_output()
-        if remember:
-            self._remember(output_device=dev.name)
-        return True
+        """Switch the output, also during a call; on failure show why, keep the current."""
+        return self._choose_device("output", spec, remember)
 
     def _select_output(self) -> None:
         current = self._engine.output_device
@@ -565,22 +577,16 @@ class MainWindow(QMainWindow):
         self._settle_room(snap.state.in_room)
         if controller.error:
             self.join_panel.show_error(controller.error)
-        try:
-            channels = {c.key: c for c in self._engine.channel_stats()}
-            output = self._engine.output_stats() if self._engine.output_device else None
-        except Exception:
-            channels, output = {}, None
+        channels = {c.key: c for c in self._engine.channel_stats()}
+        output = self._engine.output_stats() if self._engine.output_device else None
         self.participants.update_from(snap.participants, channels)
         labels = {key: p.identity for p in snap.participants for key in p.channel_keys}
         self.queues.add_sample(list(channels.values()), output, labels)
         _set_text(self.room_status, room_status_text(snap))
 
     def _poll_echo(self) -> None:
-        try:
-            echo = self._engine.echo_stats()
-            on = self._engine.processing.echo_cancellation
-        except Exception:
-            return
+        echo = self._engine.echo_stats()
+        on = self._engine.processing.echo_cancellation
         if not on:
             text = ""
         elif math.isnan(echo.erle_db):
@@ -611,17 +617,10 @@ class MainWindow(QMainWindow):
 
     def poll(self) -> None:
         """One display tick: read the engine's snapshots and update the widgets."""
-        try:
-            snapshot = self._engine.mic_meter()
-        except Exception:
-            snapshot = SILENT
+        snapshot = self._engine.mic_meter()
         self.meter.set_snapshot(snapshot)
         _set_text(self.readout, readout_text(snapshot))
-        try:
-            status = status_text(self._engine.capture_stats(latency=False))
-        except Exception:  # not started, or already stopped
-            status = "audio engine not running"
-        _set_text(self.status_label, status)
+        _set_text(self.status_label, status_text(self._engine.capture_stats(latency=False)))
         self._poll_echo()
         self._poll_cpu()
         self._poll_devices()

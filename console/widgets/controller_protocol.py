@@ -1,0 +1,52 @@
+"""What the main window needs from a room controller (the real one is RoomController).
+
+Typing the window against these protocols, not the classes, keeps the window free of the
+session's imports and lets a fake controller drive it in fast tests of its logic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types only: the session modules load livekit
+    from console.session.join import JoinSpec
+    from console.session.model import SessionSnapshot
+
+
+class RoomSessionControls(Protocol):
+    """The session calls the window makes; each returns at once (the work is queued)."""
+
+    def set_self_muted(self, muted: bool) -> None: ...
+
+    def set_push_to_talk(self, enabled: bool) -> None: ...
+
+    def set_talking(self, talking: bool) -> None: ...
+
+    def set_participant_volume(self, identity: str, gain_db: float) -> None: ...
+
+    def set_participant_muted(self, identity: str, muted: bool) -> None: ...
+
+
+class RoomControllerLike(Protocol):
+    """Joins and leaves off the GUI thread; the window reads the outcome from :meth:`poll`."""
+
+    @property
+    def session(self) -> RoomSessionControls: ...
+
+    @property
+    def busy(self) -> bool:
+        """A join is under way."""
+        ...
+
+    @property
+    def error(self) -> str:
+        """Why the last join failed ("" when it did not)."""
+        ...
+
+    def join(self, spec: JoinSpec) -> bool: ...
+
+    def leave(self) -> object: ...
+
+    def poll(self) -> SessionSnapshot: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,463 @@
+"""The main window's logic on a fake engine and a fake room controller: fast, no sound card.
+
+What the window lists, shows, calls and remembers, driven through its widgets. The fakes
+(tests/fakes.py) stand beside the real-device and real-room tests (test_main_window.py,
+test_room_window.py), never instead of them. The window is not shown unless a test needs
+focus: its display tick then runs only when a test calls ``poll()``, so every step is
+deterministic. QSettings live in a temporary INI file per test; the keyring is off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel
+from pytestqt.qtbot import QtBot
+
+from console import settings
+from console.engine.echo_metrics import EchoStats
+from console.engine.meter import FLOOR_DB, MeterSnapshot
+from console.session.join import JoinSpec
+from console.session.model import ConnState, SessionSnapshot
+from console.settings import Settings
+from console.widgets.main_window import MainWindow
+from tests.fakes import (
+    BROKEN_MIC,
+    BROKEN_SPEAKER,
+    FakeController,
+    FakeEngine,
+    channel,
+    connected,
+    device,
+    failed,
+    participant,
+)
+
+MakeWindow = Callable[..., MainWindow]
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_or_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join panel reads LIVEKIT_* and the keyring: neither may leak into these tests."""
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+
+@pytest.fixture
+def ini(tmp_path: Path) -> Path:
+    return tmp_path / "livekit-console.ini"
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def controller() -> FakeController:
+    return FakeController()
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, ini: Path) -> Iterator[MakeWindow]:
+    def make(engine: FakeEngine, controller: FakeController | None = None, *,
+             initial: Settings | None = None, show: bool = False) -> MainWindow:
+        window = MainWindow(engine, settings.open_store(ini), initial=initial,
+                            controller=controller)
+        qtbot.addWidget(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+            window.activateWindow()
+            qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+        return window
+
+    yield make
+
+
+def remembered(ini: Path) -> Settings:
+    return settings.load(settings.open_store(ini))
+
+
+def shown(label: QLabel) -> bool:
+    """Visible once the window is (the window itself may be hidden in these tests)."""
+    return not label.isHidden()
+
+
+def items(combo: QComboBox) -> list[tuple[str, str]]:
+    return [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())]
+
+
+# -- joining ----------------------------------------------------------------------------------
+def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        ini: Path) -> None:
+    window = make_window(engine, controller)
+    panel = window.join_panel
+    assert panel.state.text() == "idle"
+    assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
+
+    panel.room.setEditText("standup")
+    panel.identity.setText("me")
+    panel.join_button.click()
+    assert controller.joins == [JoinSpec(room="standup", identity="me")]
+    # connecting: the button is busy, the fields are locked, nothing is wrong yet
+    assert panel.state.text() == "joining…"
+    assert not panel.join_button.isEnabled() and panel.leave_button.isEnabled()
+    assert not panel.room.isEnabled() and not panel.identity.isEnabled()
+    assert not shown(panel.error)
+    panel.join_button.click()  # a second click while busy joins nothing more
+    assert len(controller.joins) == 1
+    stored = remembered(ini)
+    assert stored.recent_rooms[0] == "standup" and stored.identity == "me"
+
+    controller.script(connected("standup", "me", participant("alice"),
+                                participant("bob", loss=(90, 10)), rtt_ms=42.0))
+    engine.channels = [channel("alice", -20.0)]  # alice talks, bob is silent
+    window.poll()
+    assert panel.state.text() == "connected: standup as me"
+    assert not panel.join_button.isEnabled() and panel.leave_button.isEnabled()
+    assert set(window.participants.strips) == {"alice", "bob"}
+    status = window.room_status.text()
+    assert "connected to 'standup'" in status and "RTT 42 ms" in status
+    assert "loss 10.0 %" in status
+    assert window.participants.strips["alice"].meter.rms_db == -20.0
+    assert window.participants.strips["bob"].meter.rms_db == FLOOR_DB
+
+    controller.script(connected("standup", "me", participant("alice")))  # bob left
+    window.poll()
+    assert set(window.participants.strips) == {"alice"}
+
+    panel.leave_button.click()
+    assert controller.leaves == 1
+    window.poll()
+    assert panel.state.text() == "disconnected"
+    assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
+    assert panel.room.isEnabled()
+    assert window.participants.strips == {}
+
+
+def test_a_failed_join_shows_why_and_the_next_join_clears_it(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    window = make_window(engine, controller)
+    panel = window.join_panel
+    panel.join_button.click()
+    assert controller.joins == [JoinSpec(room="demo")]  # the sandbox's room by default
+    controller.script(failed("token expired 5 minutes ago"))
+    window.poll()
+    assert shown(panel.error) and panel.error.text() == "token expired 5 minutes ago"
+    assert panel.state.text() == "failed: token expired 5 minutes ago"
+    assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
+
+    panel.join_button.click()
+    assert len(controller.joins) == 2
+    assert not shown(panel.error)
+    assert panel.state.text() == "joining…"
+    window.poll()  # still connecting: the old error does not come back
+    assert not shown(panel.error)
+
+
+def test_a_failure_without_a_session_state_is_shown_too(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    """The sandbox did not start: the controller's error, the session still idle."""
+    window = make_window(engine, controller)
+    window.join_panel.join_button.click()
+    controller.script(SessionSnapshot(state=ConnState.IDLE))
+    controller.error = "the local sandbox did not start: port 7880 is taken"
+    window.poll()
+    assert shown(window.join_panel.error)
+    assert "port 7880 is taken" in window.join_panel.error.text()
+    assert window.join_panel.join_button.isEnabled()
+
+
+# -- processing -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["echo_cancellation", "noise_suppression",
+                                  "auto_gain_control", "high_pass_filter"])
+def test_each_processing_toggle_reaches_the_engine_and_is_remembered(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path, name: str) -> None:
+    window = make_window(engine)
+    box = window.toggles[name]
+    assert box.isChecked() and getattr(engine.processing, name) is True
+    box.click()
+    assert getattr(engine.processing, name) is False
+    others = [n for n in window.toggles if n != name]
+    assert all(getattr(engine.processing, n) is True for n in others)
+    assert getattr(remembered(ini), name) is False
+    box.click()
+    assert getattr(engine.processing, name) is True
+    assert getattr(remembered(ini), name) is True
+
+
+def test_a_refused_processing_change_is_shown_and_the_box_springs_back(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
+    window = make_window(engine)
+    engine.processing_error = "the APM refused"
+    window.toggles["noise_suppression"].click()
+    assert engine.processing.noise_suppression
+    assert window.toggles["noise_suppression"].isChecked()
+    assert shown(window.error_label)
+    assert window.error_label.text() == "Cannot change processing: the APM refused"
+    assert remembered(ini).noise_suppression
+
+
+# -- devices ----------------------------------------------------------------------------------
+def test_device_lists_show_each_direction_with_its_default_and_the_open_one(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    window = make_window(engine, controller)
+    assert items(window.device_combo) == [
+        ("fake_mic_a", "fake_mic_a (Fake) (default)"), ("fake_mic_b", "fake_mic_b (Fake)"),
+        (BROKEN_MIC, f"{BROKEN_MIC} (Fake)")]
+    assert window.device_combo.currentData() == "fake_mic_a"
+    assert items(window.output_combo) == [
+        ("fake_speaker_a", "fake_speaker_a (Fake) (default)"),
+        ("fake_speaker_b", "fake_speaker_b (Fake)"), (BROKEN_SPEAKER, f"{BROKEN_SPEAKER} (Fake)")]
+    # nothing remembered: the default output is opened, and not remembered as a choice
+    assert engine.output_device is not None and engine.output_device.name == "fake_speaker_a"
+    assert window.output_combo.currentData() == "fake_speaker_a"
+    assert not shown(window.error_label)
+
+
+def test_refresh_lists_both_directions_again(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    window = make_window(engine, controller)
+    engine.inputs.append(device("fake_usb_mic", 9, inputs=1))
+    engine.outputs.append(device("fake_usb_headset", 10, outputs=2))
+    window.refresh_action.trigger()  # F5
+    assert engine.refreshes >= 1
+    assert "fake_usb_mic" in [name for name, _ in items(window.device_combo)]
+    assert "fake_usb_headset" in [name for name, _ in items(window.output_combo)]
+    assert window.device_combo.currentData() == "fake_mic_a"  # the open one stays chosen
+    assert window.output_combo.currentData() == "fake_speaker_a"
+
+    engine.list_error = "PortAudio is gone"
+    window.refresh_devices()
+    assert shown(window.error_label)
+    assert window.error_label.text() == "Cannot list input devices: PortAudio is gone"
+
+
+def test_a_failing_input_choice_is_shown_and_a_good_one_clears_it(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
+    window = make_window(engine)
+    combo = window.device_combo
+    combo.setCurrentIndex(combo.findData(BROKEN_MIC))
+    assert shown(window.error_label)
+    assert BROKEN_MIC in window.error_label.text()
+    assert "Device unavailable" in window.error_label.text()
+    assert engine.input_device is not None and engine.input_device.name == "fake_mic_a"
+    assert combo.currentData() == "fake_mic_a"  # the picker shows what is really open
+    assert remembered(ini).input_device is None
+
+    combo.setCurrentIndex(combo.findData("fake_mic_b"))
+    assert not shown(window.error_label)
+    assert engine.input_device is not None and engine.input_device.name == "fake_mic_b"
+    assert remembered(ini).input_device == "fake_mic_b"
+
+
+def test_a_failing_output_choice_is_shown_and_a_good_one_clears_it(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        ini: Path) -> None:
+    window = make_window(engine, controller)
+    combo = window.output_combo
+    combo.setCurrentIndex(combo.findData(BROKEN_SPEAKER))
+    assert shown(window.error_label)
+    assert BROKEN_SPEAKER in window.error_label.text()
+    assert engine.output_device is not None and engine.output_device.name == "fake_speaker_a"
+    assert combo.currentData() == "fake_speaker_a"
+    assert remembered(ini).output_device is None
+
+    combo.setCurrentIndex(combo.findData("fake_speaker_b"))
+    assert engine.output_device is not None and engine.output_device.name == "fake_speaker_b"
+    assert remembered(ini).output_device == "fake_speaker_b"
+    assert not shown(window.error_label), window.error_label.text()
+
+
+def test_a_good_output_choice_does_not_hide_an_input_problem(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    window = make_window(engine, controller)
+    window.device_combo.setCurrentIndex(window.device_combo.findData(BROKEN_MIC))
+    window.output_combo.setCurrentIndex(window.output_combo.findData("fake_speaker_b"))
+    assert shown(window.error_label)
+    assert BROKEN_MIC in window.error_label.text()
+
+
+def test_the_test_tone_needs_an_open_output(make_window: MakeWindow,
+                                            controller: FakeController) -> None:
+    silent = FakeEngine(outputs=[])
+    window = make_window(silent, controller)
+    window.test_tone.click()
+    assert silent.tones == []
+    assert shown(window.error_label) and "No output device is open" in window.error_label.text()
+
+    engine = FakeEngine()
+    window = make_window(engine, FakeController())
+    window.test_tone.click()
+    assert engine.tones == [(440.0, -18.0, 1.0)]
+
+
+# -- readings ---------------------------------------------------------------------------------
+def test_each_tick_shows_the_engines_meter_status_and_echo_figures(
+        make_window: MakeWindow, engine: FakeEngine) -> None:
+    window = make_window(engine)
+    engine.meter = MeterSnapshot(peak_db=-6.0, hold_db=-3.0, rms_db=-12.0, clipped=True,
+                                 frames=10)
+    engine.echo = EchoStats(erle_db=18.2, echo_delay_ms=42.0, delay_confidence=0.9,
+                            far_active=True, windows=(18.2,))
+    window.poll()
+    assert window.readout.text() == "Peak -6.0 dBFS   RMS -12.0 dBFS"
+    assert window.meter.clipped
+    assert window.status_label.text().startswith("capturing from fake_mic_a  |")
+    assert window.erle_label.text() == "ERLE 18 dB  delay 42 ms"
+
+    window.meter.reset_clip()  # what a click on the clip box does
+    assert engine.clip_resets == 1
+    window.poll()  # the engine's meter was reset too: the latch stays off
+    assert not window.meter.clipped
+
+    window.toggles["echo_cancellation"].click()  # no figures while it is off
+    window.poll()
+    assert window.erle_label.text() == ""
+    engine.echo = dataclasses.replace(engine.echo, erle_db=math.nan)  # far end silent
+    window.toggles["echo_cancellation"].click()
+    window.poll()
+    assert window.erle_label.text() == "ERLE —  delay 42 ms"
+
+    engine.capture = dataclasses.replace(engine.capture_stats(), device_error="fake_mic_a is gone",
+                                         frames_dropped={"ring_full": 3})
+    window.poll()
+    assert window.status_label.text().startswith("fake_mic_a is gone  |  dropped 3 frames")
+
+
+def test_the_gain_slider_reaches_the_engine_and_is_remembered(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
+    window = make_window(engine)
+    window.gain.slider.setValue(7)
+    assert engine.input_gain_db == 7.0
+    assert remembered(ini).input_gain_db == 7.0
+
+
+# -- remembered settings ----------------------------------------------------------------------
+def test_choices_are_restored_by_a_new_window_from_the_same_settings(
+        make_window: MakeWindow, ini: Path) -> None:
+    engine, controller = FakeEngine(), FakeController()
+    first = make_window(engine, controller)
+    first.device_combo.setCurrentIndex(first.device_combo.findData("fake_mic_b"))
+    first.output_combo.setCurrentIndex(first.output_combo.findData("fake_speaker_b"))
+    first.toggles["noise_suppression"].click()
+    first.toggles["high_pass_filter"].click()
+    first.gain.slider.setValue(6)
+    first.join_panel.join_button.click()
+    controller.script(connected("demo", "me", participant("bob")))
+    first.poll()
+    first.participants.strips["bob"].volume.setValue(-6)
+    assert controller.session.named("set_participant_volume") == [("bob", -6.0)]
+    first.close()
+    stored = remembered(ini)
+    assert (stored.input_device, stored.output_device) == ("fake_mic_b", "fake_speaker_b")
+    assert not stored.noise_suppression and not stored.high_pass_filter
+    assert stored.input_gain_db == 6.0 and stored.volumes == {"bob": -6.0}
+
+    # A fresh engine (first mic, everything on, 0 dB) in a new window gets them back.
+    engine2, controller2 = FakeEngine(), FakeController()
+    second = make_window(engine2, controller2)
+    assert engine2.input_device is not None and engine2.input_device.name == "fake_mic_b"
+    assert engine2.output_device is not None and engine2.output_device.name == "fake_speaker_b"
+    assert not engine2.processing.noise_suppression and not engine2.processing.high_pass_filter
+    assert engine2.processing.echo_cancellation and engine2.processing.auto_gain_control
+    assert engine2.input_gain_db == 6.0 and second.gain.db == 6.0
+    assert second.device_combo.currentData() == "fake_mic_b"
+    assert second.output_combo.currentData() == "fake_speaker_b"
+    assert not second.toggles["noise_suppression"].isChecked()
+    assert second.toggles["echo_cancellation"].isChecked()
+    # bob's volume is applied when he is next seen; carol (never changed) is left alone
+    second.join_panel.join_button.click()
+    controller2.script(connected("demo", "me", participant("bob"), participant("carol")))
+    second.poll()
+    assert controller2.session.named("set_participant_volume") == [("bob", -6.0)]
+    assert second.participants.strips["bob"].volume.value() == -6
+    assert second.participants.strips["carol"].volume.value() == 0
+
+
+def test_start_overrides_apply_but_are_not_remembered(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
+    settings.save(Settings(input_device="fake_mic_b"), settings.open_store(ini))
+    window = make_window(engine, initial=Settings(echo_cancellation=False))
+    assert not engine.processing.echo_cancellation
+    assert not window.toggles["echo_cancellation"].isChecked()
+    window.close()
+    assert remembered(ini).echo_cancellation
+    assert remembered(ini).input_device == "fake_mic_b"
+
+
+def test_a_remembered_device_that_is_gone_is_reported_and_kept(
+        make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
+    settings.save(Settings(input_device="fake_gone_mic"), settings.open_store(ini))
+    window = make_window(engine)
+    assert shown(window.error_label) and "fake_gone_mic" in window.error_label.text()
+    assert engine.input_device is not None and engine.input_device.name == "fake_mic_a"
+    assert remembered(ini).input_device == "fake_gone_mic"
+
+
+# -- me: mute, push-to-talk, the others' controls ---------------------------------------------
+def test_self_mute_and_push_to_talk_call_the_session(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        qtbot: QtBot) -> None:
+    window = make_window(engine, controller, show=True)
+    session = controller.session
+    window.self_mute.click()
+    window.self_mute.click()
+    assert session.named("set_self_muted") == [(True,), (False,)]
+    window.meter.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.meter, timeout=1000)
+    qtbot.keyClick(window, Qt.Key.Key_M)  # the shortcut
+    assert session.named("set_self_muted")[-1] == (True,)
+    assert window.self_mute.isChecked()
+
+    qtbot.keyPress(window.meter, Qt.Key.Key_Space)  # push-to-talk off: Space does nothing
+    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    assert session.named("set_talking") == []
+
+    window.ptt.click()
+    assert session.named("set_push_to_talk") == [(True,)]
+    window.meter.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.meter, timeout=1000)
+    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
+    assert session.named("set_talking") == [(True,)]
+    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    assert session.named("set_talking") == [(True,), (False,)]
+
+    window.join_panel.identity.setFocus()  # typing a space is not talking
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.join_panel.identity,
+                    timeout=1000)
+    qtbot.keyPress(window.join_panel.identity, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.join_panel.identity, Qt.Key.Key_Space)
+    assert session.named("set_talking") == [(True,), (False,)]
+
+    window.ptt.click()
+    assert session.named("set_push_to_talk") == [(True,), (False,)]
+    window.meter.setFocus()
+    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    assert session.named("set_talking") == [(True,), (False,)]
+
+
+def test_muting_a_participant_here_and_their_volume_call_the_session(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        ini: Path) -> None:
+    window = make_window(engine, controller)
+    window.join_panel.join_button.click()
+    controller.script(connected("demo", "me", participant("alice"), participant("bob")))
+    window.poll()
+    strip = window.participants.strips["alice"]
+    strip.mute_here.click()
+    assert controller.session.named("set_participant_muted") == [("alice", True)]
+    strip.volume.setValue(strip.volume.minimum())  # the bottom end is off
+    assert controller.session.named("set_participant_volume") == [("alice", -math.inf)]
+    assert remembered(ini).volumes == {"alice": -100.0}
+    strip.volume.setValue(0)  # back to unity: forgotten
+    assert remembered(ini).volumes == {}
