@@ -6,10 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
+from console.engine.channel import ChannelStats
+from console.engine.meter import FLOOR_DB, LevelMeter
+from console.session.model import ConnState, ParticipantView, SessionSnapshot, TrackView
+from console.session.monitor import report
+from tests.audio_helpers import playing, sine
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+BURST_DBFS = -6.0
+BURST_S = 0.05
 
 
 def _monitor(*args: str, timeout: float = 90.0,
@@ -56,3 +67,73 @@ def test_an_unreachable_server_fails_with_one_line() -> None:
         "livekit-console monitor: cannot reach 127.0.0.1:1: connection refused "
         "(is the server running?)")
     assert "Traceback" not in done.stderr
+
+
+def _burst_then_silence(meter: LevelMeter, silence_s: float) -> None:
+    burst = sine(BURST_DBFS, 1000.0)
+    for i in range(round(BURST_S * 100)):
+        meter.process(burst(480 * i, 480))
+    for _ in range(round(silence_s * 100)):
+        meter.process(np.zeros(480, dtype=np.int16))
+
+
+def test_a_line_shows_the_held_peak_of_a_burst_not_the_last_frames() -> None:
+    """Half a second after a 50 ms burst the last frame (and the 300 ms RMS) read the floor;
+    the line reports the burst's peak, held as the window's meters hold it."""
+    mic, voice = LevelMeter(), LevelMeter()
+    _burst_then_silence(mic, 0.5)
+    _burst_then_silence(voice, 0.5)
+    assert mic.snapshot().peak_db == FLOOR_DB and mic.snapshot().rms_db == FLOOR_DB
+    bot = ParticipantView("bot", "Bot", "PA_1",
+                          tracks=(TrackView("TR_1", "mic", False, channel_key="bot/TR_1"),))
+    stats = ChannelStats(key="bot/TR_1", label="Bot", muted=False, gain_db=0.0,
+                         meter=voice.snapshot(), stream_queue_ms=10.0, channel_queue_ms=20.0,
+                         frames_received=55, underruns=0, frames_dropped=0, samples_dropped=0,
+                         samples_inserted=0, ended=False)
+    snap = SessionSnapshot(state=ConnState.CONNECTED, room="demo", participants=(bot,))
+    line = report(snap, 1.0, mic.snapshot(), {stats.key: stats}, None)
+    person = line["participants"][0]
+    for levels in (line["mic"], person):
+        assert levels["peak_dbfs"] == pytest.approx(BURST_DBFS, abs=0.1), line
+        assert levels["rms_dbfs"] == FLOOR_DB, line
+
+
+@pytest.mark.audio
+def test_a_burst_between_two_lines_shows_in_the_next_ones(sound_card: object) -> None:
+    """A 50 ms burst on the monitor's microphone (the test's virtual card) just after a line:
+    the next line shows its peak, the one after that shows it falling, while the mic's RMS
+    (300 ms) is back at the floor: so was every frame peak."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "monitor", "--input-device", "lkc_mic_a",
+         "--voices", "1", "--duration", "4", "--json", "--no-publish",
+         "--no-aec", "--no-ns", "--no-agc", "--no-hpf"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
+    assert proc.stdout is not None
+    lines: list[dict[str, object]] = []
+    try:
+        lines.append(json.loads(proc.stdout.readline() or "null"))
+        assert lines[0] is not None, proc.stderr.read() if proc.poll() is not None else ""
+        burst = sine(BURST_DBFS, 1000.0)
+        n = round(BURST_S * 48000)
+
+        def once(start: int, count: int) -> np.ndarray:
+            out = burst(start, count)
+            out[max(0, n - start):] = 0
+            return out
+
+        with playing("lkc_speaker_a", once):
+            time.sleep(0.15)
+        lines.extend(json.loads(line) for line in proc.stdout)
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert len(lines) >= 3, lines
+    mics = [line["mic"] for line in lines]
+    assert isinstance(mics[0], dict) and isinstance(mics[1], dict) and isinstance(mics[2], dict)
+    assert mics[0]["peak_dbfs"] == FLOOR_DB, mics  # before the burst: silence
+    assert mics[1]["peak_dbfs"] == pytest.approx(BURST_DBFS, abs=1.5), mics
+    assert BURST_DBFS - 30 < mics[2]["peak_dbfs"] < mics[1]["peak_dbfs"] - 3, mics
+    assert mics[2]["rms_dbfs"] == FLOOR_DB, mics

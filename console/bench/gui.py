@@ -117,6 +117,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         state["late0"] = late()
         out = engine.output_stats()
         state["output_under0"], state["host0"] = out.underruns, out.host_stalls
+        state["played0"] = out.frames_played
         QTimer.singleShot(int(seconds * 1000), start_stalls)
 
     def start_stalls() -> None:
@@ -134,6 +135,8 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         # when its blocks come late (from the sandbox, or stuck behind the GIL).
         out = engine.output_stats()
         result["of_which_output_ring"] = out.underruns - state["output_under0"]
+        # The output device consumed 10 ms frames in real time (the room was playing).
+        result["output_frames_per_s"] = round((out.frames_played - state["played0"]) / wall, 1)
         # Gaps of 30 ms or more between the output device's callbacks: this process froze.
         result["host_stalls_without_ui_stalls"] = out.host_stalls - state["host0"]
         state["host1"] = out.host_stalls

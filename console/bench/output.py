@@ -21,7 +21,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +33,10 @@ from console.bench import emit
 from console.bench.capture import _Cpu, _pct
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
+from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.media_thread import MediaThread
 from console.engine.output import DeviceLatency, parse_latency
 
-SAMPLE_RATE = 48000
-FRAME = 480
 TRACK_QUEUE_MS = 20            # the stand-in tracks' AudioSource queue (counted in latency)
 CLICK_EVERY = SAMPLE_RATE // 2  # 500 ms, on a frame boundary
 CLICK_SAMPLES = SAMPLE_RATE // 500  # 2 ms
@@ -351,31 +350,40 @@ def run_ours(participants: int, seconds: float, speaker: str, mic: str,
     tracks: list[BenchTrack] = []
     ring_ms: list[float] = []
     warm: list[int] = []
+    played: list[tuple[float, int]] = []  # (time, frames the device has played)
 
     def underruns() -> int:
         return engine.output_stats().underruns + sum(c.underruns for c in engine.channel_stats())
 
+    def poll() -> None:
+        out = engine.output_stats()
+        ring_ms.append(out.ring_ms)
+        played.append((time.monotonic(), out.frames_played))
+
+    def at_start() -> None:
+        warm.append(underruns())
+        played.append((time.monotonic(), engine.output_stats().frames_played))
+
     try:
         engine.start()
         recorder.start()
-        tracks = engine.media.run(open_tracks(participants))
+        tracks = engine.run(open_tracks(participants))
         with StallWatch() as stalls:
             for i, t in enumerate(tracks):
                 engine.add_track(f"p{i}", t.track)
-            t0, cpu_pct = _play_phase(tracks, seconds,
-                                      lambda: ring_ms.append(engine.output_stats().ring_ms),
-                                      lambda: warm.append(underruns()))
+            t0, cpu_pct = _play_phase(tracks, seconds, poll, at_start)
         out = engine.output_stats()
         chans = engine.channel_stats()
         recorder.stop()
         clicks = list(tracks[0].clicks or [])
     finally:
         recorder.stop()
-        if engine.media.running:
+        if engine.running:
             with contextlib.suppress(Exception):
-                engine.media.run(close_tracks(tracks))
+                engine.run(close_tracks(tracks))
         engine.stop()
     channel_underruns = sum(c.underruns for c in chans)
+    (t_first, f_first), (t_last, f_last) = played[0], played[-1]
     after_stall = out.underruns_after_stall + sum(c.underruns_after_stall for c in chans)
     return {
         **click_figures(clicks, recorder, t0, seconds),
@@ -394,6 +402,10 @@ def run_ours(participants: int, seconds: float, speaker: str, mic: str,
         "clock_samples_dropped": sum(c.samples_dropped for c in chans),
         "clock_samples_inserted": sum(c.samples_inserted for c in chans),
         "tracks_playing": len(chans),
+        "output_frames_played": f_last - f_first,
+        "output_frames_per_s": (round((f_last - f_first) / (t_last - t_first), 1)
+                                if t_last > t_first else math.nan),
+        "output_frames_note": "10 ms frames the device consumed while clicking",
         "output_ring_ms_p50": _pct(ring_ms, 50),
         "output_ring_ms_p95": _pct(ring_ms, 95),
         "device_latency_ms": round(out.device_latency_ms, 3),
@@ -404,8 +416,45 @@ def run_ours(participants: int, seconds: float, speaker: str, mic: str,
     }
 
 
+@contextlib.contextmanager
+def stamped_output_streams(blocks: list[tuple[float, int]]) -> Iterator[None]:
+    """While open, every ``sounddevice.OutputStream`` made (as livekit's ``OutputPlayer``
+    makes its own) appends (time, frames) to ``blocks`` on each callback: its block size is
+    measured, not taken from livekit's defaults (as ``bench capture`` does for the input)."""
+    sd: Any = devices.sd()
+    original = sd.OutputStream
+    lock = threading.Lock()
+
+    class StampedOutputStream(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, callback: Any = None, **kwargs: Any) -> None:
+            def stamped(outdata: Any, frames: int, t: Any, status: Any) -> None:
+                with lock:
+                    blocks.append((time.monotonic(), frames))
+                callback(outdata, frames, t, status)
+            super().__init__(*args, callback=stamped, **kwargs)
+
+    sd.OutputStream = StampedOutputStream
+    try:
+        yield
+    finally:
+        sd.OutputStream = original
+
+
+def block_figures(blocks: list[tuple[float, int]], t0: float, t1: float) -> dict[str, Any]:
+    """The device callbacks' block size and spacing between ``t0`` and ``t1``."""
+    seen = [(t, n) for t, n in blocks if t0 <= t <= t1]
+    sizes = [n for _, n in seen]
+    gaps = np.diff([t for t, _ in seen]) * 1000.0 if len(seen) > 1 else np.zeros(0)
+    return {
+        "block_ms": (round(float(np.median(sizes)) / SAMPLE_RATE * 1000, 3)
+                     if sizes else math.nan),
+        "block_callbacks": len(seen),
+        "block_interval_ms_p50": _pct(gaps, 50),
+    }
+
+
 def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> dict[str, Any]:
-    """livekit's OutputPlayer (100 ms blocks, AudioMixer), instrumented from outside."""
+    """livekit's OutputPlayer (AudioMixer, its own block size), instrumented from outside."""
     dev = devices.find_device(speaker, "output")
     media = MediaThread("reference-media")
     media.start()
@@ -413,10 +462,12 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
     tracks: list[BenchTrack] = []
     player: Any = None
     refused: list[str] = []
+    blocks: list[tuple[float, int]] = []
 
     async def open_player() -> Any:
         md = rtc.MediaDevices(loop=asyncio.get_running_loop())
-        p = md.open_output(output_device=dev.index)
+        with stamped_output_streams(blocks):
+            p = md.open_output(output_device=dev.index)
         for t in tracks:  # the click track first: it is the one that plays
             try:
                 await p.add_track(t.track)
@@ -433,6 +484,7 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
             t0, cpu_pct = _play_phase(tracks, seconds)
         recorder.stop()
         clicks = list(tracks[0].clicks or [])
+        played = block_figures(blocks, t0, t0 + seconds)
     finally:
         recorder.stop()
         if player is not None:
@@ -440,7 +492,7 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
                 media.run(player.aclose())
         with contextlib.suppress(Exception):
             media.run(close_tracks(tracks))
-        media.stop()
+        media.close()
     return {
         **click_figures(clicks, recorder, t0, seconds),
         "underruns": None,
@@ -449,7 +501,9 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
         "tracks_added": participants - len(refused),
         "tracks_refused": len(refused),
         "refusal": refused[0] if refused else None,
-        "block_ms": 100.0,
+        **played,
+        "block_note": ("frames per callback of the OutputStream that OutputPlayer opened "
+                       "(median while clicking), and the callbacks' spacing"),
         "cpu_percent": cpu_pct,
         **stalls.figures(),
     }

@@ -2,15 +2,19 @@
 
 Once a second it prints one line (JSON with ``--json``): the connection state, the
 microphone's peak and RMS, and for each participant their mute, speaking, level, queue
-depth and underruns. It exits 0 at the end of ``--duration`` (or on Ctrl+C / SIGTERM) and
-non-zero with a one-line error when the join fails or the room is lost.
+depth and underruns. Peaks are the held peak the window's meters draw (instant rise, held
+1 s, then falling 20 dB in 1.7 s), not the last 10 ms frame's: a line samples the meter
+once a second, so a frame peak would miss a burst between two lines and read the floor
+(-100) in a pause while RMS, over 300 ms, still shows the level.
+
+It exits 0 at the end of ``--duration`` (or on Ctrl+C / SIGTERM) and non-zero with a
+one-line error when the join fails or the room is lost.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import signal
 import sys
@@ -51,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     audio.add_argument("--no-red", action="store_true")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="seconds to stay (default: until Ctrl+C)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per line (peak_dbfs: the held peak, as the "
+                             "window's meters show it; rms_dbfs: over the last 300 ms)")
     parser.add_argument("--verbose", action="store_true",
                         help="also show the livekit SDK's own log lines on stderr")
 
@@ -62,7 +68,8 @@ def _db(value: float) -> float:
 
 def report(snap: SessionSnapshot, elapsed: float, mic: Any,
            channels: dict[str, ChannelStats], output: Any | None) -> dict[str, Any]:
-    """One monitor line as a dict (what ``--json`` prints)."""
+    """One monitor line as a dict (what ``--json`` prints); ``peak_dbfs`` is the meters'
+    held peak (``MeterSnapshot.hold_db``), see the module's docstring."""
     people = []
     for p in snap.participants:
         stats = [channels[k] for k in p.channel_keys if k in channels]
@@ -73,7 +80,7 @@ def report(snap: SessionSnapshot, elapsed: float, mic: Any,
             "agent": p.is_agent,
             "muted": p.muted,
             "speaking": p.speaking,
-            "peak_dbfs": _db(max((s.meter.peak_db for s in stats), default=FLOOR_DB)),
+            "peak_dbfs": _db(max((s.meter.hold_db for s in stats), default=FLOOR_DB)),
             "rms_dbfs": _db(max((s.meter.rms_db for s in stats), default=FLOOR_DB)),
             "queue_ms": round(max((s.queue_ms for s in stats), default=0.0), 1),
             "underruns": sum(s.underruns for s in stats),
@@ -84,7 +91,7 @@ def report(snap: SessionSnapshot, elapsed: float, mic: Any,
         "t": round(elapsed, 1),
         "state": snap.state.value,
         "room": snap.room,
-        "mic": {"peak_dbfs": _db(mic.peak_db), "rms_dbfs": _db(mic.rms_db),
+        "mic": {"peak_dbfs": _db(mic.hold_db), "rms_dbfs": _db(mic.rms_db),
                 "published": snap.published, "muted": snap.self_muted},
         "participants": people,
     }
@@ -112,13 +119,11 @@ def run(args: argparse.Namespace) -> int:
     from console.engine import devices
     from console.engine.apm import ProcessingConfig
     from console.engine.audio_engine import AudioEngine
+    from console.session.health_log import EngineWatch
     from console.session.join import JoinError, JoinSpec, resolve
     from console.session.local_sandbox import LocalSandbox
     from console.session.room_session import RoomSession
 
-    if not args.verbose:
-        # The SDK logs every failure it also raises; the monitor says it in one line.
-        logging.getLogger("livekit").setLevel(logging.CRITICAL)
     spec = JoinSpec.from_env(url=args.url, token=args.token, api_key=args.api_key,
                              api_secret=args.api_secret, room=args.room,
                              identity=args.identity, name=args.name)
@@ -136,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
                                   auto_gain_control=not args.no_agc,
                                   high_pass_filter=not args.no_hpf)
     engine = AudioEngine(input_device=args.input_device, processing=processing)
+    watch = EngineWatch(engine)
     sandbox: LocalSandbox | None = None
     session: RoomSession | None = None
     code = 0
@@ -173,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
                 deadline = min(deadline, start + args.duration)
             stop.wait(max(0.0, deadline - time.monotonic()))
             elapsed = time.monotonic() - start
+            watch.poll()
             snap = session.snapshot()
             channels = {c.key: c for c in engine.channel_stats()}
             output = engine.output_stats() if args.output_device is not None else None
