@@ -1,8 +1,8 @@
 """Keeping Python's full garbage collections short while audio runs.
 
 A full (generation 2) collection walks every tracked object with the GIL held. With the
-window, pyqtgraph, livekit's protobuf modules and 32 participants it took 46-57 ms
-(``bench gui``): long enough for the output device's callback and livekit's frame delivery,
+window, pyqtgraph, livekit's protobuf modules and a big room it takes tens of milliseconds
+(docs/BENCHMARKS.md): long enough for the output device's callback and livekit's frame delivery,
 both Python and both waiting for the GIL, to miss their turn, so every channel ran dry at
 once. What exists once the window is up, and a few seconds into a room, lives about as long
 as the app: moving it out of the collector's reach (``gc.freeze``) leaves later full

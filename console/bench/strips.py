@@ -1,7 +1,7 @@
 """``bench strips``: fifty participant strips kept live while the list scrolls.
 
-No room here can hold fifty participants: the local sandbox carries about sixteen voices on
-two cores. So this feeds the real participants panel what the session and the channels
+A room of fifty participants is more than the local sandbox and a test machine can carry.
+So this feeds the real participants panel what the session and the channels
 would report for fifty people (speech-like levels, speaking dots, mutes, connection
 quality), generated here; the panel itself, its layout and its painting (offscreen) are the
 app's. On each 30 Hz display tick the list is updated, scrolled by a step (down to the end,

@@ -1,8 +1,8 @@
 """A numpy RFC 6465 audio level for aiortc's RTP senders.
 
 aiortc computes the audio-level header extension of every outgoing audio packet with a
-per-sample Python loop (about 1 ms per 20 ms frame); with tens of forwarded tracks that
-loop alone would take most of a core. This computes the same figure, the frame's RMS in
+per-sample Python loop; with tens of forwarded tracks that loop alone would take most of
+the server's CPU. This computes the same figure, the frame's RMS in
 dBov clamped to -127..0, with numpy, and is installed once when the sandbox is imported.
 """
 

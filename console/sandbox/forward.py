@@ -6,7 +6,7 @@ aiortc's jitter buffer and decoder, and hands each one to every subscriber's
 ``ForwardTrack``, which aiortc packs again without decoding or encoding. Like LiveKit's
 SFU, the sandbox adds no buffering of its own: aiortc's audio jitter buffer holds four
 frames (80 ms) before it lets one go, and much longer after a lost packet, and a decode and
-an encode per subscriber cost a core at 16 voices.
+an encode per subscriber grow with every voice and every listener.
 
 The level for active speakers comes from each packet's ``ssrc-audio-level`` header
 extension (RFC 6464), which WebRTC senders attach. The track's impairment (random loss, a

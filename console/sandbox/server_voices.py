@@ -4,8 +4,9 @@ Each voice sends the same signal as the SDK bot of the same spec (``voices.py``)
 audio is encoded to Opus once, at start, as a loop of 20 ms packets, and one ticker hands
 every voice's next packet to its track's :class:`~console.sandbox.forward.Fanout` every
 20 ms, as if it had come from a publisher. No peer connection, no codec work while
-running: 32 of them cost the server a few percent of a core, where 32 SDK bots need more
-than this machine's two cores (about 4 % each) and their joins time out.
+running: a big room of them costs the server little, where as many SDK bots (each a full
+client, with its own WebRTC stack and encoder) would need several cores and their joins
+would time out (figures: docs/BENCHMARKS.md).
 
 To the room they are participants like any other: they are listed, publish one microphone
 track, speak (levels from the packets), mute (the blinker) and can be kicked or impaired.

@@ -7,8 +7,8 @@ Samples are taken at 5 Hz from the snapshots the window already reads; the plot 
 redrawn twice a second. In a big room, eight participants keep a curve and a legend entry of
 their own (those whose queue ran dry most recently first, then by name) and the rest share
 one light curve, "others": thirty coloured curves cannot be told apart anyway, and painting
-them held the GUI thread (and with it, through the GIL, livekit's audio delivery) for 15 ms
-at a time, enough to starve every channel at once. Axes, legend, the output ring's curve and
+them holds the GUI thread (and with it, through the GIL, livekit's audio delivery) long
+enough to starve every channel at once. Axes, legend, the output ring's curve and
 the others' take their colours from the widget's palette, so the plot follows the system's
 light or dark theme.
 """
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 WINDOW_S = 30.0
 SAMPLE_S = 0.2
-REDRAW_S = 0.5   # redrawing 10 curves costs ~10 ms of the GUI thread: twice a second
-BIG_REDRAW_S = 1.0  # with "others" as well (8-15 ms of painting on a busy machine): once
+REDRAW_S = 0.5   # a redraw holds the GUI thread (and the GIL): twice a second is enough
+BIG_REDRAW_S = 1.0  # with "others" the redraw costs more and the plot is a summary: once
 OUTPUT_KEY = "output ring"
 OTHERS_KEY = "others"
 MAX_NAMED = 8    # participants drawn as curves of their own
@@ -78,8 +78,9 @@ class QueuesPlot(QWidget):
         self._layout.addWidget(plot)
         self._plot = plot
         for name in ("left", "bottom"):
-            # Replaying an axis's text costs ~7 ms a paint and every redraw repaints both;
-            # as a cached pixmap it is redrawn only when its ticks, size or pens change.
+            # Replaying an axis's text is the dearest part of a paint and every redraw
+            # repaints both axes; as a cached pixmap an axis is redrawn only when its ticks,
+            # size or pens change.
             plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._apply_palette()
 
