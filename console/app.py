@@ -60,14 +60,16 @@ def run_app(
     asyncio.set_event_loop(loop)
     window: MainWindow | None = None
     from console.session.controller import RoomController
+    from console.session.participant_prefs import ParticipantPrefs
 
-    controller = RoomController(engine)
+    people = ParticipantPrefs(effective.volumes, effective.muted_here)
+    controller = RoomController(engine, participant_prefs=people)
     try:
         # The engine already runs with the effective settings: the window only shows them.
         window = MainWindow(engine, store, initial=effective.replace(input_device=None),
                             controller=controller)
         if notice:
-            window.show_error(notice)
+            window.show_error(notice, "input")
         probe = os.environ.get(STARTUP_PROBE_ENV)
         if probe:
             _report_first_paint(window, app, float(probe))

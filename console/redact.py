@@ -17,6 +17,11 @@ MIN_SECRET_LEN = 4  # shorter "secrets" would blank out ordinary words and guard
 # (error texts get cut) still carries its claims: match from "eyJ" on, whole or not.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
 WORDLIKE_LEN = 12  # secrets shorter than this are matched only as whole words
+# A plain lowercase word this short ("secret", the dev servers' well-known default) is not
+# redacted: it guards nothing, and it would blank that word in every message ("check the
+# API [redacted]").
+PLAIN_WORD_LEN = 8
+_PLAIN_WORD = re.compile(r"[a-z]+")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,6 +33,8 @@ def register_secret(secret: str | None) -> None:
     global _pattern
     value = (secret or "").strip()
     if len(value) < MIN_SECRET_LEN or value in _secrets:
+        return
+    if len(value) <= PLAIN_WORD_LEN and _PLAIN_WORD.fullmatch(value):
         return
     with _lock:
         _secrets.add(value)

@@ -1,9 +1,11 @@
 """Remembered user preferences, declared once and stored with QSettings.
 
 Only harmless preferences live here: the devices' names, the input gain, the processing
-toggles, the window geometry, the server URL, identity and recent rooms, and the volume per
-participant identity. Secrets (API secrets, access tokens) are NEVER stored here: they go
-to the system keyring when there is one (``console.secrets``), else nowhere.
+toggles, the window's geometry, splitters and theme, the join mode, server URL, API key
+(it names a key; only the secret signs), identity and recent rooms, and the volume and
+local mute per participant identity. Secrets (API secrets, access tokens) are NEVER
+stored here: they go to the system keyring when there is one (``console.secrets``), else
+nowhere.
 
 :func:`load` never fails: a missing, unreadable or garbage value reads as its default.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,9 @@ APPLICATION = "livekit-console"
 VERSION = 1  # bump (and migrate in load()) when a key changes meaning
 _VERSION_KEY = "settings_version"
 MAX_RECENT_ROOMS = 8
+VOLUME_OFF = "off"  # a participant's volume at the slider's bottom: stored as a word
+MODES = ("sandbox", "server")
+THEMES = ("system", "light", "dark")
 
 
 def _to_bool(raw: Any) -> bool | None:
@@ -82,9 +88,33 @@ def _to_volumes(raw: Any) -> dict[str, float] | None:
         return None
     out: dict[str, float] = {}
     for key, db in value.items():
-        if isinstance(key, str) and isinstance(db, int | float) and -100 <= db <= 12:
-            out[key] = float(db)
+        if not isinstance(key, str):
+            continue
+        if db == VOLUME_OFF:
+            out[key] = -math.inf
+        elif isinstance(db, int | float) and -100 <= db <= 12:
+            out[key] = -math.inf if db == -100 else float(db)  # -100: how "off" was stored
     return out
+
+
+def _volumes_json(volumes: dict[str, float]) -> str:
+    return json.dumps({k: VOLUME_OFF if v == -math.inf else v for k, v in volumes.items()})
+
+
+def _to_choice(*choices: str) -> Callable[[Any], str | None]:
+    def parse(raw: Any) -> str | None:
+        return raw if isinstance(raw, str) and raw in choices else None
+    return parse
+
+
+def _to_names(raw: Any) -> tuple[str, ...] | None:
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v for v in value if v.strip())
+    return None
 
 
 def _to_gain(raw: Any) -> float | None:
@@ -119,6 +149,11 @@ class Settings:
     volumes: dict[str, float] = field(default_factory=dict,
                                       metadata={"key": "participants/volume_db",
                                                 "parse": _to_volumes})
+    muted_here: tuple[str, ...] = _option("participants/muted_here", (), _to_names)
+    join_mode: str = _option("room/mode", "", _to_choice(*MODES))
+    api_key: str = _option("room/api_key", "", _to_text)  # a key names; only its secret signs
+    theme: str = _option("window/theme", "system", _to_choice(*THEMES))
+    splitters: bytes = _option("window/splitters", b"", _to_bytes)
 
     def processing(self) -> dict[str, bool]:
         """The four processing toggles, by ProcessingConfig field name."""
@@ -167,8 +202,10 @@ def save(settings: Settings, store: QSettings | None = None) -> None:
             store.remove(key)
         elif isinstance(value, bytes):
             store.setValue(key, QByteArray(value))
-        elif isinstance(value, tuple | dict):
-            store.setValue(key, json.dumps(list(value) if isinstance(value, tuple) else value))
+        elif isinstance(value, dict):
+            store.setValue(key, _volumes_json(value))
+        elif isinstance(value, tuple):
+            store.setValue(key, json.dumps(list(value)))
         else:
             store.setValue(key, value)
     store.sync()

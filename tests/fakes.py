@@ -21,14 +21,19 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from console.engine.apm import ProcessingConfig
-from console.engine.capture import CaptureStats
+from console.engine.capture import CaptureStats, MicMeters
 from console.engine.channel import ChannelStats
 from console.engine.devices import AudioDevice, DeviceError, DeviceNotFoundError
 from console.engine.echo_metrics import EchoStats
 from console.engine.input_gain import clamp_db
 from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
+from console.engine.mic_state import OFF as MIC_OFF
+from console.engine.mic_state import MicAction, MicState, MicStatus
 from console.engine.output import OutputStats
+from console.session.connection_view import ConnectionView, connection_view
+from console.session.explain import Explanation
 from console.session.model import ConnState, ParticipantView, SessionSnapshot, TrackView
+from console.session.participant_prefs import ParticipantPrefs
 
 if TYPE_CHECKING:
     from console.session.join import JoinSpec
@@ -216,9 +221,58 @@ class FakeEngine:
                            frames_played=0, frames_mixed=0, frames_limited=0,
                            samples_clipped=0, device_error=None)
 
+    # -- the microphone's two meters and its state (fakes: set by the test) ------------------
+    # ``heard`` is what mic_meters() reports as heard (``meter`` stays the sent one);
+    # ``mic`` a MicState to report as it is (None: made from the open input, always live);
+    # unplug() / replug() script the real engine's fallback and reopening in one step each.
+    heard: MeterSnapshot = SILENT
+    mic: MicState | None = None
+    lists_version = 0
+
+    def mic_meters(self) -> MicMeters:
+        return MicMeters(self.heard, self.meter)
+
+    def mic_state(self) -> MicState:
+        if not self.running:
+            return MIC_OFF
+        if self.mic is not None:
+            return self.mic
+        name = self._input.name if self._input is not None else None
+        return MicState(status=MicStatus.LIVE if name else MicStatus.NO_DEVICE, device=name,
+                        chosen=name, missing=None, unplugged=False, action=MicAction.NONE,
+                        since=None, error=None, message="")
+
+    @property
+    def device_lists_version(self) -> int:
+        return self.lists_version
+
+    def unplug(self, *, fallback: str | None = None) -> MicState:
+        """The open input goes away: the engine falls back to ``fallback`` (or waits)."""
+        from console.engine.mic_state import describe
+
+        gone = self._input.name if self._input is not None else None
+        self._input = self._find(self.inputs, fallback, "input") if fallback else None
+        action = MicAction.FELL_BACK if fallback else MicAction.WAITING
+        self.heard = SILENT if fallback is None else self.heard
+        self.meter = SILENT if fallback is None else self.meter
+        self.mic = MicState(
+            status=MicStatus.LIVE if fallback else MicStatus.NO_DEVICE, device=fallback,
+            chosen=gone, missing=gone, unplugged=True, action=action, since=0.0,
+            error=None if fallback else f"input {gone!r} stopped delivering audio (unplugged?)",
+            message=describe(gone, True, action, fallback))
+        return self.mic
+
+    def replug(self) -> MicState:
+        """The chosen input came back and was reopened."""
+        if self.mic is not None and self.mic.missing is not None:
+            self._input = self._find(self.inputs, self.mic.missing, "input")
+        self.mic = None
+        return self.mic_state()
+
 
 def participant(identity: str, *, name: str | None = None, muted: bool = False,
-                speaking: bool = False, loss: tuple[int, int] = (0, 0)) -> ParticipantView:
+                speaking: bool = False, loss: tuple[int, int] = (0, 0),
+                agent: bool = False, quality: str = "unknown") -> ParticipantView:
     """A remote participant publishing one track, played on the channel named ``identity``.
 
     ``loss``: packets (received, lost) of that track, for the status bar's loss figure.
@@ -229,7 +283,8 @@ def participant(identity: str, *, name: str | None = None, muted: bool = False,
     track = TrackView(sid=f"TR_{identity}", name="mic", muted=muted, channel_key=identity,
                       stats=stats)
     return ParticipantView(identity=identity, name=name or identity, sid=f"PA_{identity}",
-                           tracks=(track,), speaking=speaking)
+                           tracks=(track,), speaking=speaking, is_agent=agent,
+                           quality=quality)
 
 
 class FakeSession:
@@ -247,12 +302,6 @@ class FakeSession:
     def set_talking(self, talking: bool) -> None:
         self.calls.append(("set_talking", (talking,)))
 
-    def set_participant_volume(self, identity: str, gain_db: float) -> None:
-        self.calls.append(("set_participant_volume", (identity, gain_db)))
-
-    def set_participant_muted(self, identity: str, muted: bool) -> None:
-        self.calls.append(("set_participant_muted", (identity, muted)))
-
     def named(self, name: str) -> list[tuple[object, ...]]:
         """The arguments of every call of ``name``, in order."""
         return [args for called, args in self.calls if called == name]
@@ -267,8 +316,14 @@ class FakeController:
     :attr:`error`. Nothing runs in the background.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, participant_prefs: ParticipantPrefs | None = None) -> None:
         self.session = FakeSession()
+        self.participant_prefs = participant_prefs or ParticipantPrefs()
+        # As the real session does: told which participant's preferences changed.
+        self.prefs_changed: list[tuple[str, float, bool]] = []
+        self.participant_prefs.listeners.append(lambda identity: self.prefs_changed.append(
+            (identity, self.participant_prefs.volume_db(identity),
+             self.participant_prefs.muted(identity))))
         self.snapshot = SessionSnapshot()
         self.busy = False
         self.error = ""
@@ -305,6 +360,11 @@ class FakeController:
         if self._script:
             self._apply(self._script.popleft())
         return self.snapshot
+
+    def view(self, snap: SessionSnapshot | None = None) -> ConnectionView:
+        """The real view function over the scripted state (it is pure)."""
+        error = Explanation(self.error, self.error) if self.error else None
+        return connection_view(snap or self.snapshot, joining=self.busy, error=error)
 
     def close(self) -> None:
         self.closed = True

@@ -22,8 +22,10 @@ def make_engine(sound_card: object) -> Iterator[Callable[..., object]]:
     made: list[AudioEngine] = []
     before = {t.ident for t in threading.enumerate()}
 
-    def make(device: str, processing: ProcessingConfig | None = None) -> AudioEngine:
-        engine = AudioEngine(input_device=device, processing=processing or ProcessingConfig.off())
+    def make(device: str, processing: ProcessingConfig | None = None,
+             **options: bool) -> AudioEngine:
+        engine = AudioEngine(input_device=device, processing=processing or ProcessingConfig.off(),
+                             **options)
         made.append(engine)
         engine.start()
         return engine
@@ -109,7 +111,8 @@ def test_echo_cancellation_removes_the_played_tone(make_engine) -> None:
 
 
 def test_unplugged_device_is_reported_and_chain_runs_on_silence(make_engine, sound_card) -> None:
-    engine = make_engine("lkc_mic_spare")
+    # With no fallback to the default input (test_mic_unplug.py has the fallback).
+    engine = make_engine("lkc_mic_spare", input_fallback=False)
     try:
         with playing("lkc_speaker_b", sine(-20.0, 500.0)):
             assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)

@@ -25,7 +25,8 @@ import pytest
 
 from console import logs
 from console.redact import PLACEHOLDER, forget_secrets, redact, register_secret
-from console.session.join import explain_connect_error, mint_token
+from console.session.explain import explain
+from console.session.join import mint_token
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -61,13 +62,25 @@ def test_registered_secrets_are_replaced_but_not_inside_words(secrets: None) -> 
     assert redact(f"abc {SECRET}{SECRET}") == f"abc {PLACEHOLDER}{PLACEHOLDER}"
 
 
+def test_a_dev_servers_plain_word_secret_does_not_blank_that_word(secrets: None) -> None:
+    """``livekit-server --dev`` signs with "secret": blanking the word everywhere made the
+    advice read "check the API [redacted]" and guarded nothing."""
+    register_secret("secret")
+    register_secret("devsecret9")
+    assert redact("check the API secret") == "check the API secret"
+    assert redact("key devsecret9") == f"key {PLACEHOLDER}"
+
+
 def test_a_refusal_quoting_the_token_is_explained_without_it(secrets: None) -> None:
     token = mint_token("k", SECRET, "r", "ann")
     sdk = (f"engine: signal failure: client error: 401 Unauthorized - invalid token: "
            f"{token}, error: go-jose/go-jose: error in cryptographic primitive")
-    line = explain_connect_error(RuntimeError(sdk), "ws://h:1")
-    assert token not in line and "eyJ" not in line
-    assert line.startswith(f"the server refused the token: invalid token: {PLACEHOLDER}")
+    explained = explain(RuntimeError(sdk), "ws://h:1")
+    for text in (explained.short, explained.full):
+        assert token not in text and "eyJ" not in text
+    assert explained.short == ("ws://h:1 refused the token: the token was not signed with "
+                               "this server's API secret")
+    assert f"invalid token: {PLACEHOLDER}, error:" in explained.full
 
 
 # -- logs.setup() in this process ------------------------------------------------------------
@@ -328,8 +341,9 @@ def test_joins_are_logged_without_their_secrets(sandbox: str, tmp_path: Path, ca
         assert "session connected" in joined.log
         assert "monitor exited with status 0" in joined.log
     else:
-        assert "session failed: the server refused the token: token signature does not " \
-               "match the API secret" in joined.log
+        assert (f"session failed: {sandbox} refused the token: the token was not signed "
+                "with this server's API secret") in joined.log
+        assert "token signature does not match the API secret" in joined.log  # in full
         assert SDK_REFUSAL in joined.log  # the SDK's own line, from its Rust core
         assert "monitor exited with status 1" in joined.log
         # The one line on stderr; the SDK's lines are only in the file (no --verbose).
@@ -349,5 +363,5 @@ def test_a_server_quoting_the_token_is_redacted_everywhere(
     sdk = [line for line in joined.log.splitlines() if SDK_REFUSAL in line]
     assert sdk and all(f"invalid token: {PLACEHOLDER}, error:" in line for line in sdk)
     assert any(SDK_REFUSAL in line for line in joined.err.splitlines())  # --verbose
-    assert (f"livekit-console monitor: the server refused the token: invalid token: "
-            f"{PLACEHOLDER}, error:") in joined.err
+    assert (f"livekit-console monitor: {echoing_server} refused the token: the token was "
+            "not signed with this server's API secret") in joined.err

@@ -58,7 +58,7 @@ def make_window(qtbot, engine, ini):
 
 
 def combo_names(window) -> list[str]:
-    combo = window.device_combo
+    combo = window.mic.picker.combo
     return [combo.itemData(i) for i in range(combo.count())]
 
 
@@ -67,12 +67,12 @@ def test_window_lists_the_devices_and_shows_the_open_one(make_window, engine, qt
     names = combo_names(window)
     assert {"lkc_mic_a", "lkc_mic_b", "lkc_mic_spare"} <= set(names)
     assert "lkc_speaker_a" not in names  # outputs only
-    assert window.device_combo.currentData() == "lkc_mic_a"
-    assert window.device_combo.currentText() == "lkc_mic_a (ALSA)"
-    assert not window.error_label.isVisible()
+    assert window.mic.picker.combo.currentData() == "lkc_mic_a"
+    assert window.mic.picker.combo.currentText() == "lkc_mic_a (ALSA)"
+    assert not window.mic.picker.error.isVisible()
     # the single display timer fills the status line from capture_stats()
-    wait_text(qtbot, window.status_label, "capturing from lkc_mic_a")
-    assert "dropped" in window.status_label.text() and "queue" in window.status_label.text()
+    wait_text(qtbot, window.status.capture, "capturing from lkc_mic_a")
+    assert "dropped" in window.status.capture.text() and "queue" in window.status.capture.text()
 
 
 def wait_text(qtbot, label, fragment: str, timeout_ms: int = 3000) -> None:
@@ -81,12 +81,12 @@ def wait_text(qtbot, label, fragment: str, timeout_ms: int = 3000) -> None:
 
 def test_checkboxes_change_processing_live(make_window, engine, qtbot, ini):
     window = make_window()
-    for name, box in window.toggles.items():
+    for name, box in window.processing.toggles.items():
         assert box.isChecked() is getattr(engine.processing, name) is True
-    qtbot.mouseClick(window.toggles["echo_cancellation"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.processing.toggles["echo_cancellation"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not engine.processing.echo_cancellation, timeout=TICK_MS)
     assert engine.processing.noise_suppression  # the others untouched
-    qtbot.mouseClick(window.toggles["high_pass_filter"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.processing.toggles["high_pass_filter"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not engine.processing.high_pass_filter, timeout=TICK_MS)
     # the media thread adopts the new module at the next 10 ms frame
     qtbot.waitUntil(lambda: engine.capture_stats().apm_switches >= 1, timeout=1000)
@@ -99,47 +99,48 @@ def test_selecting_mic_b_switches_and_the_meter_follows_it(make_window, engine, 
     import sounddevice as sd
 
     window = make_window()
-    for box in window.toggles.values():  # processing off: the meter sees the raw loopback
+    # processing off: the meter sees the raw loopback
+    for box in window.processing.toggles.values():
         box.setChecked(False)
     assert not engine.processing.any
-    window.device_combo.setCurrentIndex(window.device_combo.findData("lkc_mic_b"))
+    window.mic.picker.combo.setCurrentIndex(window.mic.picker.combo.findData("lkc_mic_b"))
     assert engine.input_device is not None and engine.input_device.name == "lkc_mic_b"
-    assert not window.error_label.isVisible()
+    assert not window.mic.picker.error.isVisible()
 
     # A -20 dBFS sine on speaker B is what mic B records: the window's meter must show it.
     t = np.arange(48000) / 48000
     tone = (0.1 * np.sin(2 * math.pi * 1000 * t)).astype(np.float32)
     sd.play(tone, 48000, device="lkc_speaker_b", loop=True)
     try:
-        qtbot.waitUntil(lambda: abs(window.meter.rms_db - -20.0) < 1.5, timeout=5000)
-        qtbot.waitUntil(lambda: "RMS -2" in window.readout.text()
-                        or "RMS -19" in window.readout.text(), timeout=1000)
+        qtbot.waitUntil(lambda: abs(window.mic.sent.rms_db - -20.0) < 1.5, timeout=5000)
+        qtbot.waitUntil(lambda: "RMS -2" in window.mic.sent_readout.text()
+                        or "RMS -19" in window.mic.sent_readout.text(), timeout=1000)
     finally:
         sd.stop()
-    qtbot.waitUntil(lambda: window.meter.rms_db < -60.0, timeout=3000)
-    wait_text(qtbot, window.status_label, "capturing from lkc_mic_b")
+    qtbot.waitUntil(lambda: window.mic.sent.rms_db < -60.0, timeout=3000)
+    wait_text(qtbot, window.status.capture, "capturing from lkc_mic_b")
 
 
 def test_unknown_device_error_is_shown_in_place(make_window, engine):
     window = make_window()
     assert window.choose_input_device("lkc_no_such_mic") is False
-    assert window.error_label.isVisible()
-    assert "lkc_no_such_mic" in window.error_label.text()
-    assert "Traceback" not in window.error_label.text()
+    assert window.mic.picker.error.isVisible()
+    assert "lkc_no_such_mic" in window.mic.picker.error.text()
+    assert "Traceback" not in window.mic.picker.error.text()
     assert engine.input_device is not None and engine.input_device.name == "lkc_mic_a"
-    assert window.device_combo.currentData() == "lkc_mic_a"
+    assert window.mic.picker.combo.currentData() == "lkc_mic_a"
     # a good choice clears the message
     assert window.choose_input_device("lkc_mic_b") is True
-    assert not window.error_label.isVisible()
-    window.show_error("cannot open input 'x': busy")
-    assert window.error_label.isVisible() and "busy" in window.error_label.text()
+    assert not window.mic.picker.error.isVisible()
+    window.show_error("cannot open input 'x': busy", "input")
+    assert window.mic.picker.error.isVisible() and "busy" in window.mic.picker.error.text()
 
 
 def test_a_remembered_device_that_is_gone_is_reported_not_raised(make_window, engine, ini):
     settings.save(Settings(input_device="lkc_gone_mic"), settings.open_store(ini))
     window = make_window()
-    assert window.error_label.isVisible()
-    assert "lkc_gone_mic" in window.error_label.text()
+    assert window.mic.picker.error.isVisible()
+    assert "lkc_gone_mic" in window.mic.picker.error.text()
     assert engine.input_device is not None and engine.input_device.name == "lkc_mic_a"
     # the remembered choice is kept for when the device comes back
     assert settings.load(settings.open_store(ini)).input_device == "lkc_gone_mic"
@@ -149,8 +150,8 @@ def test_settings_are_remembered_across_two_windows(make_window, engine, qtbot, 
     from console.engine.apm import ProcessingConfig
 
     first = make_window()
-    first.device_combo.setCurrentIndex(first.device_combo.findData("lkc_mic_b"))
-    qtbot.mouseClick(first.toggles["noise_suppression"], Qt.MouseButton.LeftButton)
+    first.mic.picker.combo.setCurrentIndex(first.mic.picker.combo.findData("lkc_mic_b"))
+    qtbot.mouseClick(first.processing.toggles["noise_suppression"], Qt.MouseButton.LeftButton)
     first.resize(720, 430)
     qtbot.waitUntil(lambda: first.width() == 720, timeout=1000)
     first.close()
@@ -164,9 +165,9 @@ def test_settings_are_remembered_across_two_windows(make_window, engine, qtbot, 
     second = make_window()
     assert engine.input_device is not None and engine.input_device.name == "lkc_mic_b"
     assert not engine.processing.noise_suppression and engine.processing.echo_cancellation
-    assert second.device_combo.currentData() == "lkc_mic_b"
-    assert not second.toggles["noise_suppression"].isChecked()
-    assert second.toggles["echo_cancellation"].isChecked()
+    assert second.mic.picker.combo.currentData() == "lkc_mic_b"
+    assert not second.processing.toggles["noise_suppression"].isChecked()
+    assert second.processing.toggles["echo_cancellation"].isChecked()
     assert (second.width(), second.height()) == (720, 430)
 
 
@@ -174,37 +175,36 @@ def test_start_overrides_apply_but_are_not_remembered(make_window, engine, ini):
     settings.save(Settings(input_device="lkc_mic_a"), settings.open_store(ini))
     window = make_window(initial=Settings(echo_cancellation=False))
     assert not engine.processing.echo_cancellation
-    assert not window.toggles["echo_cancellation"].isChecked()
+    assert not window.processing.toggles["echo_cancellation"].isChecked()
     window.close()
     assert settings.load(settings.open_store(ini)).echo_cancellation
 
 
 def test_keyboard_tab_order_mnemonics_and_quit(make_window, engine, qtbot, ini):
     window = make_window()
-    expected = [window.device_combo, window.refresh_button, window.meter, window.gain.slider,
-                *window.toggles.values()]
-    window.device_combo.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.device_combo, timeout=1000)
+    mic = window.mic
+    expected = [mic.picker.combo, mic.refresh_button, mic.heard, mic.sent, mic.gain.slider,
+                *window.processing.toggles.values()]
+    window.mic.picker.combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.mic.picker.combo, timeout=1000)
     visited = [QApplication.focusWidget()]
     for _ in range(len(expected) - 1):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         visited.append(QApplication.focusWidget())
     assert visited == expected
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)  # and round again
-    assert QApplication.focusWidget() is window.device_combo
+    assert QApplication.focusWidget() is window.mic.picker.combo
 
-    # labels have buddies: Alt+L focuses the meter, Alt+A the gain, Alt+I the device picker
-    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
-    assert QApplication.focusWidget() is window.meter
+    # labels have buddies: Alt+A focuses the gain, Alt+I the device picker
     qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
-    assert QApplication.focusWidget() is window.gain.slider
+    assert QApplication.focusWidget() is window.mic.gain.slider
     qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.AltModifier)
-    assert QApplication.focusWidget() is window.device_combo
+    assert QApplication.focusWidget() is window.mic.picker.combo
 
     # Alt+E toggles echo cancellation, in the engine too
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: not engine.processing.echo_cancellation, timeout=MNEMONIC_MS)
-    assert not window.toggles["echo_cancellation"].isChecked()
+    assert not window.processing.toggles["echo_cancellation"].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: engine.processing.echo_cancellation, timeout=MNEMONIC_MS)
 
@@ -218,35 +218,35 @@ def test_clip_latches_from_real_audio_and_resets_in_the_engine(make_window, engi
     import sounddevice as sd
 
     window = make_window()
-    for box in window.toggles.values():
+    for box in window.processing.toggles.values():
         box.setChecked(False)
     # a full-scale square on speaker A reaches full scale on mic A: the real meter latches
     square = np.where(np.arange(4800) % 96 < 48, 1.0, -1.0).astype(np.float32)
     sd.play(square, 48000, device="lkc_speaker_a")
     try:
-        qtbot.waitUntil(lambda: window.meter.clipped, timeout=5000)
+        qtbot.waitUntil(lambda: window.mic.sent.clipped, timeout=5000)
         assert engine.mic_meter().clipped
     finally:
         sd.wait()
     qtbot.waitUntil(lambda: engine.mic_meter().rms_db < -60.0, timeout=3000)
-    qtbot.mouseClick(window.meter, Qt.MouseButton.LeftButton,
-                     pos=window.meter.clip_rect.center())
+    qtbot.mouseClick(window.mic.sent, Qt.MouseButton.LeftButton,
+                     pos=window.mic.sent.clip_rect.center())
     assert not engine.mic_meter().clipped
-    assert not window.meter.clipped
+    assert not window.mic.sent.clipped
     qtbot.wait(200)  # a few display ticks later it stays reset
-    assert not window.meter.clipped
+    assert not window.mic.sent.clipped
 
 
 def test_f5_relists_devices_and_capture_keeps_running(make_window, engine, qtbot):
     window = make_window()
-    window.device_combo.clear()
+    window.mic.picker.combo.clear()
     qtbot.keyClick(window, Qt.Key.Key_F5)
     assert "lkc_mic_b" in combo_names(window)
-    assert window.device_combo.currentData() == "lkc_mic_a"
+    assert window.mic.picker.combo.currentData() == "lkc_mic_a"
     qtbot.wait(800)
     stats = engine.capture_stats()
     assert stats.device_error is None and not stats.stalled
-    assert window.choose_input_device("lkc_mic_b"), window.error_label.text()
+    assert window.choose_input_device("lkc_mic_b"), window.mic.picker.error.text()
 
 
 RUN_APP_SCRIPT = """
@@ -265,8 +265,9 @@ def inspect_and_quit():
     windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
     if windows:
         w = windows[0]
-        seen.update(error=w.error_label.text(), device=w.device_combo.currentData(),
-                    echo=w.toggles["echo_cancellation"].isChecked(), visible=w.isVisible())
+        seen.update(error=w.mic.picker.error.text(), device=w.mic.picker.combo.currentData(),
+                    echo=w.processing.toggles["echo_cancellation"].isChecked(),
+                    visible=w.isVisible())
     QApplication.quit()
 try:
     QApplication(sys.argv[:1])

@@ -67,7 +67,11 @@ def test_the_plot_is_built_when_shown_and_follows_a_dark_palette(qtbot) -> None:
     plot.setPalette(dark)
     assert curve.opts["pen"].color() == QColor(230, 230, 230)
     assert plot._plot.getAxis("left").textPen().color() == QColor(230, 230, 230)
-    assert plot._legend.opts["brush"].color().rgb() == QColor(30, 30, 30).rgb()
+    plot.add_sample([channel("bob/TR_2", 31.0, 0)], output(29.0), labels, now=t + 2)
+    assert "#e6e6e6" in plot.legend.text() and "output ring" in plot.legend.text()
+    # The legend is under the data, not over it (it covered the newest samples).
+    qtbot.waitUntil(lambda: plot.legend.geometry().top() > 0, timeout=2000)
+    assert plot.legend.geometry().top() >= plot._plot.geometry().bottom()
 
 
 

@@ -24,6 +24,7 @@ from console.engine.echo_metrics import EchoStats
 from console.engine.meter import FLOOR_DB, MeterSnapshot
 from console.session.join import JoinSpec
 from console.session.model import ConnState, SessionSnapshot
+from console.session.participant_prefs import ParticipantPrefs
 from console.settings import Settings
 from console.widgets.main_window import MainWindow
 from tests.fakes import (
@@ -100,7 +101,7 @@ def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
         ini: Path) -> None:
     window = make_window(engine, controller)
     panel = window.join_panel
-    assert panel.state.text() == "idle"
+    assert panel.state.text() == "not in a room"
     assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
 
     panel.room.setEditText("standup")
@@ -108,7 +109,7 @@ def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
     panel.join_button.click()
     assert controller.joins == [JoinSpec(room="standup", identity="me")]
     # connecting: the button is busy, the fields are locked, nothing is wrong yet
-    assert panel.state.text() == "joining…"
+    assert panel.state.text() == "joining standup…"
     assert not panel.join_button.isEnabled() and panel.leave_button.isEnabled()
     assert not panel.room.isEnabled() and not panel.identity.isEnabled()
     assert not shown(panel.error)
@@ -121,11 +122,11 @@ def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
                                 participant("bob", loss=(90, 10)), rtt_ms=42.0))
     engine.channels = [channel("alice", -20.0)]  # alice talks, bob is silent
     window.poll()
-    assert panel.state.text() == "connected: standup as me"
+    assert panel.state.text() == "in standup as me"
     assert not panel.join_button.isEnabled() and panel.leave_button.isEnabled()
     assert set(window.participants.strips) == {"alice", "bob"}
-    status = window.room_status.text()
-    assert "connected to 'standup'" in status and "RTT 42 ms" in status
+    status = window.status.room.text()
+    assert "RTT 42 ms" in status
     assert "loss 10.0 %" in status
     assert window.participants.strips["alice"].meter.rms_db == -20.0
     assert window.participants.strips["bob"].meter.rms_db == FLOOR_DB
@@ -137,7 +138,8 @@ def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
     panel.leave_button.click()
     assert controller.leaves == 1
     window.poll()
-    assert panel.state.text() == "disconnected"
+    assert panel.state.text() == "not in a room"
+    assert window.status.room.text() == ""  # no RTT of a room already left
     assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
     assert panel.room.isEnabled()
     assert window.participants.strips == {}
@@ -152,13 +154,13 @@ def test_a_failed_join_shows_why_and_the_next_join_clears_it(
     controller.script(failed("token expired 5 minutes ago"))
     window.poll()
     assert shown(panel.error) and panel.error.text() == "token expired 5 minutes ago"
-    assert panel.state.text() == "failed: token expired 5 minutes ago"
+    assert panel.state.text() == "not in a room"
     assert panel.join_button.isEnabled() and not panel.leave_button.isEnabled()
 
     panel.join_button.click()
     assert len(controller.joins) == 2
     assert not shown(panel.error)
-    assert panel.state.text() == "joining…"
+    assert panel.state.text() == "joining demo…"
     window.poll()  # still connecting: the old error does not come back
     assert not shown(panel.error)
 
@@ -182,11 +184,11 @@ def test_a_failure_without_a_session_state_is_shown_too(
 def test_each_processing_toggle_reaches_the_engine_and_is_remembered(
         make_window: MakeWindow, engine: FakeEngine, ini: Path, name: str) -> None:
     window = make_window(engine)
-    box = window.toggles[name]
+    box = window.processing.toggles[name]
     assert box.isChecked() and getattr(engine.processing, name) is True
     box.click()
     assert getattr(engine.processing, name) is False
-    others = [n for n in window.toggles if n != name]
+    others = [n for n in window.processing.toggles if n != name]
     assert all(getattr(engine.processing, n) is True for n in others)
     assert getattr(remembered(ini), name) is False
     box.click()
@@ -198,11 +200,11 @@ def test_a_refused_processing_change_is_shown_and_the_box_springs_back(
         make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
     window = make_window(engine)
     engine.processing_error = "the APM refused"
-    window.toggles["noise_suppression"].click()
+    window.processing.toggles["noise_suppression"].click()
     assert engine.processing.noise_suppression
-    assert window.toggles["noise_suppression"].isChecked()
-    assert shown(window.error_label)
-    assert window.error_label.text() == "Cannot change processing: the APM refused"
+    assert window.processing.toggles["noise_suppression"].isChecked()
+    assert shown(window.processing.error)
+    assert window.processing.error.text() == "Cannot change processing: the APM refused"
     assert remembered(ini).noise_suppression
 
 
@@ -210,17 +212,17 @@ def test_a_refused_processing_change_is_shown_and_the_box_springs_back(
 def test_device_lists_show_each_direction_with_its_default_and_the_open_one(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
     window = make_window(engine, controller)
-    assert items(window.device_combo) == [
+    assert items(window.mic.picker.combo) == [
         ("fake_mic_a", "fake_mic_a (Fake) (default)"), ("fake_mic_b", "fake_mic_b (Fake)"),
         (BROKEN_MIC, f"{BROKEN_MIC} (Fake)")]
-    assert window.device_combo.currentData() == "fake_mic_a"
-    assert items(window.output_combo) == [
+    assert window.mic.picker.combo.currentData() == "fake_mic_a"
+    assert items(window.output.picker.combo) == [
         ("fake_speaker_a", "fake_speaker_a (Fake) (default)"),
         ("fake_speaker_b", "fake_speaker_b (Fake)"), (BROKEN_SPEAKER, f"{BROKEN_SPEAKER} (Fake)")]
     # nothing remembered: the default output is opened, and not remembered as a choice
     assert engine.output_device is not None and engine.output_device.name == "fake_speaker_a"
-    assert window.output_combo.currentData() == "fake_speaker_a"
-    assert not shown(window.error_label)
+    assert window.output.picker.combo.currentData() == "fake_speaker_a"
+    assert not shown(window.mic.picker.error)
 
 
 def test_refresh_lists_both_directions_again(
@@ -230,31 +232,31 @@ def test_refresh_lists_both_directions_again(
     engine.outputs.append(device("fake_usb_headset", 10, outputs=2))
     window.refresh_action.trigger()  # F5
     assert engine.refreshes >= 1
-    assert "fake_usb_mic" in [name for name, _ in items(window.device_combo)]
-    assert "fake_usb_headset" in [name for name, _ in items(window.output_combo)]
-    assert window.device_combo.currentData() == "fake_mic_a"  # the open one stays chosen
-    assert window.output_combo.currentData() == "fake_speaker_a"
+    assert "fake_usb_mic" in [name for name, _ in items(window.mic.picker.combo)]
+    assert "fake_usb_headset" in [name for name, _ in items(window.output.picker.combo)]
+    assert window.mic.picker.combo.currentData() == "fake_mic_a"  # the open one stays chosen
+    assert window.output.picker.combo.currentData() == "fake_speaker_a"
 
     engine.list_error = "PortAudio is gone"
     window.refresh_devices()
-    assert shown(window.error_label)
-    assert window.error_label.text() == "Cannot list input devices: PortAudio is gone"
+    assert shown(window.mic.picker.error)
+    assert window.mic.picker.error.text() == "Cannot list input devices: PortAudio is gone"
 
 
 def test_a_failing_input_choice_is_shown_and_a_good_one_clears_it(
         make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
     window = make_window(engine)
-    combo = window.device_combo
+    combo = window.mic.picker.combo
     combo.setCurrentIndex(combo.findData(BROKEN_MIC))
-    assert shown(window.error_label)
-    assert BROKEN_MIC in window.error_label.text()
-    assert "Device unavailable" in window.error_label.text()
+    assert shown(window.mic.picker.error)
+    assert BROKEN_MIC in window.mic.picker.error.text()
+    assert "Device unavailable" in window.mic.picker.error.text()
     assert engine.input_device is not None and engine.input_device.name == "fake_mic_a"
     assert combo.currentData() == "fake_mic_a"  # the picker shows what is really open
     assert remembered(ini).input_device is None
 
     combo.setCurrentIndex(combo.findData("fake_mic_b"))
-    assert not shown(window.error_label)
+    assert not shown(window.mic.picker.error)
     assert engine.input_device is not None and engine.input_device.name == "fake_mic_b"
     assert remembered(ini).input_device == "fake_mic_b"
 
@@ -263,10 +265,10 @@ def test_a_failing_output_choice_is_shown_and_a_good_one_clears_it(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
         ini: Path) -> None:
     window = make_window(engine, controller)
-    combo = window.output_combo
+    combo = window.output.picker.combo
     combo.setCurrentIndex(combo.findData(BROKEN_SPEAKER))
-    assert shown(window.error_label)
-    assert BROKEN_SPEAKER in window.error_label.text()
+    assert shown(window.output.picker.error)
+    assert BROKEN_SPEAKER in window.output.picker.error.text()
     assert engine.output_device is not None and engine.output_device.name == "fake_speaker_a"
     assert combo.currentData() == "fake_speaker_a"
     assert remembered(ini).output_device is None
@@ -274,29 +276,30 @@ def test_a_failing_output_choice_is_shown_and_a_good_one_clears_it(
     combo.setCurrentIndex(combo.findData("fake_speaker_b"))
     assert engine.output_device is not None and engine.output_device.name == "fake_speaker_b"
     assert remembered(ini).output_device == "fake_speaker_b"
-    assert not shown(window.error_label), window.error_label.text()
+    assert not shown(window.output.picker.error), window.output.picker.error.text()
 
 
 def test_a_good_output_choice_does_not_hide_an_input_problem(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
     window = make_window(engine, controller)
-    window.device_combo.setCurrentIndex(window.device_combo.findData(BROKEN_MIC))
-    window.output_combo.setCurrentIndex(window.output_combo.findData("fake_speaker_b"))
-    assert shown(window.error_label)
-    assert BROKEN_MIC in window.error_label.text()
+    window.mic.picker.combo.setCurrentIndex(window.mic.picker.combo.findData(BROKEN_MIC))
+    window.output.picker.combo.setCurrentIndex(window.output.picker.combo.findData("fake_speaker_b"))
+    assert shown(window.mic.picker.error)
+    assert BROKEN_MIC in window.mic.picker.error.text()
 
 
 def test_the_test_tone_needs_an_open_output(make_window: MakeWindow,
                                             controller: FakeController) -> None:
     silent = FakeEngine(outputs=[])
     window = make_window(silent, controller)
-    window.test_tone.click()
+    window.output.test_tone.click()
     assert silent.tones == []
-    assert shown(window.error_label) and "No output device is open" in window.error_label.text()
+    error = window.output.picker.error
+    assert shown(error) and "No output device is open" in error.text()
 
     engine = FakeEngine()
     window = make_window(engine, FakeController())
-    window.test_tone.click()
+    window.output.test_tone.click()
     assert engine.tones == [(440.0, -18.0, 1.0)]
 
 
@@ -309,34 +312,34 @@ def test_each_tick_shows_the_engines_meter_status_and_echo_figures(
     engine.echo = EchoStats(erle_db=18.2, echo_delay_ms=42.0, delay_confidence=0.9,
                             far_active=True, windows=(18.2,))
     window.poll()
-    assert window.readout.text() == "Peak -6.0 dBFS   RMS -12.0 dBFS"
-    assert window.meter.clipped
-    assert window.status_label.text().startswith("capturing from fake_mic_a  |")
-    assert window.erle_label.text() == "ERLE 18 dB  delay 42 ms"
+    assert window.mic.sent_readout.text() == "Peak -3.0   RMS -12.0 dBFS"  # the held peak
+    assert window.mic.sent.clipped
+    assert window.status.capture.text().startswith("capturing from fake_mic_a  |")
+    assert window.processing.echo_label.text() == "ERLE 18 dB · delay 42 ms"
 
-    window.meter.reset_clip()  # what a click on the clip box does
+    window.mic.sent.reset_clip()  # what a click on the clip box does
     assert engine.clip_resets == 1
     window.poll()  # the engine's meter was reset too: the latch stays off
-    assert not window.meter.clipped
+    assert not window.mic.sent.clipped
 
-    window.toggles["echo_cancellation"].click()  # no figures while it is off
+    window.processing.toggles["echo_cancellation"].click()  # no figures while it is off
     window.poll()
-    assert window.erle_label.text() == ""
+    assert window.processing.echo_label.text() == ""
     engine.echo = dataclasses.replace(engine.echo, erle_db=math.nan)  # far end silent
-    window.toggles["echo_cancellation"].click()
+    window.processing.toggles["echo_cancellation"].click()
     window.poll()
-    assert window.erle_label.text() == "ERLE —  delay 42 ms"
+    assert window.processing.echo_label.text() == "ERLE — · delay 42 ms"
 
     engine.capture = dataclasses.replace(engine.capture_stats(), device_error="fake_mic_a is gone",
                                          frames_dropped={"ring_full": 3})
     window.poll()
-    assert window.status_label.text().startswith("fake_mic_a is gone  |  dropped 3 frames")
+    assert window.status.capture.text().startswith("fake_mic_a is gone  |  dropped 3 frames")
 
 
 def test_the_gain_slider_reaches_the_engine_and_is_remembered(
         make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
     window = make_window(engine)
-    window.gain.slider.setValue(7)
+    window.mic.gain.slider.setValue(7)
     assert engine.input_gain_db == 7.0
     assert remembered(ini).input_gain_db == 7.0
 
@@ -346,39 +349,43 @@ def test_choices_are_restored_by_a_new_window_from_the_same_settings(
         make_window: MakeWindow, ini: Path) -> None:
     engine, controller = FakeEngine(), FakeController()
     first = make_window(engine, controller)
-    first.device_combo.setCurrentIndex(first.device_combo.findData("fake_mic_b"))
-    first.output_combo.setCurrentIndex(first.output_combo.findData("fake_speaker_b"))
-    first.toggles["noise_suppression"].click()
-    first.toggles["high_pass_filter"].click()
-    first.gain.slider.setValue(6)
+    first.mic.picker.combo.setCurrentIndex(first.mic.picker.combo.findData("fake_mic_b"))
+    first.output.picker.combo.setCurrentIndex(
+        first.output.picker.combo.findData("fake_speaker_b"))
+    first.processing.toggles["noise_suppression"].click()
+    first.processing.toggles["high_pass_filter"].click()
+    first.mic.gain.slider.setValue(6)
     first.join_panel.join_button.click()
     controller.script(connected("demo", "me", participant("bob")))
     first.poll()
     first.participants.strips["bob"].volume.setValue(-6)
-    assert controller.session.named("set_participant_volume") == [("bob", -6.0)]
+    assert controller.prefs_changed == [("bob", -6.0, False)]  # what the session is told
     first.close()
     stored = remembered(ini)
     assert (stored.input_device, stored.output_device) == ("fake_mic_b", "fake_speaker_b")
     assert not stored.noise_suppression and not stored.high_pass_filter
     assert stored.input_gain_db == 6.0 and stored.volumes == {"bob": -6.0}
 
-    # A fresh engine (first mic, everything on, 0 dB) in a new window gets them back.
-    engine2, controller2 = FakeEngine(), FakeController()
+    # A fresh engine (first mic, everything on, 0 dB) in a new window gets them back; the
+    # participants' preferences go to the session when it is built (here: the fake's).
+    engine2 = FakeEngine()
+    controller2 = FakeController(ParticipantPrefs(stored.volumes, stored.muted_here))
     second = make_window(engine2, controller2)
     assert engine2.input_device is not None and engine2.input_device.name == "fake_mic_b"
     assert engine2.output_device is not None and engine2.output_device.name == "fake_speaker_b"
     assert not engine2.processing.noise_suppression and not engine2.processing.high_pass_filter
     assert engine2.processing.echo_cancellation and engine2.processing.auto_gain_control
-    assert engine2.input_gain_db == 6.0 and second.gain.db == 6.0
-    assert second.device_combo.currentData() == "fake_mic_b"
-    assert second.output_combo.currentData() == "fake_speaker_b"
-    assert not second.toggles["noise_suppression"].isChecked()
-    assert second.toggles["echo_cancellation"].isChecked()
+    assert engine2.input_gain_db == 6.0 and second.mic.gain.db == 6.0
+    assert second.mic.picker.combo.currentData() == "fake_mic_b"
+    assert second.output.picker.combo.currentData() == "fake_speaker_b"
+    assert not second.processing.toggles["noise_suppression"].isChecked()
+    assert second.processing.toggles["echo_cancellation"].isChecked()
     # bob's volume is applied when he is next seen; carol (never changed) is left alone
     second.join_panel.join_button.click()
     controller2.script(connected("demo", "me", participant("bob"), participant("carol")))
     second.poll()
-    assert controller2.session.named("set_participant_volume") == [("bob", -6.0)]
+    assert controller2.participant_prefs.volume_db("bob") == -6.0
+    assert controller2.prefs_changed == []  # shown, not set again: nothing to tell
     assert second.participants.strips["bob"].volume.value() == -6
     assert second.participants.strips["carol"].volume.value() == 0
 
@@ -388,7 +395,7 @@ def test_start_overrides_apply_but_are_not_remembered(
     settings.save(Settings(input_device="fake_mic_b"), settings.open_store(ini))
     window = make_window(engine, initial=Settings(echo_cancellation=False))
     assert not engine.processing.echo_cancellation
-    assert not window.toggles["echo_cancellation"].isChecked()
+    assert not window.processing.toggles["echo_cancellation"].isChecked()
     window.close()
     assert remembered(ini).echo_cancellation
     assert remembered(ini).input_device == "fake_mic_b"
@@ -398,7 +405,7 @@ def test_a_remembered_device_that_is_gone_is_reported_and_kept(
         make_window: MakeWindow, engine: FakeEngine, ini: Path) -> None:
     settings.save(Settings(input_device="fake_gone_mic"), settings.open_store(ini))
     window = make_window(engine)
-    assert shown(window.error_label) and "fake_gone_mic" in window.error_label.text()
+    assert shown(window.mic.picker.error) and "fake_gone_mic" in window.mic.picker.error.text()
     assert engine.input_device is not None and engine.input_device.name == "fake_mic_a"
     assert remembered(ini).input_device == "fake_gone_mic"
 
@@ -409,26 +416,26 @@ def test_self_mute_and_push_to_talk_call_the_session(
         qtbot: QtBot) -> None:
     window = make_window(engine, controller, show=True)
     session = controller.session
-    window.self_mute.click()
-    window.self_mute.click()
+    window.mic.self_mute.click()
+    window.mic.self_mute.click()
     assert session.named("set_self_muted") == [(True,), (False,)]
-    window.meter.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.meter, timeout=1000)
+    window.mic.sent.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.mic.sent, timeout=1000)
     qtbot.keyClick(window, Qt.Key.Key_M)  # the shortcut
     assert session.named("set_self_muted")[-1] == (True,)
-    assert window.self_mute.isChecked()
+    assert window.mic.self_mute.isChecked()
 
-    qtbot.keyPress(window.meter, Qt.Key.Key_Space)  # push-to-talk off: Space does nothing
-    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    qtbot.keyPress(window.mic.sent, Qt.Key.Key_Space)  # push-to-talk off: Space does nothing
+    qtbot.keyRelease(window.mic.sent, Qt.Key.Key_Space)
     assert session.named("set_talking") == []
 
-    window.ptt.click()
+    window.mic.ptt.click()
     assert session.named("set_push_to_talk") == [(True,)]
-    window.meter.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.meter, timeout=1000)
-    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
+    window.mic.sent.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.mic.sent, timeout=1000)
+    qtbot.keyPress(window.mic.sent, Qt.Key.Key_Space)
     assert session.named("set_talking") == [(True,)]
-    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.mic.sent, Qt.Key.Key_Space)
     assert session.named("set_talking") == [(True,), (False,)]
 
     window.join_panel.identity.setFocus()  # typing a space is not talking
@@ -438,15 +445,15 @@ def test_self_mute_and_push_to_talk_call_the_session(
     qtbot.keyRelease(window.join_panel.identity, Qt.Key.Key_Space)
     assert session.named("set_talking") == [(True,), (False,)]
 
-    window.ptt.click()
+    window.mic.ptt.click()
     assert session.named("set_push_to_talk") == [(True,), (False,)]
-    window.meter.setFocus()
-    qtbot.keyPress(window.meter, Qt.Key.Key_Space)
-    qtbot.keyRelease(window.meter, Qt.Key.Key_Space)
+    window.mic.sent.setFocus()
+    qtbot.keyPress(window.mic.sent, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.mic.sent, Qt.Key.Key_Space)
     assert session.named("set_talking") == [(True,), (False,)]
 
 
-def test_muting_a_participant_here_and_their_volume_call_the_session(
+def test_muting_a_participant_here_and_their_volume_reach_their_one_owner(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
         ini: Path) -> None:
     window = make_window(engine, controller)
@@ -455,9 +462,12 @@ def test_muting_a_participant_here_and_their_volume_call_the_session(
     window.poll()
     strip = window.participants.strips["alice"]
     strip.mute_here.click()
-    assert controller.session.named("set_participant_muted") == [("alice", True)]
+    assert controller.prefs_changed == [("alice", 0.0, True)]
+    assert remembered(ini).muted_here == ("alice",)
     strip.volume.setValue(strip.volume.minimum())  # the bottom end is off
-    assert controller.session.named("set_participant_volume") == [("alice", -math.inf)]
-    assert remembered(ini).volumes == {"alice": -100.0}
+    assert controller.prefs_changed[-1] == ("alice", -math.inf, True)
+    assert remembered(ini).volumes == {"alice": -math.inf}  # off, not -100 dB
+    assert "\\\"off\\\"" in ini.read_text()  # stored as the word
     strip.volume.setValue(0)  # back to unity: forgotten
-    assert remembered(ini).volumes == {}
+    strip.mute_here.click()
+    assert remembered(ini).volumes == {} and remembered(ini).muted_here == ()

@@ -68,7 +68,7 @@ def run(strips: int = 50, seconds: float = 10.0) -> dict[str, Any]:
 
     app = QApplication.instance() or QApplication([])
     panel = ParticipantsPanel()
-    panel.resize(620, 520)  # the panel's size in a 1240 x 800 window
+    panel.resize(800, 520)  # the panel's size in a 1240 x 780 window (not compact)
     panel.show()
     bar = panel.verticalScrollBar()
     start = time.monotonic()

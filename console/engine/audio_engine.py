@@ -8,6 +8,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import math
+import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -17,13 +19,17 @@ from livekit import rtc
 
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
-from console.engine.capture import CaptureChain, CaptureStats
+from console.engine.capture import IDLE_METERS, CaptureChain, CaptureStats, MicMeters
 from console.engine.channel import Channel, ChannelStats, open_track_stream
+from console.engine.device_watch import DeviceWatch
 from console.engine.echo_metrics import EchoStats
 from console.engine.format import SAMPLE_RATE
 from console.engine.input_gain import clamp_db
 from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
+from console.engine.mic_keeper import MicKeeper
+from console.engine.mic_state import OFF as MIC_OFF
+from console.engine.mic_state import MicState
 from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
@@ -66,7 +72,10 @@ class AudioEngine:
         output_target_ms: float = OUTPUT_TARGET_MS,
         output_latency: DeviceLatency = "low",
         input_gain_db: float = 0.0,
+        input_fallback: bool = True,
     ) -> None:
+        """``input_fallback``: when the chosen microphone goes away, open the default input
+        until it is back (False: send silence meanwhile)."""
         self._output_spec = output_device
         self._output_latency = output_latency
         self._output_target_ms = output_target_ms
@@ -80,6 +89,12 @@ class AudioEngine:
         self._output: OutputDevice | None = None
         self._input_gain_db = clamp_db(input_gain_db)
         self._gate_open = True
+        self._input_fallback = input_fallback
+        self._keeper: MicKeeper | None = None
+        # Every change of devices (a choice, a re-listing, the keeper's reopening) holds it,
+        # so they happen one at a time whichever thread asks.
+        self._devices_lock = threading.RLock()
+        self._lists_version = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -90,21 +105,37 @@ class AudioEngine:
         """Start the media thread and capture; raises DeviceError if the input cannot open.
 
         On a device error the engine still runs (on silence), so another device can be
-        chosen with :meth:`set_input_device`.
+        chosen with :meth:`set_input_device`; meanwhile the microphone keeper waits for the
+        one asked for and opens it when it appears (:meth:`mic_state` says so).
         """
         if self._chain is not None:
             return
         self._media.start()
-        self._chain = self._media.run(self._create_chain())
+        chain = self._chain = self._media.run(self._create_chain())
         if self._output_spec is not None:
             self.output.open(self._output_spec)
-        self._chain.open(self._input_spec)
+        keeper = self._keeper = MicKeeper(
+            chain.stream, open_=chain.open, close=chain.close_device,
+            default_input=lambda: devices.find_device(None, "input"),
+            refresh=self.refresh_devices, lock=self._devices_lock,
+            fallback=self._input_fallback, watch=DeviceWatch())
+        try:
+            with self._devices_lock:
+                try:
+                    dev = chain.open(self._input_spec)
+                except devices.DeviceError:
+                    keeper.unavailable(self._input_spec)
+                    raise
+                keeper.chose(self._input_spec, dev)
+        finally:
+            keeper.start()
 
     def start_output(self, spec: str | int | None = None,
                      channels: int | None = None) -> devices.AudioDevice:
         """Open the output device (or switch to another one while playing)."""
         self._output_spec = spec
-        return self.output.open(spec, channels)
+        with self._devices_lock:
+            return self.output.open(spec, channels)
 
     async def _create_chain(self) -> CaptureChain:
         loop = self._media.loop
@@ -125,6 +156,9 @@ class AudioEngine:
 
     def stop(self) -> None:
         """Stop capture and the media thread; safe to call twice."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.stop()  # first: it must not reopen what is being closed
         chain, self._chain = self._chain, None
         source, self._source = self._source, None
         output, self._output = self._output, None
@@ -198,20 +232,35 @@ class AudioEngine:
 
         Re-initialising PortAudio ends every open stream, the output's too: it is closed
         first and reopened afterwards, a gap of a few milliseconds. A device that is gone
-        is reported as the output's (or the input's) error.
+        is reported as the output's (or the input's) error; the microphone keeper then
+        falls back or waits, and tries a missing chosen input again at once.
+
+        The engine re-reads the lists by itself when its device watch sees the sound cards
+        or the ALSA configuration change; :attr:`device_lists_version` counts every re-read,
+        so a window lists them again (without refreshing again) when it moves.
         """
-        output = self._output
-        playing = output.device if output is not None else None
-        if output is not None and playing is not None:
-            output.close_device()
-        try:
-            if self._chain is not None:
-                self._chain.refresh_devices()
-            else:
-                devices.refresh()
-        finally:
+        with self._devices_lock:
+            output = self._output
+            playing = output.device if output is not None else None
             if output is not None and playing is not None:
-                output.reopen(playing)
+                output.close_device()
+            try:
+                if self._chain is not None:
+                    self._chain.refresh_devices()
+                else:
+                    devices.refresh()
+            finally:
+                self._lists_version += 1
+                if output is not None and playing is not None:
+                    output.reopen(playing)
+                if self._keeper is not None:
+                    self._keeper.retry_soon()
+
+    @property
+    def device_lists_version(self) -> int:
+        """How many times the device lists were re-read (by the engine's own device watch
+        or :meth:`refresh_devices`); any thread. When it moves, list them again."""
+        return self._lists_version
 
     def input_devices(self, refresh: bool = False) -> list[devices.AudioDevice]:
         if refresh:
@@ -232,9 +281,25 @@ class AudioEngine:
         return self._chain.device if self._chain is not None else None
 
     def set_input_device(self, spec: str | int | None) -> devices.AudioDevice:
-        """Switch the microphone live; the AudioSource (and a published track) stays."""
+        """Switch the microphone live; the AudioSource (and a published track) stays.
+
+        The device opened becomes the one the engine keeps (reopened when it comes back
+        after going away); ``None`` keeps whatever the default input is. On failure the
+        current input stays (or, if the attempt closed it, is reopened).
+        """
         self._input_spec = spec
-        return self.chain.open(spec)
+        chain = self.chain
+        keeper = self._keeper
+        with self._devices_lock:
+            try:
+                dev = chain.open(spec)
+            except devices.DeviceError:
+                if keeper is not None:
+                    keeper.choice_failed()
+                raise
+            if keeper is not None:
+                keeper.chose(spec, dev)
+            return dev
 
     # -- processing ---------------------------------------------------------------------------
     @property
@@ -356,12 +421,26 @@ class AudioEngine:
         return self._mixer.cue_playing
 
     # -- reading ------------------------------------------------------------------------------
+    def mic_meters(self) -> MicMeters:
+        """What the microphone hears (after the input gain, before processing) and what is
+        sent (after echo cancellation, noise suppression, AGC; before the push-to-talk
+        gate); any thread. Both read silence and stay still while no input delivers."""
+        return self._chain.meters() if self._chain is not None else IDLE_METERS
+
     def mic_meter(self) -> MeterSnapshot:
+        """The "sent" meter of :meth:`mic_meters` alone."""
         return self._chain.meter.snapshot() if self._chain is not None else SILENT
 
     def reset_mic_clip(self) -> None:
+        """Clear both microphone meters' clip latches."""
         if self._chain is not None:
-            self._chain.meter.reset_clip()
+            self._chain.reset_clip()
+
+    def mic_state(self) -> MicState:
+        """Which input is open and live, which chosen one is missing and what the engine
+        did about it (fell back, waiting); any thread, a few microseconds."""
+        keeper = self._keeper
+        return keeper.state(time.monotonic()) if keeper is not None else MIC_OFF
 
     def capture_latencies_ms(self) -> npt.NDArray[np.float64]:
         """Every kept frame latency of the microphone path (ready -> AudioSource), in ms."""

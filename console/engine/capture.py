@@ -4,12 +4,17 @@ Threads:
 - PortAudio's callback thread copies samples into a :class:`SampleRing` and wakes the
   media loop; nothing else (no FFI, no allocation beyond the wake-up, no lock the GUI holds).
 - The media loop (:class:`CaptureChain.run`) slices 10 ms frames, applies the input gain,
-  runs the live-switchable APM and the meter, and feeds ``rtc.AudioSource.capture_frame``.
+  runs the live-switchable APM and the meters, and feeds ``rtc.AudioSource.capture_frame``.
+
+Two meters, because processing can change the level by tens of dB: ``heard`` reads what the
+microphone delivers (after the input gain, before the APM), ``meter`` what is sent (after the
+APM; with echo cancellation on, a room the microphone hears at -10 dBFS may be sent at -80).
 
 A device that stops calling back (unplugged, stalled) is reported within 500 ms (see
 ``device_stream``) and the chain goes on producing silent frames on its own clock, so the
-published track, the meter and the counters keep running. Switching devices keeps the ring
-and the AudioSource.
+published track and the counters keep running; the meters read silence at once and stay
+still (no device, nothing heard: a synthetic frame is not metered). Switching devices keeps
+the ring and the AudioSource.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from console.engine.device_stream import DeviceStream
 from console.engine.echo_metrics import EchoMetrics
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.input_gain import InputGain
-from console.engine.meter import LevelMeter
+from console.engine.meter import SILENT, LevelMeter, MeterSnapshot
 from console.engine.outbox import Outbox
 from console.engine.ring import SampleRing
 from console.engine.stream_clock import StreamClock
@@ -75,6 +80,17 @@ class CaptureStats:
         """Device audio that neither reached the AudioSource, nor waits, nor was counted as
         dropped, in frames (exact: counted in samples)."""
         return self.samples_lost / FRAME
+
+
+@dataclass(frozen=True, slots=True)
+class MicMeters:
+    """Both microphone meters, read together (each is an immutable snapshot)."""
+
+    heard: MeterSnapshot  # what the microphone delivers: after the input gain, before the APM
+    sent: MeterSnapshot   # what is sent: after the APM, before the push-to-talk gate
+
+
+IDLE_METERS = MicMeters(SILENT, SILENT)
 
 
 @dataclass
@@ -134,7 +150,8 @@ class CaptureChain:
         self._loop = loop
         self.source = source
         self.apm = SwitchableApm(processing or ProcessingConfig())
-        self.meter = LevelMeter(SAMPLE_RATE, FRAME)
+        self.meter = LevelMeter(SAMPLE_RATE, FRAME)  # what is sent (after the APM)
+        self.heard = LevelMeter(SAMPLE_RATE, FRAME)  # what the microphone hears (before it)
         self.gain = InputGain(FRAME)
         self.echo = EchoMetrics()
         self.latency = LatencyLog()
@@ -161,6 +178,11 @@ class CaptureChain:
     @property
     def device(self) -> devices.AudioDevice | None:
         return self._stream.device
+
+    @property
+    def stream(self) -> DeviceStream:
+        """The input's stream lifecycle: what the engine's microphone keeper watches."""
+        return self._stream
 
     def open(self, spec: str | int | None) -> devices.AudioDevice:
         """Open (or switch to) an input device; the AudioSource and the ring stay."""
@@ -204,6 +226,14 @@ class CaptureChain:
 
     def set_processing(self, config: ProcessingConfig) -> None:
         self.apm.request(config)
+
+    def meters(self) -> MicMeters:
+        """What the microphone hears and what is sent; any thread."""
+        return MicMeters(self.heard.snapshot(), self.meter.snapshot())
+
+    def reset_clip(self) -> None:
+        self.heard.reset_clip()
+        self.meter.reset_clip()
 
     def add_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         """Call ``tap`` on the media thread with every processed frame (what is sent)."""
@@ -269,6 +299,7 @@ class CaptureChain:
         ring = self._ring
         pcm = np.zeros(FRAME, dtype=np.int16)
         next_silence = time.monotonic() + 0.01
+        on_silence = False
         sender = self._loop.create_task(self._send(), name="capture-sender")
         try:
             while self._running:
@@ -280,8 +311,14 @@ class CaptureChain:
                         ready = ring.take(pcm, SAMPLE_RATE)
                         self._process(pcm, ready, silent=False)
                     next_silence = time.monotonic() + 0.01
+                    on_silence = False
                 elif not self._stream.alive(now):
-                    # The device is gone or stalled: keep the chain running on silence.
+                    # The device is gone or stalled: keep the chain running on silence, and
+                    # let the meters say so at once instead of showing the last sound fade.
+                    if not on_silence:
+                        on_silence = True
+                        self.heard.reset()
+                        self.meter.reset()
                     while now >= next_silence and self._running:
                         pcm[:] = 0
                         self._process(pcm, math.nan, silent=True)
@@ -316,7 +353,10 @@ class CaptureChain:
             self._counters.silence_samples += item.silent
 
     def _process(self, pcm: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
-        """APM, meter and taps for one frame, then into the outbox (media loop)."""
+        """Gain, meters, APM and taps for one frame, then into the outbox (media loop).
+
+        A ``silent`` frame is the chain's own (no device): processed and sent, never metered.
+        """
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
         if not math.isnan(ready):
@@ -324,6 +364,8 @@ class CaptureChain:
         else:
             self._feed_reverse(ready)
         pcm = self.gain.apply(pcm)
+        if not silent:
+            self.heard.process(pcm)
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._stream.latency_s + self._render_delay_s
@@ -334,7 +376,8 @@ class CaptureChain:
             self._counters.apm_errors += 1
         samples = np.frombuffer(frame.data, dtype=np.int16)
         self.echo.on_mic(pcm, samples, self.apm.active_config.echo_cancellation)
-        self.meter.process(samples)
+        if not silent:
+            self.meter.process(samples)
         for tap in self._taps:
             tap(samples)
         if not self._gate_open:

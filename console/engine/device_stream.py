@@ -12,6 +12,9 @@ while the device changes, fails or goes away; so the stream is a replaceable par
   noticed by the time since its last callback: after :data:`STALL_S` the device counts as
   not alive, and the owner runs on the engine's own clock (silence in, mixer drained) so
   counters, meters and the published track keep going.
+* Each time the device fails under its owner (the stream ended by itself, or it could not
+  be reopened after a re-listing) :attr:`failures` counts up, so a watcher on another thread
+  (``mic_keeper``) acts once per failure without being called from PortAudio's thread.
 
 The owner opens the stream itself (only it knows its callback), through a factory this class
 calls with the generation and the finished callback.
@@ -48,6 +51,7 @@ class DeviceStream:
         self.gen = 0  # callbacks of any other generation are ignored
         self.device: devices.AudioDevice | None = None
         self.error: str | None = None
+        self.failures = 0  # the device failed under us (not a failed open): see the docstring
         self.latency_s = 0.0  # what PortAudio reported for the current (or last) stream
         self.last_callback: float | None = None  # set by the owner's callback
         self._stream: Any = None
@@ -100,6 +104,7 @@ class DeviceStream:
             except devices.DeviceError as exc:
                 self.device = None
                 self.error = str(exc)
+                self.failures += 1
 
     def close(self) -> None:
         """Close the stream; the owner goes on, on the engine's own clock."""
@@ -119,6 +124,7 @@ class DeviceStream:
         def finished() -> None:
             if gen == self.gen:  # not closed by us: the device went away
                 self.error = f"{self.kind} {dev.name!r} {self._stopped} (unplugged?)"
+                self.failures += 1
         return finished
 
     # -- reading (any thread) -----------------------------------------------------------------
@@ -128,6 +134,11 @@ class DeviceStream:
             return False
         last = self.last_callback if self.last_callback is not None else self._opened_at
         return now - last <= STALL_S
+
+    @property
+    def failed(self) -> bool:
+        """The device went away under us (its stream ended, or reopening it failed)."""
+        return self.error is not None
 
     def stalled(self, now: float) -> bool:
         """A stream is open but not alive (failed or silent)."""

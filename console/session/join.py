@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import jwt
 from livekit import api
 
-from console.redact import redact, register_secret
+from console.redact import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,15 @@ ENV_URL, ENV_KEY, ENV_SECRET = "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SE
 
 
 class JoinError(Exception):
-    """Joining cannot work, or did not: the message is one line a user can act on."""
+    """Joining cannot work, or did not: the message is one line a user can act on.
+
+    ``str()`` speaks the command line's language ("give --token"); ``plain`` says the same
+    for the window ("fill in a token"), and is ``str()`` when both would say the same.
+    """
+
+    def __init__(self, message: str, plain: str | None = None) -> None:
+        super().__init__(message)
+        self.plain = plain or message
 
 
 def default_identity() -> str:
@@ -150,7 +158,9 @@ def _resolve(spec: JoinSpec, sandbox_url: str | None, sandbox_key: str, sandbox_
              now: float) -> Resolved:
     if spec.uses_sandbox:
         if sandbox_url is None:
-            raise JoinError("no URL: give --url (or LIVEKIT_URL), or use the local sandbox")
+            raise JoinError("no URL: give --url (or LIVEKIT_URL), or use the local sandbox",
+                            plain="no server URL: fill in the server's URL, or use the "
+                                  "local sandbox")
         room = spec.room or "demo"
         identity = spec.identity or default_identity()
         token = mint_token(sandbox_key, sandbox_secret, room, identity, spec.name)
@@ -180,38 +190,5 @@ def _resolve(spec: JoinSpec, sandbox_url: str | None, sandbox_key: str, sandbox_
     if spec.api_key or spec.api_secret:
         raise JoinError("an API key needs its secret (and a secret its key)")
     raise JoinError("no token: give --token, or --api-key and --api-secret "
-                    f"(or {ENV_KEY} / {ENV_SECRET})")
-
-
-def explain_connect_error(error: BaseException, url: str) -> str:
-    """One line for what ``Room.connect`` raised (the SDK's text is long and technical).
-
-    Redacted: a LiveKit server's 401 answer quotes the whole token, and the SDK quotes it.
-    """
-    return redact(_explain(error, url))
-
-
-def _explain(error: BaseException, url: str) -> str:
-    text = redact(str(error))  # before any cut, so no part of a token is left
-    host = urlsplit(url).netloc or url
-    if "401" in text:
-        reason = text.split("401 Unauthorized", 1)[-1].lstrip(" -:") or "unauthorized"
-        return f"the server refused the token: {reason}"
-    if "403" in text:
-        return "the server refused the token (403 forbidden)"
-    if "404" in text:
-        return f"{host} answered but is not a LiveKit server (404 on its signalling path)"
-    lowered = text.lower()
-    if "connection refused" in lowered:
-        return f"cannot reach {host}: connection refused (is the server running?)"
-    if "no route to host" in lowered or "unreachable" in lowered:
-        return f"cannot reach {host}: no route to it (check the address and the network)"
-    if "failed to lookup" in lowered or "name or service not known" in lowered \
-            or "dns" in lowered:
-        return f"cannot resolve the host in {url}"
-    if "timed out" in lowered or "timeout" in lowered or isinstance(error, TimeoutError):
-        return f"no answer from {host} in time"
-    if "tls" in lowered or "certificate" in lowered or "ssl" in lowered:
-        return f"secure connection to {host} failed: {text.splitlines()[0][:120]}"
-    first = text.splitlines()[0] if text else type(error).__name__
-    return f"could not join: {first[:160]}"
+                    f"(or {ENV_KEY} / {ENV_SECRET})",
+                    plain="no token: fill in a token, or an API key and secret")

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from console.session.explain import Explanation
+
 
 class ConnState(StrEnum):
     IDLE = "idle"
@@ -85,6 +87,7 @@ class StateChange:
 class SessionSnapshot:
     state: ConnState = ConnState.IDLE
     detail: str = ""                      # the reason of a failure or a disconnection
+    problem: Explanation | None = None    # the same reason in full (short == detail)
     url: str = ""
     room: str = ""
     identity: str = ""

@@ -17,13 +17,15 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from livekit import rtc
 
 from console.engine.audio_engine import AudioEngine, EngineNotRunning
-from console.session.join import JoinError, Resolved, explain_connect_error
+from console.session.explain import Cause, Explanation, NoAnswer, RoomLost, explain
+from console.session.join import JoinError, Resolved
 from console.session.model import (
     ConnState,
     ParticipantView,
@@ -32,6 +34,7 @@ from console.session.model import (
     TrackStats,
     TrackView,
 )
+from console.session.participant_prefs import ParticipantPrefs
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
@@ -56,8 +59,12 @@ class RoomSession:
     """Joins rooms for one AudioEngine (which must be started); one room at a time."""
 
     def __init__(self, engine: AudioEngine, *, publish: bool = True, dtx: bool = True,
-                 red: bool = True) -> None:
+                 red: bool = True, prefs: ParticipantPrefs | None = None) -> None:
         self.engine = engine
+        # Local volume and mute per participant: applied when their audio opens and
+        # whenever the window changes them (prefs tells every listener which identity).
+        self.prefs = prefs if prefs is not None else ParticipantPrefs()
+        self.prefs.listeners.append(self._apply_prefs)
         self.publish = publish
         self.dtx = dtx
         self.red = red
@@ -71,20 +78,47 @@ class RoomSession:
         self._quality: dict[str, str] = {}
         self._track_stats: dict[str, TrackStats] = {}
         self._prev_bytes: dict[str, tuple[float, int, int, int, float, int]] = {}
-        self._volume: dict[str, float] = {}        # identity -> gain dB
-        self._local_mute: dict[str, bool] = {}     # identity -> muted locally
         self._stats_task: asyncio.Task[None] | None = None
         self._speaking_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._let_go: set[asyncio.Task[Any]] = set()  # connects given up, still running
+        self._stop_connect: asyncio.Event | None = None
+        self._aborts = 0
+        # Called on the media loop when the room is lost without our leave (the server
+        # shut down, the SDK gave up reconnecting): the controller's rejoin starts here.
+        self.on_lost: Callable[[Explanation], None] | None = None
 
     # -- from any thread ------------------------------------------------------------------
     def snapshot(self) -> SessionSnapshot:
         return self._snap
 
-    def join(self, resolved: Resolved,
-             timeout: float = JOIN_TIMEOUT_S + 5) -> SessionSnapshot:
-        """Join and wait (not from the media loop); the snapshot says how it went."""
-        return self.engine.run(self.connect(resolved), timeout)
+    def join(self, resolved: Resolved, timeout: float = JOIN_TIMEOUT_S + 5,
+             aborts: int | None = None) -> SessionSnapshot:
+        """Join and wait (not from the media loop); the snapshot says how it went.
+
+        ``aborts`` is :attr:`aborts` as read before deciding to join: an :meth:`abort`
+        since then gives this join up too.
+        """
+        seen = self._aborts if aborts is None else aborts
+        return self.engine.run(self.connect(resolved, aborts=seen), timeout)
+
+    @property
+    def aborts(self) -> int:
+        """How many times :meth:`abort` was called."""
+        return self._aborts
+
+    def abort(self) -> None:
+        """Give up a join under way, from any thread: :meth:`connect` returns at once.
+
+        The SDK's connect itself is not cancelled (the native room would be lost, connected
+        or not): it runs on, and a room it still connects is left again at once.
+        """
+        self._aborts += 1  # a connect that has not started yet sees it
+        self._on_loop(self._abort_connect)
+
+    def _abort_connect(self) -> None:
+        if self._stop_connect is not None:
+            self._stop_connect.set()
 
     def leave(self, timeout: float = 10.0) -> None:
         if self.engine.running:
@@ -104,14 +138,17 @@ class RoomSession:
 
     def set_participant_volume(self, identity: str, gain_db: float) -> None:
         """Local volume for everything ``identity`` publishes (off = -inf .. +12 dB)."""
-        self._volume[identity] = gain_db
-        for key in self._keys_of(identity):
-            self.engine.set_channel_gain_db(key, gain_db)
+        self.prefs.set_volume_db(identity, gain_db)
 
     def set_participant_muted(self, identity: str, muted: bool) -> None:
         """Mute ``identity`` here only (they keep talking to the others)."""
-        self._local_mute[identity] = muted
+        self.prefs.set_muted(identity, muted)
+
+    def _apply_prefs(self, identity: str) -> None:
+        """``identity``'s preferences changed (any thread): their playing channels follow."""
+        gain_db, muted = self.prefs.volume_db(identity), self.prefs.muted(identity)
         for key in self._keys_of(identity):
+            self.engine.set_channel_gain_db(key, gain_db)
             self.engine.set_channel_muted(key, muted)
 
     def _on_loop(self, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -143,39 +180,68 @@ class RoomSession:
     def _set(self, **changes: Any) -> None:
         self._snap = replace(self._snap, **changes)
 
-    def _state(self, state: ConnState, detail: str = "") -> None:
+    def _state(self, state: ConnState, detail: str = "",
+               problem: Explanation | None = None) -> None:
+        """A new state; ``problem`` (if any) is why, and ``detail`` its short form."""
+        if problem is not None:
+            detail = problem.short
         history = (*self._snap.history[-(HISTORY - 1):],
                    StateChange(time.monotonic(), state, detail))
-        self._set(state=state, detail=detail, history=history)
-        log.info("session %s%s", state.value, f": {detail}" if detail else "")
+        self._set(state=state, detail=detail, problem=problem, history=history)
+        if problem is not None and problem.full != problem.short:
+            log.info("session %s: %s (%s)", state.value, detail,
+                     problem.full.replace("\n\n", " ").replace("\n", " "))
+        else:
+            log.info("session %s%s", state.value, f": {detail}" if detail else "")
 
     def _publish_views(self) -> None:
         views = sorted(self._views.values(), key=lambda v: v.joined_order)
         self._set(participants=tuple(views))
 
     # -- media loop -----------------------------------------------------------------------
-    async def connect(self, resolved: Resolved) -> SessionSnapshot:
-        """Join (leaving any room first); never raises for a failed join."""
+    async def connect(self, resolved: Resolved, aborts: int | None = None) -> SessionSnapshot:
+        """Join (leaving any room first); never raises for a failed join.
+
+        ``aborts`` is :attr:`_aborts` as the caller saw it: an :meth:`abort` since then
+        gives the join up before it starts.
+        """
         await self.disconnect()
         self._set(url=resolved.url, room=resolved.room, identity=resolved.identity,
-                  detail="", published=False)
+                  published=False, rtt_ms=math.nan)
         self._state(ConnState.CONNECTING)
-        room = rtc.Room(loop=asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        stop = self._stop_connect = asyncio.Event()
+        if aborts is not None and aborts != self._aborts:
+            stop.set()
+        room = rtc.Room(loop=loop)
         self._room = room
         self._wire(room)
         options = rtc.RoomOptions(auto_subscribe=True,
                                   single_peer_connection=False if resolved.sandbox else None)
+        attempt = loop.create_task(room.connect(resolved.url, resolved.token, options),
+                                   name="session-connect")
+        stopped = loop.create_task(stop.wait(), name="session-connect-abort")
         try:
-            await asyncio.wait_for(room.connect(resolved.url, resolved.token, options),
-                                   JOIN_TIMEOUT_S)
-        except TimeoutError:
-            await self._abandon(room)
-            self._state(ConnState.FAILED, f"no answer from {resolved.url} within "
-                                          f"{JOIN_TIMEOUT_S:.0f} s")
+            await asyncio.wait((attempt, stopped), timeout=JOIN_TIMEOUT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            self._stop_connect = None
+        if not attempt.done():
+            self._let_go_of(room, attempt)
+            if stop.is_set():
+                self._state(ConnState.DISCONNECTED, "left the room")
+            else:
+                self._state(ConnState.FAILED, problem=explain(NoAnswer(JOIN_TIMEOUT_S),
+                                                              resolved.url))
             return self._snap
-        except Exception as exc:  # rtc.ConnectError and whatever the FFI raises
+        error = attempt.exception()  # rtc.ConnectError and whatever the FFI raises
+        if error is not None:
             await self._abandon(room)
-            self._state(ConnState.FAILED, explain_connect_error(exc, resolved.url))
+            self._state(ConnState.FAILED, problem=explain(error, resolved.url))
+            return self._snap
+        if stop.is_set():  # Leave came as the connect finished
+            await self.disconnect()
             return self._snap
         self._set(room=room.name or resolved.room,
                   identity=room.local_participant.identity or resolved.identity)
@@ -212,6 +278,28 @@ class RoomSession:
             await room.disconnect()
         self._room = None
 
+    def _let_go_of(self, room: rtc.Room, attempt: asyncio.Task[None]) -> None:
+        """A connect no longer waited for: should it still succeed, leave that room at once
+        (its events are already ignored: it is not :attr:`_room`)."""
+        self._room = None
+        self._let_go.add(attempt)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._let_go.discard(task)
+            if task.cancelled() or task.exception() is not None:
+                return  # never connected: nothing to leave
+            log.info("session: a join given up connected after all; leaving it")
+            leaving = asyncio.get_running_loop().create_task(self._quietly_leave(room))
+            self._let_go.add(leaving)
+            leaving.add_done_callback(self._let_go.discard)
+
+        attempt.add_done_callback(finished)
+
+    @staticmethod
+    async def _quietly_leave(room: rtc.Room) -> None:
+        with contextlib.suppress(Exception):
+            await room.disconnect()
+
     async def disconnect(self) -> None:
         """Leave the room: close channels, stop the stats loop; nothing stays running."""
         room, self._room = self._room, None
@@ -240,6 +328,7 @@ class RoomSession:
         self._track_stats.clear()
         self._prev_bytes.clear()
         self._publish_views()
+        self._set(rtt_ms=math.nan)  # no round trip outside a room
         if room is not None and self._snap.state is not ConnState.FAILED:
             self._set(published=False)
             if self._snap.state is not ConnState.DISCONNECTED:
@@ -300,8 +389,8 @@ class RoomSession:
         if not self.engine.has_channel(key):
             await self.engine.open_channel(
                 key, track, label=participant.name or participant.identity,
-                gain_db=self._volume.get(participant.identity, 0.0),
-                muted=self._local_mute.get(participant.identity, False))
+                gain_db=self.prefs.volume_db(participant.identity),
+                muted=self.prefs.muted(participant.identity))
             if not self._present(participant):  # they left while the channel opened
                 await self.engine.close_channel(key)
                 return
@@ -387,22 +476,22 @@ class RoomSession:
         self._refresh(participant)
 
     def _on_disconnected(self, reason: Any) -> None:
+        """The room ended without our leave (ours unwires it first): say why, and tell the
+        controller, which may join again."""
         try:
             name = rtc.DisconnectReason.Name(reason)
         except (ValueError, TypeError):
             name = str(reason)
-        detail = {
-            "CLIENT_INITIATED": "left the room",
-            "DUPLICATE_IDENTITY": "someone joined with the same identity",
-            "SERVER_SHUTDOWN": "the server shut down",
-            "PARTICIPANT_REMOVED": "removed from the room",
-            "ROOM_DELETED": "the room was deleted",
-            "JOIN_FAILURE": "the connection could not be restored",
-            "SIGNAL_CLOSE": "the server connection closed",
-        }.get(name, name.lower().replace("_", " "))
-        self._state(ConnState.DISCONNECTED, detail)
-        self._set(published=False)
+        snap = self._snap
+        problem = explain(RoomLost(name), snap.url, room=snap.room, identity=snap.identity)
+        self._state(ConnState.DISCONNECTED, problem=problem)
+        self._set(published=False, rtt_ms=math.nan)
         self._spawn(self.disconnect())
+        if self.on_lost is not None and problem.cause is not Cause.LEFT:
+            try:
+                self.on_lost(problem)
+            except Exception:  # the listener's trouble must not end the media loop's
+                log.exception("session: the on_lost listener failed")
 
     # -- stats ----------------------------------------------------------------------------
     async def _stats_loop(self, room: rtc.Room) -> None:

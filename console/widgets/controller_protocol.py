@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # types only: the session modules load livekit
+    from console.session.connection_view import ConnectionView
     from console.session.join import JoinSpec
     from console.session.model import SessionSnapshot
+    from console.session.participant_prefs import ParticipantPrefs
 
 
 class RoomSessionControls(Protocol):
@@ -22,9 +24,6 @@ class RoomSessionControls(Protocol):
 
     def set_talking(self, talking: bool) -> None: ...
 
-    def set_participant_volume(self, identity: str, gain_db: float) -> None: ...
-
-    def set_participant_muted(self, identity: str, muted: bool) -> None: ...
 
 
 class RoomControllerLike(Protocol):
@@ -32,6 +31,12 @@ class RoomControllerLike(Protocol):
 
     @property
     def session(self) -> RoomSessionControls: ...
+
+    @property
+    def participant_prefs(self) -> ParticipantPrefs:
+        """Local volume and mute per participant: the session applies them, the window
+        shows and changes them."""
+        ...
 
     @property
     def busy(self) -> bool:
@@ -48,5 +53,9 @@ class RoomControllerLike(Protocol):
     def leave(self) -> object: ...
 
     def poll(self) -> SessionSnapshot: ...
+
+    def view(self, snap: SessionSnapshot | None = None) -> ConnectionView:
+        """The connection as the window shows it: one line, at most one error."""
+        ...
 
     def close(self) -> None: ...

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
     from console.engine.apm import ProcessingConfig
-    from console.engine.capture import CaptureStats
+    from console.engine.capture import CaptureStats, MicMeters
     from console.engine.channel import ChannelStats
     from console.engine.devices import AudioDevice
     from console.engine.echo_metrics import EchoStats
     from console.engine.meter import MeterSnapshot
+    from console.engine.mic_state import MicState
     from console.engine.output import OutputStats
 
 
@@ -67,3 +68,10 @@ class AudioEngineLike(Protocol):
 
     @property
     def test_tone_playing(self) -> bool: ...
+
+    def mic_meters(self) -> MicMeters: ...
+
+    def mic_state(self) -> MicState: ...
+
+    @property
+    def device_lists_version(self) -> int: ...

@@ -10,9 +10,12 @@ the fields when set; values from the environment are not copied into the keyring
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -27,7 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from console.secrets import FIELDS, SecretStore, from_environment, url_key
-from console.session.join import ENV_KEY, ENV_SECRET, ENV_URL, JoinSpec
+from console.session.join import ENV_KEY, ENV_SECRET, ENV_URL, JoinError, JoinSpec, normalize_url
+from console.settings import MAX_RECENT_ROOMS
+from console.widgets.panel import Prefs
+from console.widgets.texts import ErrorLine, WrappingLabel
+
+if TYPE_CHECKING:
+    from console.session.connection_view import ConnectionView
 
 SANDBOX_ROOM = "demo"
 
@@ -38,17 +47,23 @@ class JoinPanel(QGroupBox):
     joinRequested = Signal(object)
     leaveRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *,
+    SETTINGS: ClassVar[tuple[str, ...]] = ("join_mode", "server_url", "api_key", "identity",
+                                           "recent_rooms")
+
+    def __init__(self, prefs: Prefs | None = None, parent: QWidget | None = None, *,
                  secrets: SecretStore | None = None) -> None:
         super().__init__("Room", parent)
+        self.prefs = prefs
         self.secrets = SecretStore.open() if secrets is None else secrets
         self._offered: dict[str, str] = {}  # field -> value the keyring filled it with
         outer = QVBoxLayout(self)
         modes = QHBoxLayout()
-        self.sandbox_mode = QRadioButton("&Local sandbox", self)
+        self.sandbox_mode = QRadioButton("Local sand&box", self)
         self.sandbox_mode.setToolTip("A LiveKit-compatible server on this machine, with "
                                      "demo voices: no account needed")
-        self.server_mode = QRadioButton("&Server", self)
+        self.server_mode = QRadioButton("Ser&ver", self)
+        self.server_mode.setToolTip("A LiveKit server or LiveKit Cloud: a URL and a token, or "
+                                    "an API key and secret")
         modes.addWidget(self.sandbox_mode)
         modes.addWidget(self.server_mode)
         modes.addStretch(1)
@@ -68,7 +83,7 @@ class JoinPanel(QGroupBox):
         form.addRow("U&RL:", self.url)
         form.addRow("&Token:", self.token)
         form.addRow("API &key:", self.api_key)
-        form.addRow("API s&ecret:", self.api_secret)
+        form.addRow("API se&cret:", self.api_secret)
         keep = QHBoxLayout()
         self.keyring_note = QLabel(self.fields)
         self.keyring_note.setWordWrap(True)
@@ -97,21 +112,27 @@ class JoinPanel(QGroupBox):
         buttons = QHBoxLayout()
         self.join_button = QPushButton("&Join", self)
         self.join_button.setDefault(True)
-        self.leave_button = QPushButton("Lea&ve", self)
+        self.leave_button = QPushButton("&Leave", self)
         self.leave_button.setEnabled(False)
-        self.state = QLabel("Not in a room", self)
-        self.state.setAccessibleName("Connection state")
+        self.leave_button.setToolTip("Leave the room, or stop joining or rejoining")
         buttons.addWidget(self.join_button)
         buttons.addWidget(self.leave_button)
-        buttons.addWidget(self.state, 1)
+        buttons.addStretch(1)
         outer.addLayout(buttons)
-        self.error = QLabel(self)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0302a;")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setAccessibleName("Join error")
-        self.error.hide()
-        outer.addWidget(self.error)
+        self.state = WrappingLabel("Connection state", self)
+        self.state.show_text("not in a room")
+        outer.addWidget(self.state)
+        problem = QHBoxLayout()
+        self.error = ErrorLine("Join error", self)
+        self.copy_button = QPushButton("Copy", self)
+        self.copy_button.setToolTip("Copy the whole message (to paste in a bug report)")
+        self.copy_button.setAccessibleName("Copy the error")
+        self.copy_button.hide()
+        self.copy_button.clicked.connect(self.copy_error)
+        problem.addWidget(self.error, 1)
+        problem.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(problem)
+        self._full_error = ""
 
         self.sandbox_mode.toggled.connect(self._on_mode)
         self.join_button.clicked.connect(self._on_join)
@@ -120,11 +141,25 @@ class JoinPanel(QGroupBox):
         self.url.editingFinished.connect(self.offer_secrets)
         for edit in (self.url, self.token, self.api_key, self.api_secret, self.identity):
             edit.returnPressed.connect(self._on_join)
+        room_edit = self.room.lineEdit()
+        if room_edit is not None:  # Enter in the room's field joins, as in the others
+            room_edit.returnPressed.connect(self._on_join)
+        self._restore()
+
+    def _restore(self) -> None:
+        """The environment first (it was set for this run), then what was remembered."""
+        remembered = self.prefs.value if self.prefs is not None else None
         env_url = os.environ.get(ENV_URL, "")
-        self.url.setText(env_url)
-        self.api_key.setText(os.environ.get(ENV_KEY, ""))
+        url = env_url or (remembered.server_url if remembered else "")
+        self.url.setText(url)
+        key = os.environ.get(ENV_KEY, "") or (remembered.api_key if remembered else "")
+        self.api_key.setText(key)
         self.api_secret.setText(os.environ.get(ENV_SECRET, ""))
-        (self.server_mode if env_url else self.sandbox_mode).setChecked(True)
+        mode = "server" if env_url else (remembered.join_mode if remembered else "")
+        (self.server_mode if mode == "server" else self.sandbox_mode).setChecked(True)
+        if remembered is not None:
+            self.identity.setText(remembered.identity)
+            self.set_recent_rooms(list(remembered.recent_rooms))
         self._on_mode(self.sandbox_mode.isChecked())
         self.offer_secrets()
 
@@ -185,31 +220,53 @@ class JoinPanel(QGroupBox):
         if key is not None and not self.secrets.forget(key):
             self._show_keeping(kept=True)
             return  # the keyring refused: the fields still say what it holds
+        key_text = self.api_key.text()
+        remembered_key = self.prefs.value.api_key if self.prefs is not None else ""
         for name in FIELDS:
-            if name != "api_key" or self._offered.get(name) == self.api_key.text():
+            if (name != "api_key" or self._offered.get(name) == key_text
+                    or (key_text and key_text == remembered_key)):
                 self._edit(name).clear()
+        if remembered_key and remembered_key == key_text:
+            self._remember(api_key="")  # the remembered key goes with its secret
         self._offered.clear()
         self._show_keeping(kept=False)
 
     def set_recent_rooms(self, rooms: list[str]) -> None:
-        current = self.room.currentText()
+        """List ``rooms``, newest first; the field shows the newest (the last joined)."""
         self.room.clear()
         self.room.addItems(rooms)
-        self.room.setEditText(current or (rooms[0] if rooms else ""))
+        self.room.setEditText(rooms[0] if rooms else "")
 
-    def set_state(self, text: str, *, in_room: bool, busy: bool) -> None:
-        if self.state.text() != text:
-            self.state.setText(text)
-        self.join_button.setEnabled(not in_room and not busy)
-        self.leave_button.setEnabled(in_room or busy)
+    def tab_chain(self) -> list[QWidget]:
+        """The panel's stops in reading order (the window chains the panels)."""
+        return [self.sandbox_mode, self.server_mode, self.url, self.token, self.api_key,
+                self.api_secret, self.forget_button, self.room, self.identity,
+                self.join_button, self.leave_button, self.copy_button]
+
+    def show_connection(self, view: ConnectionView) -> None:
+        """One state line and at most one error, both from the same view."""
+        self.state.show_text(view.line)
+        self.show_error(view.error_short, view.error_full)
+        self.join_button.setEnabled(view.can_join)
+        self.leave_button.setEnabled(view.can_leave)
         for widget in (self.sandbox_mode, self.server_mode, self.fields, self.room,
                        self.identity):
-            widget.setEnabled(not in_room and not busy)
+            widget.setEnabled(view.can_join)
 
-    def show_error(self, text: str) -> None:
-        if self.error.text() != text:
-            self.error.setText(text)
-        self.error.setVisible(bool(text))
+    def show_error(self, text: str, full: str = "") -> None:
+        """A short error, its full text in the tooltip and behind Copy ("" hides both)."""
+        self._full_error = full or text
+        self.error.show_text(text)
+        self.error.setToolTip(self._full_error if self._full_error != text else "")
+        self.copy_button.setVisible(bool(text))
+
+    def error_text(self) -> str:
+        return self.error.plain_text()
+
+    def copy_error(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None and self._full_error:
+            clipboard.setText(self._full_error)
 
     def _edit(self, name: str) -> QLineEdit:
         edits = {"token": self.token, "api_key": self.api_key, "api_secret": self.api_secret}
@@ -236,11 +293,37 @@ class JoinPanel(QGroupBox):
         self.fields.setVisible(not sandbox)
         if sandbox and not self.room.currentText().strip():
             self.room.setEditText(SANDBOX_ROOM)
+        self._remember(join_mode="sandbox" if sandbox else "server")
 
     def _on_join(self) -> None:
-        if self.join_button.isEnabled():
-            self.show_error("")
-            if self.server_mode.isChecked():
-                self.offer_secrets()  # Enter in the URL field comes before editingFinished
-                self.remember_secrets()
-            self.joinRequested.emit(self.spec())
+        if not self.join_button.isEnabled():
+            return
+        self.show_error("")
+        if self.server_mode.isChecked():
+            self.offer_secrets()  # Enter in the URL field comes before editingFinished
+            self.remember_secrets()
+        spec = self.spec()
+        self._remember_join(spec)
+        self.joinRequested.emit(spec)
+
+    def _remember_join(self, spec: JoinSpec) -> None:
+        """The room first in the recent list, the identity, and in server mode the URL and
+        the API key (not the secret: that goes to the keyring only)."""
+        if self.prefs is None:
+            return
+        changes: dict[str, object] = {"identity": spec.identity or ""}
+        if spec.room:
+            recent = self.prefs.value.recent_rooms
+            rooms = [spec.room, *(r for r in recent if r != spec.room)][:MAX_RECENT_ROOMS]
+            changes["recent_rooms"] = tuple(rooms)
+            self.set_recent_rooms(rooms)
+        if self.server_mode.isChecked():
+            with contextlib.suppress(JoinError):
+                changes["server_url"] = normalize_url(self.url.text().strip())
+            key = self.api_key.text().strip()
+            changes["api_key"] = "" if key == from_environment("api_key") else key
+        self._remember(**changes)
+
+    def _remember(self, **changes: object) -> None:
+        if self.prefs is not None:
+            self.prefs.remember(**changes)

@@ -31,7 +31,7 @@ TICK_STEP_DB = 6.0
 YELLOW_FROM_DB = -18.0
 RED_FROM_DB = -6.0
 
-_MARGIN = 2
+_MARGIN = 4
 _GAP = 4  # between the bar and the clip indicator
 _TICK_LEN = 3
 _GREEN = QColor(40, 170, 60)
@@ -190,9 +190,9 @@ class LevelMeterWidget(QWidget):
         if hold_x > x0:
             p.fillRect(min(hold_x, x0 + bar.width()) - 2, y0, 2, h, self._hold_color)
         p.fillRect(self._clip_box, _RED if clipped else self._clip_off)
-        if self.hasFocus():
+        if self.hasFocus():  # a ring round the whole meter, in the theme's highlight
             p.setPen(self._focus_pen)
-            p.drawRect(self._clip_box.adjusted(-2, -2, 1, 1))
+            p.drawRect(self.rect().adjusted(1, 1, -1, -1))
         p.end()
 
     # -- internals -------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class LevelMeterWidget(QWidget):
         pal = self.palette()
         self._hold_color = pal.color(QPalette.ColorRole.WindowText)
         self._clip_off = pal.color(QPalette.ColorRole.Base)
-        self._focus_pen = QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DotLine)
+        self._focus_pen = QPen(pal.color(QPalette.ColorRole.Highlight), 2)
         self._relayout()
 
     def _bar_height(self) -> int:
@@ -249,7 +249,12 @@ class LevelMeterWidget(QWidget):
         bar = self._bar
         p = QPainter(pix)
         p.fillRect(bar, pal.color(QPalette.ColorRole.Base))
-        p.setPen(pal.color(QPalette.ColorRole.Mid))
+        p.fillRect(self._clip_box, pal.color(QPalette.ColorRole.Base))
+        # The frame in the text colour, half strong: Mid is close to the window on some dark
+        # palettes, and the empty meter and the clip box vanished there.
+        frame = QColor(pal.color(QPalette.ColorRole.WindowText))
+        frame.setAlpha(120)
+        p.setPen(frame)
         p.drawRect(bar.adjusted(-1, -1, 0, 0))
         p.drawRect(self._clip_box.adjusted(-1, -1, 0, 0))
         p.setPen(pal.color(QPalette.ColorRole.WindowText))

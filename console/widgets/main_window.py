@@ -1,131 +1,77 @@
-"""The console's main window: microphone picker, processing toggles, level meter, status.
+"""The console's main window: a frame of panels, the actions, and one display tick.
 
-One 30 Hz QTimer (running while the window is shown) polls the engine's snapshots (meter,
-capture counters) and pushes them into the widgets; nothing is signalled per audio frame.
-Every user change goes straight to the engine and is remembered in the settings store.
+The panels (room, microphone, output, processing, participants, queues, status) each build
+their widgets, own their settings keys and do their part of the refresh; the window places
+them, declares the actions once (menus, shortcuts and the F1 list come from the same
+declarations), runs one 30 Hz QTimer while shown, and handles the keys that belong to no
+panel (push-to-talk's Space). Nothing is signalled per audio frame.
+
+It fits any screen: the left column scrolls when the window is short and keeps a narrow
+minimum width, the participant strips go compact when the list is narrow, and the window
+never opens larger than the screen it is on.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
-import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QHideEvent,
-    QKeyEvent,
-    QKeySequence,
-    QShowEvent,
-)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
+    QAbstractSpinBox,
     QApplication,
-    QCheckBox,
     QComboBox,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
+    QFrame,
     QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QSizePolicy,
+    QPlainTextEdit,
+    QScrollArea,
     QSplitter,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from console import gc_pauses
-from console import settings as settings_mod
-from console.engine.device_watch import DeviceWatch
-from console.engine.meter import FLOOR_DB, SILENT, MeterSnapshot
 from console.gc_pauses import ROOM_SETTLE_S
 from console.settings import Settings
+from console.widgets import mnemonics
+from console.widgets.actions import ActionSpec, KeyHelp, build, help_rows
 from console.widgets.controller_protocol import RoomControllerLike
 from console.widgets.engine_protocol import AudioEngineLike
-from console.widgets.gain_control import GainControl
-from console.widgets.level_meter import LevelMeterWidget
+from console.widgets.mic_panel import MicrophonePanel
+from console.widgets.output_panel import OutputPanel
+from console.widgets.panel import Prefs
+from console.widgets.processing_panel import ProcessingPanel
+from console.widgets.status_panel import StatusPanel
+from console.widgets.window_fit import fit_to_screen, pack_splitters, unpack_splitters
 
-if TYPE_CHECKING:  # types only: the engine modules load livekit
-    from console.engine.apm import ProcessingConfig
-    from console.engine.capture import CaptureStats
-    from console.session.model import SessionSnapshot
+if TYPE_CHECKING:
+    from console.session.participant_prefs import ParticipantPrefs
+    from console.widgets.join_panel import JoinPanel
+    from console.widgets.participants import ParticipantsPanel
+    from console.widgets.queues import QueuesPlot
 
 POLL_INTERVAL_MS = 33  # ~30 Hz
-DEVICE_WATCH_S = 1.0   # how often the device lists' sources are checked (a few file reads)
+LEFT_MIN_WIDTH = 340   # the left column at its narrowest (it scrolls below its height)
+DEFAULT_SIZE = (1240, 780)
 
-# (ProcessingConfig field, check box text with its mnemonic)
-TOGGLES: tuple[tuple[str, str], ...] = (
-    ("echo_cancellation", "&Echo cancellation"),
-    ("noise_suppression", "&Noise suppression"),
-    ("auto_gain_control", "Auto &gain"),
-    ("high_pass_filter", "&High-pass filter"),
+KEYS = (
+    KeyHelp("Space (held)", "Talk, when push-to-talk is on (anywhere but a text field)"),
+    KeyHelp("Arrows, Page Up/Down, 0", "On the gain slider: 1 dB, 6 dB, back to 0 dB"),
 )
-
-
-def format_db(db: float) -> str:
-    """A level for the readout: one decimal, ``-inf`` at the meter floor."""
-    return "-inf" if db <= FLOOR_DB else f"{db:.1f}"
-
-
-def readout_text(snapshot: MeterSnapshot) -> str:
-    return f"Peak {format_db(snapshot.peak_db)} dBFS   RMS {format_db(snapshot.rms_db)} dBFS"
-
-
-SHORTCUTS = (
-    ("M", "Mute / unmute your microphone (the others see it)"),
-    ("Space (held)", "Talk, when push-to-talk is on"),
-    ("Alt+J / Alt+V", "Join / leave the room"),
-    ("Alt+L / Alt+S", "Local sandbox / a server"),
-    ("Alt+I", "Input device"),
-    ("Alt+A", "Input gain (arrows: 1 dB, Page Up/Down: 6 dB, 0: back to 0 dB)"),
-    ("Alt+U", "Output device"),
-    ("Alt+Y", "Play a test tone on the output device"),
-    ("F5", "List the audio devices again"),
-    ("Alt+E, Alt+N, Alt+G, Alt+H", "Echo cancellation, noise suppression, auto gain, "
-                                   "high-pass filter"),
-    ("F1", "This list"),
-    ("Ctrl+Q", "Quit"),
-)
-
-
-def room_status_text(snap: SessionSnapshot) -> str:
-    """The status bar's room part: state, round-trip time, worst packet loss."""
-    state = snap.state.value
-    if snap.state.in_room:
-        state = f"{state} to {snap.room!r}"
-    parts = [state]
-    if not math.isnan(snap.rtt_ms):
-        parts.append(f"RTT {snap.rtt_ms:.0f} ms")
-    losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
-    if losses:
-        parts.append(f"loss {max(losses):.1f} %")
-    return "  |  ".join(parts)
-
-
-def status_text(stats: CaptureStats) -> str:
-    """One line: the device's condition, frames dropped, AudioSource queue depth."""
-    if stats.device_error:
-        state = stats.device_error
-    elif stats.stalled:
-        state = "stalled"
-    elif not stats.running:
-        state = "audio engine not running"
-    else:
-        state = f"capturing from {stats.device}" if stats.device else "no microphone"
-    dropped = sum(stats.frames_dropped.values())
-    return f"{state}  |  dropped {dropped} frames  |  queue {stats.source_queue_ms:.0f} ms"
 
 
 class MainWindow(QMainWindow):
     """The console window; ``initial`` overrides what ``store`` remembers for this run only."""
+
+    # The frame's own settings; the participants' preferences are saved here for their owner.
+    SETTINGS: ClassVar[tuple[str, ...]] = ("window_geometry", "window_state", "splitters",
+                                           "theme", "volumes", "muted_here")
 
     def __init__(
         self,
@@ -139,20 +85,16 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self._engine = engine
         self._controller = controller
-        self._store = store
-        self._cpu = (time.monotonic(), time.process_time())
+        self.prefs = Prefs(store)
         self._joined_at: float | None = None  # when this stay in a room began; 0: settled
-        self._cpu_text = ""
-        self._remembered = settings_mod.load(store)
-        self._populating = False
-        self._errors: dict[str, str] = {}  # what show_error shows, by source, newest last
-        self._device_watch = DeviceWatch()
-        self._device_watched = time.monotonic()
+        self._lists_version = engine.device_lists_version
+        self._talking = False
         self.setWindowTitle("LiveKit Console")
         self._build()
+        self.set_theme(self.prefs.value.theme)
         self._restore_geometry()
-        self.refresh_devices(refresh=False)
-        self._apply(initial if initial is not None else self._remembered)
+        self.mic.refresh(refresh=False)
+        self._apply(initial if initial is not None else self.prefs.value)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.timeout.connect(self.poll)
@@ -160,270 +102,193 @@ class MainWindow(QMainWindow):
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:
-        central = QWidget(self)
-        layout = QVBoxLayout(central)
+        room = self._controller is not None
+        left = QWidget(self)
+        column = QVBoxLayout(left)
+        self.mic = MicrophonePanel(self._engine, self.prefs, room=room, parent=left)
+        self.mic.refresh_button.clicked.connect(lambda: self.refresh_devices(refresh=True))
+        self.mic.self_mute.toggled.connect(self._on_self_mute)
+        self.mic.ptt.toggled.connect(self._on_ptt)
+        self.processing = ProcessingPanel(self._engine, self.prefs, left)
+        self.status = StatusPanel(self._engine, self.statusBar())
+        self.output: OutputPanel | None = None
+        if room:
+            self._build_room(column, left)
+        column.insertWidget(1 if room else 0, self.mic)
+        if self.output is not None:
+            column.insertWidget(2, self.output)
+        column.addWidget(self.processing)
+        column.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(LEFT_MIN_WIDTH)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its controls are the stops
+        self.left_scroll = scroll
+        if room:
+            self._root.insertWidget(0, scroll)
+            self._root.setStretchFactor(0, 0)
+            self._root.setStretchFactor(1, 1)
+            self._root.setSizes([430, 810])
+            self.setCentralWidget(self._root)
+        else:
+            self.setCentralWidget(scroll)
+        self._build_actions()
+        self._set_tab_order()
 
-        mic = QGroupBox("Microphone", central)
-        grid = QGridLayout(mic)
-        self.device_combo = QComboBox(mic)
-        self.device_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.device_combo.setPlaceholderText("No microphone open")
-        self.device_combo.setAccessibleName("Input device")
-        self.device_combo.currentIndexChanged.connect(self._on_device_chosen)
-        device_label = QLabel("&Input device:", mic)
-        device_label.setBuddy(self.device_combo)
-        self.refresh_button = QPushButton("&Refresh", mic)
-        self.refresh_button.setToolTip("List the input devices again (F5)")
-        self.refresh_button.clicked.connect(lambda: self.refresh_devices(refresh=True))
-        self.error_label = QLabel(mic)
-        self.error_label.setWordWrap(True)
-        self.error_label.setAccessibleName("Device error")
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet("color: #c0302a;")
-        self.error_label.hide()
-        self.meter = LevelMeterWidget(mic)
-        self.meter.setAccessibleName("Microphone level")
-        self.meter.clipResetRequested.connect(self._engine.reset_mic_clip)
-        meter_label = QLabel("&Level:", mic)
-        meter_label.setBuddy(self.meter)
-        self.readout = QLabel(readout_text(SILENT), mic)
-        self.readout.setAccessibleName("Microphone level readout")
-        self.gain = GainControl(mic)
-        self.gain.gainChanged.connect(self._on_gain)
-        gain_label = QLabel("G&ain:", mic)
-        gain_label.setBuddy(self.gain.slider)
-        grid.addWidget(device_label, 0, 0)
-        grid.addWidget(self.device_combo, 0, 1)
-        grid.addWidget(self.refresh_button, 0, 2)
-        grid.addWidget(self.error_label, 1, 1, 1, 2)
-        grid.addWidget(meter_label, 2, 0)
-        grid.addWidget(self.meter, 2, 1, 1, 2)
-        grid.addWidget(self.readout, 3, 1, 1, 2)
-        grid.addWidget(gain_label, 5, 0)
-        grid.addWidget(self.gain, 5, 1, 1, 2)
-        grid.setColumnStretch(1, 1)
-        layout.addWidget(mic)
-
-        proc = QGroupBox("Processing", central)
-        row = QHBoxLayout(proc)
-        self.toggles: dict[str, QCheckBox] = {}
-        for name, text in TOGGLES:
-            box = QCheckBox(text, proc)
-            box.toggled.connect(lambda checked, n=name: self._on_toggled(n, checked))
-            row.addWidget(box)
-            self.toggles[name] = box
-        row.addStretch(1)
-        self.erle_label = QLabel("", proc)
-        self.erle_label.setAccessibleName("Echo cancellation figures")
-        self.erle_label.setToolTip("Echo return loss enhancement over the last second and "
-                                   "the estimated echo delay, measured while the far end "
-                                   "talks")
-        row.addWidget(self.erle_label)
-        layout.addWidget(proc)
-        layout.addStretch(1)
-        if self._controller is not None:
-            self._build_room(layout, mic, grid, central)
-        self.setCentralWidget(self._root if self._controller is not None else central)
-
-        self.status_label = QLabel(self)
-        self.status_label.setAccessibleName("Capture status")
-        self.statusBar().addWidget(self.status_label, 1)
-        self.room_status = QLabel("", self)
-        self.room_status.setAccessibleName("Room status")
-        self.statusBar().addPermanentWidget(self.room_status)
-        self.cpu_label = QLabel("", self)
-        self.cpu_label.setAccessibleName("CPU")
-        self.statusBar().addPermanentWidget(self.cpu_label)
-
-        order: list[QWidget] = [self.device_combo, self.refresh_button, self.meter,
-                                self.gain.slider, *self.toggles.values()]
-        for first, second in itertools.pairwise(order):
-            QWidget.setTabOrder(first, second)
-
-        menu = self.menuBar().addMenu("&File")
-        self.refresh_action = QAction("&Refresh devices", self)
-        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.refresh_action.triggered.connect(lambda: self.refresh_devices(refresh=True))
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.quit_action.triggered.connect(self.close)
-        menu.addAction(self.refresh_action)
-        menu.addSeparator()
-        menu.addAction(self.quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
-        self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
-        self.shortcuts_action.triggered.connect(self.show_shortcuts)
-        help_menu.addAction(self.shortcuts_action)
-
-    def _build_room(self, mic_layout: QVBoxLayout, mic: QGroupBox, grid: QGridLayout,
-                    left: QWidget) -> None:
-        """The room parts: join panel, me, output device, participants (with a controller)."""
+    def _build_room(self, column: QVBoxLayout, left: QWidget) -> None:
+        """The room parts: join panel, output, participants and queues (with a controller)."""
         from console.widgets.join_panel import JoinPanel
         from console.widgets.participants import ParticipantsPanel
-
-        self.join_panel = JoinPanel(self)
-        self.join_panel.set_recent_rooms(list(self._remembered.recent_rooms))
-        if self._remembered.identity:
-            self.join_panel.identity.setText(self._remembered.identity)
-        if self._remembered.server_url and not self.join_panel.url.text():
-            self.join_panel.set_url(self._remembered.server_url)  # offers its secrets
-        self.join_panel.joinRequested.connect(self.join)
-        self.join_panel.leaveRequested.connect(self.leave)
-        mic_layout.insertWidget(0, self.join_panel)
-
-        me = QHBoxLayout()
-        self.self_mute = QCheckBox("&Mute me (M)", mic)
-        self.self_mute.setToolTip("Mute your microphone; the others see you muted")
-        self.self_mute.toggled.connect(self._on_self_mute)
-        self.ptt = QCheckBox("&Push to talk (hold Space)", mic)
-        self.ptt.toggled.connect(self._on_ptt)
-        me.addWidget(self.self_mute)
-        me.addWidget(self.ptt)
-        me.addStretch(1)
-        grid.addLayout(me, 4, 1, 1, 2)
-        self.mute_action = QAction("Mute me", self)
-        self.mute_action.setShortcut(QKeySequence(Qt.Key.Key_M))
-        self.mute_action.triggered.connect(self.self_mute.toggle)
-        self.addAction(self.mute_action)
-        self._talking = False
-
-        out = QGroupBox("Output", self)
-        out_row = QHBoxLayout(out)
-        self.output_combo = QComboBox(out)
-        self.output_combo.setAccessibleName("Output device")
-        self.output_combo.setPlaceholderText("No output device")
-        self.output_combo.currentIndexChanged.connect(self._on_output_chosen)
-        out_label = QLabel("O&utput device:", out)
-        out_label.setBuddy(self.output_combo)
-        out_row.addWidget(out_label)
-        out_row.addWidget(self.output_combo, 1)
-        self.test_tone = QPushButton("Pla&y test tone", out)
-        self.test_tone.setToolTip("One second of 440 Hz at -18 dBFS through the output")
-        self.test_tone.clicked.connect(self.play_test_tone)
-        out_row.addWidget(self.test_tone)
-        mic_layout.insertWidget(mic_layout.indexOf(mic) + 1, out)
-
-        self.participants = ParticipantsPanel(self)
-        self.participants.initial_volume = self._remembered_volume
-        self.participants.volumeChanged.connect(self._on_volume)
-        self.participants.mutedHere.connect(self._on_muted_here)
         from console.widgets.queues import QueuesPlot
 
-        self.queues = QueuesPlot(self)
-        right = QSplitter(Qt.Orientation.Vertical, self)
-        right.addWidget(self.participants)
-        right.addWidget(self.queues)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setChildrenCollapsible(False)
-        right.setSizes([360, 260])
+        assert self._controller is not None
+        self.join_panel: JoinPanel = JoinPanel(self.prefs, left)
+        self.join_panel.joinRequested.connect(self.join)
+        self.join_panel.leaveRequested.connect(self.leave)
+        column.addWidget(self.join_panel)
+        self.output = OutputPanel(self._engine, self.prefs, left)
+        people: ParticipantPrefs = self._controller.participant_prefs
+        people.on_change = self._save_people
+        self.participants: ParticipantsPanel = ParticipantsPanel(self)
+        self.participants.remembered = lambda i: (people.volume_db(i), people.muted(i))
+        self.participants.volumeChanged.connect(people.set_volume_db)
+        self.participants.mutedHere.connect(people.set_muted)
+        self.queues: QueuesPlot = QueuesPlot(self)
+        self._right = QSplitter(Qt.Orientation.Vertical, self)
+        self._right.addWidget(self.participants)
+        self._right.addWidget(self.queues)
+        self._right.setStretchFactor(0, 3)
+        self._right.setStretchFactor(1, 2)
+        self._right.setChildrenCollapsible(False)
+        self._right.setSizes([420, 260])
         self._root = QSplitter(Qt.Orientation.Horizontal, self)
-        self._root.addWidget(left)
-        self._root.addWidget(right)
-        self._root.setStretchFactor(1, 1)
+        self._root.addWidget(self._right)
         self._root.setChildrenCollapsible(False)
-        self._root.setSizes([440, 760])
-        self._populate_outputs()
+        self.output.populate()
+
+    def _specs(self) -> tuple[ActionSpec, ...]:
+        specs = [
+            ActionSpec("refresh", "&Refresh devices", "F5", "List the audio devices again",
+                       lambda: self.refresh_devices(refresh=True), menu="&File"),
+            ActionSpec("quit", "&Quit", "Ctrl+Q", "Quit", self.close, menu="&File",
+                       app_wide=True),
+            ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "This list",
+                       self.show_shortcuts, menu="&Help"),
+        ]
+        if self._controller is not None:
+            specs.insert(0, ActionSpec(
+                "mute", "Mute me", "M", "Mute / unmute your microphone (the others see it)",
+                self.mic.self_mute.toggle))
+        return tuple(specs)
+
+    def _build_actions(self) -> None:
+        self.action_specs = self._specs()
+        self.actions_by_name: dict[str, QAction] = build(self, self.action_specs)
+        menus = {}
+        for name in ("&File", "Vie&w", "&Help"):
+            menus[name] = self.menuBar().addMenu(name)
+        for spec in self.action_specs:
+            if spec.menu:
+                if spec.name == "quit":
+                    menus[spec.menu].addSeparator()
+                menus[spec.menu].addAction(self.actions_by_name[spec.name])
+        theme_menu = menus["Vie&w"].addMenu("&Theme")
+        self.theme_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for choice, text in (("system", "Follow the &system"), ("light", "&Light"),
+                             ("dark", "&Dark")):
+            action = QAction(text, self, checkable=True)
+            action.setChecked(self.prefs.value.theme == choice)
+            action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[choice] = action
+        self.refresh_action = self.actions_by_name["refresh"]
+        self.quit_action = self.actions_by_name["quit"]
+        self.shortcuts_action = self.actions_by_name["shortcuts"]
+
+    def _set_tab_order(self) -> None:
+        """Top to bottom, left column first, then the participants: as the eye reads."""
+        chain: list[QWidget] = []
+        if self._controller is not None:
+            chain += self.join_panel.tab_chain()
+        chain += [self.mic.picker.combo, self.mic.refresh_button, self.mic.heard,
+                  self.mic.sent, self.mic.gain.slider, self.mic.self_mute, self.mic.ptt]
+        if self.output is not None:
+            chain += [self.output.picker.combo, self.output.test_tone]
+        chain += list(self.processing.toggles.values())
+        if self._controller is not None:
+            chain.append(self.participants)
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _restore_geometry(self) -> None:
-        if self._remembered.window_geometry:
-            self.restoreGeometry(QByteArray(self._remembered.window_geometry))
+        value = self.prefs.value
+        if value.window_geometry:
+            self.restoreGeometry(QByteArray(value.window_geometry))
         else:
-            hint = self.sizeHint()
-            width = 1240 if self._controller is not None else 560
-            self.resize(max(width, hint.width()), max(640, hint.height()))
-        if self._remembered.window_state:
-            self.restoreState(QByteArray(self._remembered.window_state))
+            self.resize(*DEFAULT_SIZE)
+        if value.window_state:
+            self.restoreState(QByteArray(value.window_state))
+        if self._controller is not None and value.splitters:
+            unpack_splitters(value.splitters, (self._root, self._right))
+        fit_to_screen(self)
 
     def _apply(self, start: Settings) -> None:
         """Bring the engine to the start settings, touching only what differs."""
         current = self._engine.input_device
         if start.input_device and (current is None or current.name != start.input_device):
-            self.choose_input_device(start.input_device, remember=False)
-        wanted = start.processing()
-        config = self._engine.processing
-        if any(getattr(config, name) != value for name, value in wanted.items()):
-            self._set_processing(dataclasses.replace(config, **wanted))
-        self._sync_toggles()
-        if start.input_gain_db != self._engine.input_gain_db:
-            self._engine.set_input_gain_db(start.input_gain_db)
-        self.gain.set_db(self._engine.input_gain_db)
+            self.mic.choose(start.input_device, remember=False)
+        self.processing.apply(start.processing())
+        self.mic.apply_gain(start.input_gain_db)
 
     # -- public API --------------------------------------------------------------------------
     def show_error(self, text: str, source: str = "general") -> None:
-        """Show a problem in place; empty text clears ``source``'s problem only.
-
-        Each source (``input``, ``output``, ``general``) keeps its own: a good output choice
-        clears an output error without hiding the input's, and the newest one is shown.
-        """
-        self._errors.pop(source, None)
-        if text:
-            self._errors[source] = text
-        shown = next(reversed(self._errors.values()), "")
-        self.error_label.setText(shown)
-        self.error_label.setVisible(bool(shown))
+        """Show a problem where it belongs: under the input or output list, or the panel's."""
+        if source == "input":
+            self.mic.picker.show_error(text)
+        elif source == "output" and self.output is not None:
+            self.output.picker.show_error(text)
+        else:
+            self.processing.error.show_text(text)
 
     def refresh_devices(self, refresh: bool = True) -> None:
-        """List the input devices again (``refresh`` re-scans PortAudio)."""
-        try:
-            found = self._engine.input_devices(refresh=refresh)
-        except Exception as exc:
-            self.show_error(f"Cannot list input devices: {exc}", "input")
-            return
-        self._populating = True
-        try:
-            self.device_combo.clear()
-            for dev in found:
-                suffix = " (default)" if dev.is_default_input else ""
-                self.device_combo.addItem(dev.label + suffix, dev.name)
-        finally:
-            self._populating = False
-        self._select_current()
-        if self._controller is not None and refresh:
-            self._populate_outputs()
+        """List the devices again (``refresh`` re-scans the system's devices)."""
+        self.mic.refresh(refresh)
+        if self.output is not None and refresh:
+            self.output.populate()
+        if refresh:
+            self._lists_version = self._engine.device_lists_version
 
     def choose_input_device(self, spec: str, *, remember: bool = True) -> bool:
-        """Switch the microphone; on failure show why and keep the current one."""
-        return self._choose_device("input", spec, remember)
+        return self.mic.choose(spec, remember=remember)
 
-    def _choose_device(self, kind: str, spec: str, remember: bool) -> bool:
-        """Open ``spec`` as the ``input`` or ``output``; the picker shows what is open after,
-        and the kind's error line shows why it failed or clears on success."""
-        is_input = kind == "input"
-        select = self._select_current if is_input else self._select_output
-        try:
-            if is_input:
-                dev = self._engine.set_input_device(spec)
-            else:
-                dev = self._engine.start_output(spec)
-        except Exception as exc:
-            self.show_error(str(exc) or type(exc).__name__, kind)
-            select()
-            return False
-        self.show_error("", kind)
-        select()
-        if remember:
-            self._remember(**{f"{kind}_device": dev.name})
-        return True
+    def choose_output_device(self, spec: str, *, remember: bool = True) -> bool:
+        return self.output.choose(spec, remember=remember) if self.output is not None else False
 
-    # -- room -------------------------------------------------------------------------------
+    def set_theme(self, choice: str) -> None:
+        """Apply and remember a theme (``system``, ``light`` or ``dark``)."""
+        from console.widgets.theme import Theme
+
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return
+        theme = app.findChild(Theme)
+        if theme is None:
+            theme = Theme(app)
+        theme.apply(choice)
+        self.theme_actions[theme.choice].setChecked(True)
+        self.prefs.remember(theme=theme.choice)
+
     def join(self, spec: object) -> None:
         """Join what the panel says (in the background; the tick shows how it goes)."""
-        from console.session.join import JoinError, JoinSpec, normalize_url
+        from console.session.join import JoinSpec
 
         if self._controller is None or not isinstance(spec, JoinSpec):
             return
-        if spec.room:
-            rooms = [spec.room, *(r for r in self._remembered.recent_rooms if r != spec.room)]
-            self._remember(recent_rooms=tuple(rooms[:settings_mod.MAX_RECENT_ROOMS]))
-        url = self._remembered.server_url
-        if spec.url:
-            with contextlib.suppress(JoinError):
-                url = normalize_url(spec.url)  # no query string: a token can hide there
-        self._remember(identity=spec.identity or "", server_url=url)
-        self.join_panel.show_error("")
         self._controller.join(spec)
         self._poll_room()
 
@@ -432,8 +297,10 @@ class MainWindow(QMainWindow):
             self._controller.leave()
 
     def show_shortcuts(self) -> None:
+        """The keys as they work now: declared actions, window keys, the Alt keys shown."""
+        alt = sorted({(key, what) for key, what, _ in mnemonics.collect(self)})
         rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>"
-                       for keys, what in SHORTCUTS)
+                       for keys, what in help_rows(self.action_specs, KEYS, alt))
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
                           f"<table cellspacing='6'>{rows}</table>",
                           QMessageBox.StandardButton.Close, self)
@@ -441,33 +308,33 @@ class MainWindow(QMainWindow):
         box.open()
         self._shortcuts_box = box
 
+    # -- push-to-talk ------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Push-to-talk: Space held anywhere in the window, except while typing."""
+        """Space held anywhere in the window talks, and never reaches a control.
+
+        Only text fields keep Space (to type one); a button or a check box with the focus
+        would otherwise be pressed by it (holding Space on Leave left the room)."""
         kind = event.type()
-        if (self._controller is not None and self.ptt.isChecked()
-                and kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+        if (kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride)
                 and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Space
-                and not event.isAutoRepeat() and self.isActiveWindow()):
-            focus = QApplication.focusWidget()
-            if not isinstance(focus, QLineEdit | QComboBox | QAbstractButton):
-                talking = kind == QEvent.Type.KeyPress
-                if talking != self._talking:
-                    self._talking = talking
-                    self._controller.session.set_talking(talking)
-                return True
+                and self.mic.ptt.isChecked() and self.isActiveWindow()
+                and not _types_text(QApplication.focusWidget())):
+            if kind != QEvent.Type.ShortcutOverride and not event.isAutoRepeat():
+                self._set_talking(kind == QEvent.Type.KeyPress)
+            return True
         return super().eventFilter(watched, event)
 
-    def play_test_tone(self) -> None:
-        """One second of 440 Hz on the output device (what the participants play through)."""
-        if self._engine.output_device is None:
-            self.show_error("No output device is open: choose one to hear the test tone.",
-                            "output")
-            return
-        self._engine.play_test_tone()
+    def _set_talking(self, talking: bool) -> None:
+        if talking != self._talking and self._controller is not None:
+            self._talking = talking
+            self.mic.talking = talking
+            self._controller.session.set_talking(talking)
 
-    def _on_gain(self, db: float) -> None:
-        self._engine.set_input_gain_db(db)
-        self._remember(input_gain_db=db)
+    def changeEvent(self, event: QEvent) -> None:
+        # Space released in another window never reaches us: stop talking on leaving.
+        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self._set_talking(False)
+        super().changeEvent(event)
 
     def _on_self_mute(self, muted: bool) -> None:
         if self._controller is not None:
@@ -475,7 +342,7 @@ class MainWindow(QMainWindow):
 
     def _on_ptt(self, on: bool) -> None:
         if self._controller is not None:
-            self._talking = False
+            self._set_talking(False)
             self._controller.session.set_push_to_talk(on)
         # The key filter sees every event of the application: only while it is needed.
         app = QApplication.instance()
@@ -485,70 +352,30 @@ class MainWindow(QMainWindow):
             else:
                 app.removeEventFilter(self)
 
-    def _populate_outputs(self) -> None:
-        try:
-            found = self._engine.output_devices()
-        except Exception as exc:
-            self.show_error(f"Cannot list output devices: {exc}", "output")
+    # -- the display tick --------------------------------------------------------------------
+    def poll(self) -> None:
+        """One display tick: every panel reads its snapshots and updates its widgets."""
+        self._poll_room()  # first: the microphone's badge says whether we are in a room
+        self.mic.poll()
+        self.processing.poll()
+        self.status.poll()
+        self._poll_devices()
+
+    def _poll_room(self) -> None:
+        controller = self._controller
+        if controller is None:
             return
-        self._populating = True
-        try:
-            self.output_combo.clear()
-            for dev in found:
-                suffix = " (default)" if dev.is_default_output else ""
-                self.output_combo.addItem(dev.label + suffix, dev.name)
-        finally:
-            self._populating = False
-        wanted = self._remembered.output_device
-        if self._engine.output_device is None:
-            default = next((d.name for d in found if d.is_default_output), None)
-            name = wanted if wanted and self.output_combo.findData(wanted) >= 0 else default
-            if name is not None:
-                self.choose_output_device(name, remember=False)
-        self._select_output()
-
-    def choose_output_device(self, spec: str, *, remember: bool = True) -> bool:
-        """Switch the output, also during a call; on failure show why, keep the current."""
-        return self._choose_device("output", spec, remember)
-
-    def _select_output(self) -> None:
-        current = self._engine.output_device
-        index = -1 if current is None else self.output_combo.findData(current.name)
-        if index != self.output_combo.currentIndex():
-            self._populating = True
-            try:
-                self.output_combo.setCurrentIndex(index)
-            finally:
-                self._populating = False
-
-    def _on_output_chosen(self, index: int) -> None:
-        if self._populating or index < 0:
-            return
-        name = self.output_combo.itemData(index)
-        current = self._engine.output_device
-        if isinstance(name, str) and (current is None or current.name != name):
-            self.choose_output_device(name)
-
-    def _remembered_volume(self, identity: str) -> float:
-        db = self._remembered.volumes.get(identity, 0.0)
-        if db != 0.0 and self._controller is not None:
-            self._controller.session.set_participant_volume(identity, db)
-        return db
-
-    def _on_volume(self, identity: str, db: float) -> None:
-        if self._controller is None:
-            return
-        self._controller.session.set_participant_volume(identity, db)
-        volumes = dict(self._remembered.volumes)
-        if db == 0.0:
-            volumes.pop(identity, None)
-        else:
-            volumes[identity] = -100.0 if db == -math.inf else db
-        self._remember(volumes=volumes)
-
-    def _on_muted_here(self, identity: str, muted: bool) -> None:
-        if self._controller is not None:
-            self._controller.session.set_participant_muted(identity, muted)
+        snap = controller.poll()
+        view = controller.view(snap)
+        self.join_panel.show_connection(view)
+        self.mic.in_room = view.in_room
+        self._settle_room(snap.state.in_room)
+        channels = {c.key: c for c in self._engine.channel_stats()}
+        output = self._engine.output_stats() if self._engine.output_device else None
+        self.participants.update_from(snap.participants, channels)
+        labels = {key: p.identity for p in snap.participants for key in p.channel_keys}
+        self.queues.add_sample(list(channels.values()), output, labels)
+        self.status.show_room(view, snap)
 
     def _settle_room(self, in_room: bool) -> None:
         """A few seconds into a room, keep what it built out of full collections."""
@@ -562,69 +389,22 @@ class MainWindow(QMainWindow):
             self._joined_at = 0.0  # done for this stay
             gc_pauses.settle(collect=False)  # audio plays: no collection pause now
 
-    def _poll_room(self) -> None:
-        controller = self._controller
-        if controller is None:
-            return
-        snap = controller.poll()
-        busy = controller.busy
-        text = "joining…" if busy and not snap.state.in_room else snap.state.value
-        if snap.state.in_room:
-            text = f"{snap.state.value}: {snap.room} as {snap.identity}"
-        elif snap.detail and not busy:
-            text = f"{snap.state.value}: {snap.detail}"
-        self.join_panel.set_state(text, in_room=snap.state.in_room, busy=busy)
-        self._settle_room(snap.state.in_room)
-        if controller.error:
-            self.join_panel.show_error(controller.error)
-        channels = {c.key: c for c in self._engine.channel_stats()}
-        output = self._engine.output_stats() if self._engine.output_device else None
-        self.participants.update_from(snap.participants, channels)
-        labels = {key: p.identity for p in snap.participants for key in p.channel_keys}
-        self.queues.add_sample(list(channels.values()), output, labels)
-        _set_text(self.room_status, room_status_text(snap))
-
-    def _poll_echo(self) -> None:
-        echo = self._engine.echo_stats()
-        on = self._engine.processing.echo_cancellation
-        if not on:
-            text = ""
-        elif math.isnan(echo.erle_db):
-            text = "ERLE —"
-        else:
-            text = f"ERLE {echo.erle_db:.0f} dB"
-        if on and not math.isnan(echo.echo_delay_ms):
-            text += f"  delay {echo.echo_delay_ms:.0f} ms"
-        _set_text(self.erle_label, text)
-
-    def _poll_cpu(self) -> None:
-        now, cpu = time.monotonic(), time.process_time()
-        wall = now - self._cpu[0]
-        if wall >= 1.0:
-            _set_text(self.cpu_label, f"CPU {100.0 * (cpu - self._cpu[1]) / wall:.0f} %")
-            self._cpu = (now, cpu)
-
     def _poll_devices(self) -> None:
-        """A device came or went: list them again (open devices are reopened around it)."""
-        now = time.monotonic()
-        if now - self._device_watched < DEVICE_WATCH_S:
-            return
-        self._device_watched = now
-        if self._device_watch.poll():
-            self.refresh_devices(refresh=True)
+        """The engine re-read the device lists (a device came or went): show them again.
+
+        The engine's microphone keeper watches the system and reopens devices; the window
+        only lists what it found, without re-reading (that would reopen the streams again)."""
+        version = self._engine.device_lists_version
+        if version != self._lists_version:
+            self._lists_version = version
+            self.refresh_devices(refresh=False)
+            if self.output is not None:
+                self.output.populate()
             self.statusBar().showMessage("Audio devices changed: the lists are up to date.",
                                          5000)
 
-    def poll(self) -> None:
-        """One display tick: read the engine's snapshots and update the widgets."""
-        snapshot = self._engine.mic_meter()
-        self.meter.set_snapshot(snapshot)
-        _set_text(self.readout, readout_text(snapshot))
-        _set_text(self.status_label, status_text(self._engine.capture_stats(latency=False)))
-        self._poll_echo()
-        self._poll_cpu()
-        self._poll_devices()
-        self._poll_room()
+    def _save_people(self, people: ParticipantPrefs) -> None:
+        self.prefs.remember(volumes=people.volumes(), muted_here=people.muted_identities())
 
     # -- events ------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -640,59 +420,18 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-        self._remember(window_geometry=self.saveGeometry().data(),
-                       window_state=self.saveState().data())
+        changes: dict[str, object] = {"window_geometry": self.saveGeometry().data(),
+                                      "window_state": self.saveState().data()}
+        if self._controller is not None:
+            changes["splitters"] = pack_splitters((self._root, self._right))
+        with contextlib.suppress(Exception):  # a full disk must not keep the window open
+            self.prefs.remember(**changes)
         super().closeEvent(event)
 
-    def _on_device_chosen(self, index: int) -> None:
-        if self._populating or index < 0:
-            return
-        name = self.device_combo.itemData(index)
-        current = self._engine.input_device
-        if isinstance(name, str) and (current is None or current.name != name):
-            self.choose_input_device(name)
 
-    def _on_toggled(self, name: str, checked: bool) -> None:
-        config = self._engine.processing
-        if getattr(config, name) == checked:
-            return
-        if self._set_processing(dataclasses.replace(config, **{name: checked})):
-            self._remember(**{name: checked})
-        self._sync_toggles()
+def _types_text(widget: QWidget | None) -> bool:
+    """A field where Space is typed (an editable list's text counts)."""
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    return isinstance(widget, QLineEdit | QTextEdit | QPlainTextEdit | QAbstractSpinBox)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _set_processing(self, config: ProcessingConfig) -> bool:
-        try:
-            self._engine.set_processing(config)
-        except Exception as exc:
-            self.show_error(f"Cannot change processing: {exc}")
-            return False
-        return True
-
-    def _sync_toggles(self) -> None:
-        config = self._engine.processing
-        for name, box in self.toggles.items():
-            value = bool(getattr(config, name))
-            if box.isChecked() != value:
-                box.blockSignals(True)
-                box.setChecked(value)
-                box.blockSignals(False)
-
-    def _select_current(self) -> None:
-        current = self._engine.input_device
-        index = -1 if current is None else self.device_combo.findData(current.name)
-        if index != self.device_combo.currentIndex():
-            self._populating = True
-            try:
-                self.device_combo.setCurrentIndex(index)
-            finally:
-                self._populating = False
-
-    def _remember(self, **changes: object) -> None:
-        self._remembered = self._remembered.replace(**changes)
-        settings_mod.save(self._remembered, self._store)
-
-
-def _set_text(label: QLabel, text: str) -> None:
-    if label.text() != text:
-        label.setText(text)

@@ -13,10 +13,12 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -27,6 +29,8 @@ from PySide6.QtWidgets import (
 
 from console.engine.meter import SILENT, MeterSnapshot
 from console.widgets.level_meter import LevelMeterWidget
+from console.widgets.quality_bars import QualityBars
+from console.widgets.texts import error_color
 
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
@@ -36,8 +40,8 @@ VOLUME_MIN_DB = -40   # the slider's bottom end is "off"
 NAME_WIDTH = 130
 TAGS_WIDTH = 76
 VOLUME_MAX_DB = 12
-QUALITY_TEXT = {"excellent": "●●●", "good": "●●○", "poor": "●○○", "lost": "○○○",
-                "unknown": "···"}
+METER_MIN_WIDTH = 140
+COMPACT_BELOW = 640   # list width (px at scale 1) under which the meter gets its own line
 
 
 def strongest(stats: list[ChannelStats]) -> MeterSnapshot:
@@ -47,8 +51,36 @@ def strongest(stats: list[ChannelStats]) -> MeterSnapshot:
     return max((s.meter for s in stats), key=lambda m: m.rms_db)
 
 
+class SpeakingDot(QWidget):
+    """A dot, green while the participant is heard. Painted, not styled: in a big room
+    dots flip many times a second, and a style sheet change re-polishes the widget."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.on = False
+        self.setFixedWidth(14)
+        self.setAccessibleName("Speaking")
+
+    def set_on(self, on: bool) -> None:
+        if on != self.on:
+            self.on = on
+            self.setAccessibleDescription("speaking" if on else "")
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        size = min(self.width(), self.height(), self.fontMetrics().height()) * 0.6
+        color = QColor("#2aa745") if self.on else self.palette().color(
+            QPalette.ColorRole.PlaceholderText)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawEllipse(QRectF((self.width() - size) / 2, (self.height() - size) / 2, size, size))
+        p.end()
+
+
 class ParticipantStrip(QFrame):
-    """One participant's row."""
+    """One participant's row; in a narrow list the meter moves to a second line."""
 
     volumeChanged = Signal(str, float)   # identity, dB (-inf: off)
     mutedHere = Signal(str, bool)
@@ -58,11 +90,11 @@ class ParticipantStrip(QFrame):
         self.identity = identity
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Participant {identity}")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 3, 6, 3)
-        self.speaking = QLabel("●", self)
-        self.speaking.setAccessibleName("Speaking")
-        self.speaking.setFixedWidth(14)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(6, 3, 6, 3)
+        self._grid.setHorizontalSpacing(6)
+        self._grid.setVerticalSpacing(2)
+        self.speaking = SpeakingDot(self)
         self.name = QLabel(identity, self)
         self.name.setFixedWidth(NAME_WIDTH)
         tags = QWidget(self)  # a fixed slot, so that every meter starts at the same x
@@ -76,14 +108,14 @@ class ParticipantStrip(QFrame):
         self.badge.setMaximumHeight(self.fontMetrics().height() + 2)
         self.badge.hide()
         self.their_mute = QLabel("muted", tags)
-        self.their_mute.setStyleSheet("color: #c0302a;")
         self.their_mute.setToolTip("They muted their microphone")
         self.meter = LevelMeterWidget(self)
         self.meter.setAccessibleName(f"Level of {identity}")
-        self.quality = QLabel(QUALITY_TEXT["unknown"], self)
-        self.quality.setToolTip("Connection quality")
+        self.meter.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a list of fifty: not fifty stops
+        self.quality = QualityBars(self)
         self.mute_here = QCheckBox("Mute", self)
-        self.mute_here.setToolTip("Mute this participant here only")
+        self.mute_here.setToolTip("Mute this participant here only (remembered)")
+        self.mute_here.setAccessibleName(f"Mute {identity} here")
         self.mute_here.toggled.connect(lambda on: self.mutedHere.emit(self.identity, on))
         self.volume = QSlider(Qt.Orientation.Horizontal, self)
         self.volume.setRange(VOLUME_MIN_DB, VOLUME_MAX_DB)
@@ -92,32 +124,66 @@ class ParticipantStrip(QFrame):
         self.volume.setAccessibleName(f"Volume of {identity}")
         self.volume.valueChanged.connect(self._on_volume)
         self.volume_label = QLabel("0 dB", self)
-        self.volume_label.setFixedWidth(48)
+        self.volume_label.setFixedWidth(self.fontMetrics().horizontalAdvance("+12 dB") + 6)
         tag_row.addWidget(self.badge)
         tag_row.addWidget(self.their_mute)
         tag_row.addStretch(1)
-        self.meter.setMinimumWidth(140)
-        left: tuple[QWidget, ...] = (self.speaking, self.name, tags)
-        right: tuple[QWidget, ...] = (self.quality, self.mute_here, self.volume,
-                                      self.volume_label)
-        for widget in left:
-            row.addWidget(widget)
-        row.addWidget(self.meter, 1)
-        for widget in right:
-            row.addWidget(widget)
+        self.meter.setMinimumWidth(METER_MIN_WIDTH)
+        self._tags = tags
+        self.compact: bool | None = None
+        self.set_compact(False)
         self._shown: tuple[object, ...] = ()
-        self._set_speaking(False)
+        self._recolor()
+
+    def set_compact(self, compact: bool) -> None:
+        """Wide: one line. Narrow: name and controls on one line, the meter under them."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        grid = self._grid
+        for widget in (self.speaking, self.name, self._tags, self.meter, self.quality,
+                       self.mute_here, self.volume, self.volume_label):
+            grid.removeWidget(widget)
+        head = (self.speaking, self.name, self._tags)
+        tail = (self.quality, self.mute_here, self.volume, self.volume_label)
+        for column, widget in enumerate(head):
+            grid.addWidget(widget, 0, column)
+        if compact:
+            grid.addWidget(self.meter, 1, 1, 1, 3 + len(tail))
+            first = len(head) + 1  # a stretch column keeps the controls at the right
+            for column, widget in enumerate(tail, start=first):
+                grid.addWidget(widget, 0, column)
+            grid.setColumnStretch(len(head), 1)
+        else:
+            grid.addWidget(self.meter, 0, len(head))
+            for column, widget in enumerate(tail, start=len(head) + 1):
+                grid.addWidget(widget, 0, column)
+            grid.setColumnStretch(len(head), 1)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._recolor()
+        super().changeEvent(event)
+
+    def _recolor(self) -> None:
+        self.their_mute.setStyleSheet(f"color: {error_color(self.palette()).name()};")
 
     def _on_volume(self, value: int) -> None:
         db = -math.inf if value <= VOLUME_MIN_DB else float(value)
-        self.volume_label.setText("off" if db == -math.inf else f"{value:+d} dB")
+        self.volume_label.setText(volume_text(db))
         self.volumeChanged.emit(self.identity, db)
 
     def set_volume_db(self, db: float) -> None:
+        """Show a remembered volume without announcing it (the session already has it)."""
+        self.volume.blockSignals(True)
         self.volume.setValue(VOLUME_MIN_DB if db == -math.inf else round(db))
+        self.volume.blockSignals(False)
+        self.volume_label.setText(volume_text(db))
 
-    def _set_speaking(self, on: bool) -> None:
-        self.speaking.setStyleSheet(f"color: {'#2aa745' if on else '#9a9a9a'};")
+    def set_muted_here(self, muted: bool) -> None:
+        self.mute_here.blockSignals(True)
+        self.mute_here.setChecked(muted)
+        self.mute_here.blockSignals(False)
 
     def update_from(self, view: ParticipantView, meter: MeterSnapshot) -> None:
         shown = (view.name, view.is_agent, view.speaking, view.muted, view.quality)
@@ -128,10 +194,13 @@ class ParticipantStrip(QFrame):
             self.name.setToolTip(view.identity)
             self.badge.setVisible(view.is_agent)
             self.their_mute.setVisible(view.muted)
-            self._set_speaking(view.speaking)
-            self.quality.setText(QUALITY_TEXT.get(view.quality, view.quality))
-            self.quality.setToolTip(f"Connection quality: {view.quality}")
+            self.speaking.set_on(view.speaking)
+            self.quality.set_quality(view.quality)
         self.meter.set_snapshot(meter)
+
+
+def volume_text(db: float) -> str:
+    return "off" if db == -math.inf else ("0 dB" if round(db) == 0 else f"{round(db):+d} dB")
 
 
 class ParticipantsPanel(QScrollArea):
@@ -156,7 +225,17 @@ class ParticipantsPanel(QScrollArea):
         self.setWidget(body)
         self.strips: dict[str, ParticipantStrip] = {}
         self._order: list[str] = []
-        self.initial_volume: Callable[[str], float] = lambda identity: 0.0
+        self._compact = False
+        # What a new strip shows: the remembered volume and local mute (read only here).
+        self.remembered: Callable[[str], tuple[float, bool]] = lambda identity: (0.0, False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        compact = self.viewport().width() < COMPACT_BELOW
+        if compact != self._compact:
+            self._compact = compact
+            for strip in self.strips.values():
+                strip.set_compact(compact)
 
     def update_from(self, views: tuple[ParticipantView, ...],
                     channels: dict[str, ChannelStats]) -> None:
@@ -178,7 +257,10 @@ class ParticipantsPanel(QScrollArea):
             found = self.strips.get(view.identity)
             if found is None:
                 strip = ParticipantStrip(view.identity, self.widget())
-                strip.set_volume_db(self.initial_volume(view.identity))
+                strip.set_compact(self._compact)
+                volume, muted = self.remembered(view.identity)
+                strip.set_volume_db(volume)
+                strip.set_muted_here(muted)
                 strip.volumeChanged.connect(self.volumeChanged)
                 strip.mutedHere.connect(self.mutedHere)
                 self.strips[view.identity] = strip

@@ -11,18 +11,24 @@ them holds the GUI thread (and with it, through the GIL, livekit's audio deliver
 enough to starve every channel at once. Axes, legend, the output ring's curve and
 the others' take their colours from the widget's palette, so the plot follows the system's
 light or dark theme.
+
+The legend is a line of text under the plot, never over the newest data, and the y-range
+moves in steps (20, 50, 100 ... ms) with hysteresis: up at once when a queue grows, down
+only after the queues have stayed well within the lower step for a while, so the scale
+does not jump between 35 and 200 ms with every burst.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
@@ -32,11 +38,37 @@ WINDOW_S = 30.0
 SAMPLE_S = 0.2
 REDRAW_S = 0.5   # a redraw holds the GUI thread (and the GIL): twice a second is enough
 BIG_REDRAW_S = 1.0  # with "others" the redraw costs more and the plot is a summary: once
+Y_STEPS_MS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
+Y_DOWN_AFTER_S = 8.0   # the queues stay within the lower step this long before it is used
+Y_HEADROOM = 0.9       # a step is used up to 90 % of its height
 OUTPUT_KEY = "output ring"
 OTHERS_KEY = "others"
 MAX_NAMED = 8    # participants drawn as curves of their own
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f", "#ff7f0e")
+
+
+class SteppedRange:
+    """The plot's top: the smallest step holding the data, lowered only after a quiet spell."""
+
+    def __init__(self) -> None:
+        self.top = Y_STEPS_MS[0]
+        self._fits_lower_since: float | None = None
+
+    def update(self, peak: float, now: float) -> float:
+        wanted = next((s for s in Y_STEPS_MS if peak <= s * Y_HEADROOM), Y_STEPS_MS[-1])
+        if wanted > self.top:
+            self.top = wanted
+            self._fits_lower_since = None
+        elif wanted < self.top:
+            if self._fits_lower_since is None:
+                self._fits_lower_since = now
+            elif now - self._fits_lower_since >= Y_DOWN_AFTER_S:
+                self.top = Y_STEPS_MS[Y_STEPS_MS.index(self.top) - 1]
+                self._fits_lower_since = now if wanted < self.top else None
+        else:
+            self._fits_lower_since = None
+        return self.top
 
 
 class QueuesPlot(QWidget):
@@ -51,7 +83,13 @@ class QueuesPlot(QWidget):
         self._plot: Any = None
         self._curves: dict[str, Any] = {}
         self._marks: Any = None
-        self._legend: Any = None
+        self.legend = QLabel(self)
+        self.legend.setAccessibleName("Queue plot legend")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.hide()  # placed under the plot when that is built
+        self._legend_items: tuple[tuple[str, str], ...] = ()
+        self._range = SteppedRange()
         self.series: dict[str, deque[tuple[float, float]]] = {}
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
@@ -71,11 +109,12 @@ class QueuesPlot(QWidget):
         plot.setXRange(-WINDOW_S, 0, padding=0)
         plot.setMouseEnabled(x=False, y=False)
         plot.disableAutoRange()
-        self._legend = plot.addLegend(offset=(-5, 5), labelTextSize="7pt", colCount=3)
         self._marks = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#d62728"), pen=None,
                                          name="underrun")
         plot.addItem(self._marks)
-        self._layout.addWidget(plot)
+        self._layout.addWidget(plot, 1)
+        self._layout.addWidget(self.legend)
+        self.legend.show()
         self._plot = plot
         for name in ("left", "bottom"):
             # Replaying an axis's text is the dearest part of a paint and every redraw
@@ -99,14 +138,11 @@ class QueuesPlot(QWidget):
         import pyqtgraph as pg
 
         text = self.text_color()
-        window = QColor(self.palette().color(QPalette.ColorRole.Window))
-        window.setAlpha(170)
         for name in ("left", "bottom"):
             axis = self._plot.getAxis(name)
             axis.setPen(pg.mkPen(text, width=1))
             axis.setTextPen(pg.mkPen(text))
-        self._legend.setBrush(pg.mkBrush(window))
-        self._legend.setLabelTextColor(text)
+        self._legend_items = ()  # the output's and the others' swatches follow the palette
         for key, color in ((OUTPUT_KEY, text), (OTHERS_KEY, self._faint_text())):
             curve = self._curves.get(key)
             if curve is not None:
@@ -178,6 +214,7 @@ class QueuesPlot(QWidget):
             if name not in drawn or (name != OTHERS_KEY and name not in self.series):
                 self._plot.removeItem(self._curves.pop(name))
         top = 0.0
+        legend: list[tuple[str, str]] = []
         for index, name in enumerate(drawn):
             if name == OTHERS_KEY:
                 # One path for everyone else: each series, then a gap (NaN) before the next.
@@ -198,6 +235,8 @@ class QueuesPlot(QWidget):
                 curve = pg.PlotCurveItem(name=name, pen=pen)
                 self._plot.addItem(curve)
                 self._curves[name] = curve
+            label = f"others ({len(others)})" if name == OTHERS_KEY else name
+            legend.append((label, curve.opts["pen"].color().name()))
             top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
             curve.setData(points[:, 0] - now, points[:, 1], connect="finite",
                           skipFiniteCheck=name != OTHERS_KEY)
@@ -205,4 +244,17 @@ class QueuesPlot(QWidget):
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
         # The y range from what is known here: pyqtgraph's auto-range asks every curve for
         # its bounds on each paint.
-        self._plot.setYRange(0.0, max(10.0, top * 1.1), padding=0)
+        y_top = self._range.update(top, now)
+        if y_top != self._plot.viewRange()[1][1]:
+            self._plot.setYRange(0.0, y_top, padding=0)
+        self._show_legend(tuple(legend), bool(len(marks)))
+
+    def _show_legend(self, items: tuple[tuple[str, str], ...], marks: bool) -> None:
+        """Coloured swatches and names under the plot; rebuilt only when they change."""
+        key = (*items, ("underrun", "#d62728")) if marks else items
+        if key == self._legend_items:
+            return
+        self._legend_items = key
+        parts = [f"<span style='color:{color}'>&#9632;</span>&nbsp;{html.escape(name)}"
+                 for name, color in key]
+        self.legend.setText(" &nbsp; ".join(parts))
