@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -70,8 +69,10 @@ class JoinPanel(QGroupBox):
         outer.addLayout(modes)
 
         self.fields = QWidget(self)
-        form = QFormLayout(self.fields)
-        form.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self.fields)
+        column.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout()
+        column.addLayout(form)
         self.url = QLineEdit(self.fields)
         self.url.setPlaceholderText("wss://your-project.livekit.cloud")
         self.token = QLineEdit(self.fields)
@@ -85,17 +86,15 @@ class JoinPanel(QGroupBox):
         form.addRow("API &key:", self.api_key)
         form.addRow("API se&cret:", self.api_secret)
         keep = QHBoxLayout()
-        self.keyring_note = QLabel(self.fields)
-        self.keyring_note.setWordWrap(True)
-        self.keyring_note.setAccessibleName("Where secrets are kept")
-        self.keyring_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Not a form row: a wrapped label there got one line's height and was cut.
+        self.keyring_note = WrappingLabel("Where secrets are kept", self.fields)
         self.forget_button = QPushButton("Forget", self.fields)
         self.forget_button.setAccessibleName("Forget this server's secrets")
         self.forget_button.setToolTip("Remove this URL's token and API secret from the system "
                                       "keyring and from the fields")
         keep.addWidget(self.keyring_note, 1)
-        keep.addWidget(self.forget_button)
-        form.addRow(keep)
+        keep.addWidget(self.forget_button, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(keep)
         outer.addWidget(self.fields)
 
         common = QFormLayout()
@@ -284,8 +283,7 @@ class JoinPanel(QGroupBox):
             text = "This URL's token and API secret come from the system keyring."
         else:
             text = "The token and API secret are kept in the system keyring when you join."
-        if self.keyring_note.text() != text:
-            self.keyring_note.setText(text)
+        self.keyring_note.show_text(text)
         self.forget_button.setEnabled(kept)
 
     # -- events ---------------------------------------------------------------------------
