@@ -15,6 +15,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # this test run's, never to the user's own log, for the tests' processes and their children.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lkc-test-state-")
 
+# The fast window tests' fixtures (the window on the fakes), shared by their modules.
+pytest_plugins = ["tests.window_fixtures"]
+
 # What starts the sound card or a room. A test, or any fixture it uses, that refers to one
 # of these needs ``audio``: the marker is added at collection, so ``-m "not audio"`` (the
 # fast run) can never start PulseAudio or a sandbox by forgetting it.

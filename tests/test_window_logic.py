@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from console.session.join import JoinSpec
 from console.session.model import ConnState, SessionSnapshot
 from console.session.participant_prefs import ParticipantPrefs
 from console.settings import Settings
-from console.widgets.main_window import MainWindow
 from tests.fakes import (
     BROKEN_MIC,
     BROKEN_SPEAKER,
@@ -38,21 +36,9 @@ from tests.fakes import (
     failed,
     participant,
 )
+from tests.window_fixtures import MakeWindow
 
-MakeWindow = Callable[..., MainWindow]
-
-
-@pytest.fixture(autouse=True)
-def _no_environment_or_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The join panel reads LIVEKIT_* and the keyring: neither may leak into these tests."""
-    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-
-
-@pytest.fixture
-def ini(tmp_path: Path) -> Path:
-    return tmp_path / "livekit-console.ini"
+pytestmark = pytest.mark.usefixtures("no_environment_or_keyring")
 
 
 @pytest.fixture
@@ -64,22 +50,6 @@ def engine() -> FakeEngine:
 def controller() -> FakeController:
     return FakeController()
 
-
-@pytest.fixture
-def make_window(qtbot: QtBot, ini: Path) -> Iterator[MakeWindow]:
-    def make(engine: FakeEngine, controller: FakeController | None = None, *,
-             initial: Settings | None = None, show: bool = False) -> MainWindow:
-        window = MainWindow(engine, settings.open_store(ini), initial=initial,
-                            controller=controller)
-        qtbot.addWidget(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-            window.activateWindow()
-            qtbot.waitUntil(window.isActiveWindow, timeout=2000)
-        return window
-
-    yield make
 
 
 def remembered(ini: Path) -> Settings:

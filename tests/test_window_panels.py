@@ -11,7 +11,7 @@ a queue plot whose range jumps. The fakes (tests/fakes.py) stand beside the real
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +28,12 @@ from console.widgets.main_window import MainWindow
 from console.widgets.processing_panel import echo_text
 from console.widgets.queues import SteppedRange
 from tests.fakes import FakeController, FakeEngine, channel, connected, failed, participant
+from tests.window_fixtures import MakeWindow
 
-MakeWindow = Callable[..., MainWindow]
+pytestmark = pytest.mark.usefixtures("no_environment_or_keyring")
+
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJzdWIiOiJ5b3UiLCJ2aWRlbyI6e30" * 12
        + ".c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU")
-
-
-@pytest.fixture(autouse=True)
-def _no_environment_or_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
 
 @pytest.fixture(autouse=True)
@@ -53,25 +48,6 @@ def _system_theme_after() -> Iterator[None]:
         theme.apply("system")
 
 
-@pytest.fixture
-def ini(tmp_path: Path) -> Path:
-    return tmp_path / "livekit-console.ini"
-
-
-@pytest.fixture
-def make_window(qtbot: QtBot, ini: Path) -> Iterator[MakeWindow]:
-    def make(engine: FakeEngine, controller: FakeController | None = None, *,
-             show: bool = False) -> MainWindow:
-        window = MainWindow(engine, settings.open_store(ini), controller=controller)
-        qtbot.addWidget(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-            window.activateWindow()
-            qtbot.waitUntil(window.isActiveWindow, timeout=2000)
-        return window
-
-    yield make
 
 
 def key(widget: QWidget, kind: QEvent.Type, auto: bool = False) -> None:

@@ -107,14 +107,21 @@ def _in(room: str) -> str:
     return f" {room}" if room else ""
 
 
-def status_text(view: ConnectionView, snap: SessionSnapshot) -> str:
-    """The status bar's room part: the view's line, and while in the room the round-trip
-    time and the worst packet loss (never the figures of a room already left)."""
-    parts = [view.line]
+def link_text(view: ConnectionView, snap: SessionSnapshot) -> str:
+    """While in the room, the round-trip time and the worst packet loss; "" otherwise (never
+    the figures of a room already left)."""
+    if not view.in_room:
+        return ""
+    parts = []
     if not math.isnan(view.rtt_ms):
         parts.append(f"RTT {view.rtt_ms:.0f} ms")
-    if view.in_room:
-        losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
-        if losses:
-            parts.append(f"loss {max(losses):.1f} %")
+    losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
+    if losses:
+        parts.append(f"loss {max(losses):.1f} %")
     return "  |  ".join(parts)
+
+
+def status_text(view: ConnectionView, snap: SessionSnapshot) -> str:
+    """The view's line, then the link's figures while in the room (:func:`link_text`)."""
+    link = link_text(view, snap)
+    return f"{view.line}  |  {link}" if link else view.line

@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
         self.prefs = Prefs(store)
         self._joined_at: float | None = None  # when this stay in a room began; 0: settled
         self._lists_version = engine.device_lists_version
-        self._talking = False
         self.setWindowTitle("LiveKit Console")
         self._build()
         self.set_theme(self.prefs.value.theme)
@@ -325,8 +324,7 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def _set_talking(self, talking: bool) -> None:
-        if talking != self._talking and self._controller is not None:
-            self._talking = talking
+        if talking != self.mic.talking and self._controller is not None:
             self.mic.talking = talking
             self._controller.session.set_talking(talking)
 

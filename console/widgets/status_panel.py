@@ -6,31 +6,18 @@ that has left still showed the last RTT.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from console.session.connection_view import link_text
 from console.widgets.engine_protocol import AudioEngineLike
 
 if TYPE_CHECKING:
     from console.engine.capture import CaptureStats
     from console.session.connection_view import ConnectionView
     from console.session.model import SessionSnapshot
-
-
-def room_status_text(view: ConnectionView, snap: SessionSnapshot) -> str:
-    """Round-trip time and worst packet loss while in a room; nothing otherwise."""
-    if not view.in_room:
-        return ""
-    parts = []
-    if not math.isnan(view.rtt_ms):
-        parts.append(f"RTT {view.rtt_ms:.0f} ms")
-    losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
-    if losses:
-        parts.append(f"loss {max(losses):.1f} %")
-    return "  |  ".join(parts)
 
 
 def status_text(stats: CaptureStats) -> str:
@@ -75,7 +62,7 @@ class StatusPanel:
             self._cpu = (now, cpu)
 
     def show_room(self, view: ConnectionView, snap: SessionSnapshot) -> None:
-        _set_text(self.room, room_status_text(view, snap))
+        _set_text(self.room, link_text(view, snap))
 
 
 def _set_text(label: QLabel, text: str) -> None:
