@@ -10,7 +10,6 @@ if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
     from console.engine.channel import ChannelStats
     from console.engine.devices import AudioDevice
     from console.engine.echo_metrics import EchoStats
-    from console.engine.meter import MeterSnapshot
     from console.engine.mic_state import MicState
     from console.engine.output import OutputStats
 
@@ -18,12 +17,12 @@ if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
 class AudioEngineLike(Protocol):
     """The engine methods the window calls; all are safe to call from the GUI thread.
 
-    The readings (``mic_meter``, ``capture_stats``, ``channel_stats``, ``echo_stats``,
-    ``output_stats``) never raise: before the engine starts they return idle figures, so
-    the window's display tick needs no guard. Commands (a device, the processing) may
-    raise: ``DeviceError`` for a device that is missing or cannot be opened, whose message
-    the window shows as it is. tests/fakes.py implements this protocol too, for fast
-    tests of the window's logic.
+    The readings (``mic_meters``, ``mic_state``, ``capture_stats``, ``channel_stats``,
+    ``echo_stats``, ``output_stats``) never raise: before the engine starts they return
+    idle figures, so the window's display tick needs no guard. Commands (a device, the
+    processing) may raise: ``DeviceError`` for a device that is missing or cannot be
+    opened, whose message the window shows as it is. tests/fakes.py implements this
+    protocol too, for fast tests of the window's logic.
     """
 
     def input_devices(self, refresh: bool = False) -> list[AudioDevice]: ...
@@ -37,8 +36,6 @@ class AudioEngineLike(Protocol):
     def processing(self) -> ProcessingConfig: ...
 
     def set_processing(self, config: ProcessingConfig) -> None: ...
-
-    def mic_meter(self) -> MeterSnapshot: ...
 
     def reset_mic_clip(self) -> None: ...
 
