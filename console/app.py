@@ -173,28 +173,23 @@ def _log_qt(app: QApplication) -> None:
 
 
 def _start_engine(effective: Settings, *, explicit_device: bool) -> tuple[AudioEngine, str]:
-    """Start the engine; on a device error return it running on silence, with a message.
+    """Start the engine; when no input opens, return it running on silence, with why.
 
-    A remembered microphone that cannot be opened (unplugged, renamed) is replaced by the
-    default device; an explicitly requested one is not (the user asked for it).
+    A remembered microphone that cannot be opened (unplugged, renamed) is stood in for by
+    the default input until it is back (the engine's keeper reopens it then, and the mic
+    panel's banner says so); an explicitly requested one is waited for, not replaced.
     """
     from console.engine.apm import ProcessingConfig
     from console.engine.audio_engine import AudioEngine
     from console.engine.devices import DeviceError
 
     engine = AudioEngine(input_device=effective.input_device,
-                         processing=ProcessingConfig(**effective.processing()))
+                         processing=ProcessingConfig(**effective.processing()),
+                         input_fallback=not explicit_device)
     try:
         engine.start()
     except DeviceError as exc:
-        if explicit_device or effective.input_device is None:
-            return engine, str(exc)
-        try:
-            dev = engine.set_input_device(None)
-        except DeviceError as default_exc:
-            return engine, f"{exc}; the default input failed too: {default_exc}"
-        return engine, (f"The remembered microphone {effective.input_device!r} is not "
-                        f"available ({exc}); using the default device {dev.label}.")
+        return engine, str(exc)
     except BaseException:
         engine.stop()
         raise

@@ -86,3 +86,45 @@ def steady_level(chain: Any, windows: int = 3) -> float:
             break
     assert best is not None
     return best[1]
+
+
+_TONE_CHILD = """
+import sys, numpy as np, sounddevice as sd
+device, dbfs, hz, sr = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+amp, pos = 10 ** (dbfs / 20) * 32767, [0]
+def callback(out, frames, _t, _s):
+    t = np.arange(pos[0], pos[0] + frames) / sr
+    out[:, 0] = (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+    pos[0] += frames
+with sd.OutputStream(device=device, channels=1, samplerate=sr, dtype="int16",
+                     blocksize=480, latency="low", callback=callback):
+    print("playing", flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextmanager
+def playing_apart(device: str, amplitude_dbfs: float, hz: float) -> Iterator[None]:
+    """Play a sine on an output device from a child process.
+
+    For tests that re-list the devices: re-initialising PortAudio ends every stream of this
+    process, and a stream of the test's own (``playing``) torn down that way left PortAudio's
+    ALSA thread spinning (endless "capture.ready" lines, an abort that never returned).
+    """
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _TONE_CHILD, device, str(amplitude_dbfs), str(hz), str(SR)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "playing"
+        yield
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            child.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

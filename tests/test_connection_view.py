@@ -67,6 +67,8 @@ def test_the_countdown_shows_seconds_attempt_and_cause() -> None:
     assert math.isnan(view.rtt_ms)
     attempt = connection_view(snap, rejoining=3, error=lost)
     assert attempt.phase is Phase.REJOINING and attempt.line == "rejoining demo… (attempt 3)"
+    # The microphone's badge says RECONNECTING through the countdown and the attempt.
+    assert view.reconnecting and attempt.reconnecting and not view.in_room
 
 
 def test_joining_and_the_sdks_own_reconnection() -> None:
@@ -75,9 +77,10 @@ def test_joining_and_the_sdks_own_reconnection() -> None:
     snap = SessionSnapshot(state=ConnState.RECONNECTING, room="demo", rtt_ms=12.0)
     view = connection_view(snap)
     assert view.phase is Phase.RECONNECTING and view.line == "reconnecting demo…"
-    assert view.in_room and math.isnan(view.rtt_ms)
+    assert view.in_room and view.reconnecting and math.isnan(view.rtt_ms)
     idle = connection_view(SessionSnapshot(state=ConnState.DISCONNECTED, detail="left the room"))
     assert idle.phase is Phase.IDLE and idle.error is None and idle.can_join
+    assert not idle.reconnecting
 
 
 def test_the_timer_runs_the_attempt_when_due_and_a_cancel_stops_it_at_once() -> None:

@@ -167,9 +167,24 @@ def test_a_fallback_that_goes_too_leaves_it_waiting_and_it_tries_both_again() ->
     assert card.state.action is MicAction.FELL_BACK and card.state.device == "mic_default"
 
 
-def test_a_choice_missing_at_start_is_waited_for_not_replaced() -> None:
+def test_a_choice_missing_at_start_is_stood_in_for_and_reopened_when_back() -> None:
     card = Card("mic_default")
-    card.keeper.unavailable("headset")
+    assert card.keeper.unavailable("headset")  # an input is open
+    card.after(0.1)
+    s = card.state
+    assert (s.status, s.device, s.action, s.missing, s.chosen, s.unplugged) == (
+        MicStatus.LIVE, "mic_default", MicAction.FELL_BACK, "headset", "headset", False)
+    assert "'headset' is not available: using the default input 'mic_default'" in s.message
+    card.present.add("headset")
+    card.relisted()
+    s = card.state
+    assert (s.device, s.action, s.missing, s.chosen) == ("headset", MicAction.NONE, None,
+                                                         "headset")
+
+
+def test_without_fallback_a_choice_missing_at_start_is_waited_for_not_replaced() -> None:
+    card = Card("mic_default", fallback=False)
+    assert not card.keeper.unavailable("headset")
     card.after(0.1)
     s = card.state
     assert (s.status, s.action, s.missing, s.unplugged) == (

@@ -3,11 +3,11 @@ the engine falls back to the default input or waits on silence, says so in ``mic
 the meters stop showing the lost device.
 
 The facts behind it (docs/ARCHITECTURE.md): with ``rescue-streams = no`` an unloaded source
-ends its stream (``finished_callback``) and PortAudio's list does not change. Reopening the
-chosen device when it is back is tested on the keeper's own (``test_mic_keeper.py``), not
-here: a remap source whose module was loaded again, opened through ALSA's pulse plugin,
-gave a stream whose poll failed for ever (PortAudio's ALSA thread spinning, gigabytes of
-"capture.ready" on stderr, an abort that never returned) in most runs; see the notes.
+ends its stream (``finished_callback``) and PortAudio's list does not change. The tests that
+re-list the devices play their tones from a child process (``playing_apart``): re-initialising
+PortAudio ends every stream of the process, and a test's own stream torn down that way left
+PortAudio's ALSA thread spinning (gigabytes of "capture.ready" on stderr, an abort that never
+returned).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from console.engine.meter import SILENT
 from console.engine.mic_state import MicAction, MicStatus
-from tests.audio_helpers import playing, sine, wait_until
+from tests.audio_helpers import playing, playing_apart, sine, wait_until
 
 pytestmark = pytest.mark.audio
 
@@ -50,18 +50,29 @@ def make_engine(sound_card: object) -> Iterator[Callable[..., object]]:
                                    and t.name in ("media", "mic-keeper")], 2.0)
 
 
+class Spare:
+    """The spare microphone: call it to unplug it, ``plug()`` puts it back."""
+
+    def __init__(self, card: object) -> None:
+        self.card = card
+        self.unplugged = False
+
+    def __call__(self) -> None:
+        self.card.unload_mic(SPARE)  # type: ignore[attr-defined]
+        self.unplugged = True
+
+    def plug(self) -> None:
+        self.card.load_mic(SPARE)  # type: ignore[attr-defined]
+        self.unplugged = False
+
+
 @pytest.fixture
-def spare(sound_card) -> Iterator[Callable[[], None]]:
+def spare(sound_card: object) -> Iterator[Spare]:
     """Unplug the spare microphone (call it); it is plugged back in at the end if need be."""
-    unplugged = [False]
-
-    def unplug() -> None:
-        sound_card.unload_mic(SPARE)
-        unplugged[0] = True
-
-    yield unplug
-    if unplugged[0]:  # after the engine stopped (request this fixture before make_engine)
-        sound_card.load_mic(SPARE)
+    spare = Spare(sound_card)
+    yield spare
+    if spare.unplugged:  # after the engine stopped (request this fixture before make_engine)
+        spare.plug()
 
 
 def test_an_unplugged_mic_falls_back_to_the_default_input(
@@ -128,12 +139,24 @@ def test_a_new_choice_while_waiting_ends_the_wait(spare, make_engine) -> None:
     assert engine.capture_stats().device == "lkc_mic_a"
 
 
-def test_a_mic_missing_at_start_is_waited_for(sound_card, spare) -> None:
+def test_a_mic_missing_at_start_is_stood_in_for_by_the_default(spare, make_engine) -> None:
+    from console.engine import devices
+
+    spare()
+    engine = make_engine(SPARE)  # no error: the default input is open in its place
+    state = engine.mic_state()
+    default = devices.find_device(None, "input").name
+    assert (state.device, state.chosen, state.missing, state.action) == (
+        default, SPARE, SPARE, MicAction.FELL_BACK), state
+    assert wait_until(lambda: engine.mic_state().status is MicStatus.LIVE, 2.0)
+
+
+def test_without_fallback_a_mic_missing_at_start_is_waited_for(sound_card, spare) -> None:
     from console.engine.audio_engine import AudioEngine
     from console.engine.devices import DeviceError
 
     spare()
-    engine = AudioEngine(input_device=SPARE)
+    engine = AudioEngine(input_device=SPARE, input_fallback=False)
     try:
         with pytest.raises(DeviceError):
             engine.start()
@@ -144,3 +167,29 @@ def test_a_mic_missing_at_start_is_waited_for(sound_card, spare) -> None:
     finally:
         engine.stop()
     assert engine.mic_state().status is MicStatus.OFF
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_the_chosen_mic_is_reopened_when_it_is_back_and_the_lists_are_read(
+        spare, make_engine, fallback: bool) -> None:
+    engine = make_engine(SPARE, input_fallback=fallback)
+    with playing_apart("lkc_speaker_b", -20.0, 500.0):
+        assert wait_until(lambda: engine.mic_meters().heard.rms_db > -21.0, 3.0)
+        spare()
+        waiting = MicAction.FELL_BACK if fallback else MicAction.WAITING
+        assert wait_until(lambda: engine.mic_state().action is waiting, 2.0)
+        # Re-read while it is still missing: nothing changes, nothing hangs.
+        engine.refresh_devices()
+        time.sleep(0.3)
+        assert engine.mic_state().missing == SPARE
+        spare.plug()
+        t0 = time.monotonic()
+        engine.refresh_devices()  # what the device watch (or F5) does
+        # The user's choice wins again and hears its speaker; the note is gone.
+        assert wait_until(lambda: engine.capture_stats().device == SPARE
+                          and engine.mic_meters().heard.rms_db > -21.0, 3.0), engine.mic_state()
+        back = time.monotonic() - t0
+        state = engine.mic_state()
+        assert (state.status, state.device, state.missing, state.action) == (
+            MicStatus.LIVE, SPARE, None, MicAction.NONE), state
+        assert back < 1.5

@@ -260,6 +260,15 @@ def test_the_microphone_state_is_said_in_one_large_word(make_window: MakeWindow)
     window.poll()
     assert badge.text() == "PUSH TO TALK"
     assert badge.font().pointSizeF() > window.mic.self_mute.font().pointSizeF() * 1.3
+    # The SDK restores a dropped connection: nobody hears us meanwhile, and it says so.
+    controller.script(SessionSnapshot(state=ConnState.RECONNECTING, room="demo",
+                                      identity="me"))
+    window.poll()
+    assert badge.text() == "RECONNECTING"
+    assert "nobody hears you" in badge.toolTip()
+    controller.script(connected("demo", "me"))
+    window.poll()
+    assert badge.text() == "PUSH TO TALK"
 
 
 def test_both_meters_are_shown_and_labelled(make_window: MakeWindow) -> None:

@@ -102,11 +102,13 @@ class AudioEngine:
         return self._chain is not None
 
     def start(self) -> None:
-        """Start the media thread and capture; raises DeviceError if the input cannot open.
+        """Start the media thread and capture.
 
-        On a device error the engine still runs (on silence), so another device can be
-        chosen with :meth:`set_input_device`; meanwhile the microphone keeper waits for the
-        one asked for and opens it when it appears (:meth:`mic_state` says so).
+        An input that cannot be opened is waited for: the microphone keeper opens it when
+        it appears (:meth:`mic_state` says so). Meanwhile the default input is open in its
+        place when the engine may fall back; otherwise (or when the default fails too) this
+        raises DeviceError and the engine runs on silence, so that another device can be
+        chosen with :meth:`set_input_device`.
         """
         if self._chain is not None:
             return
@@ -124,8 +126,9 @@ class AudioEngine:
                 try:
                     dev = chain.open(self._input_spec)
                 except devices.DeviceError:
-                    keeper.unavailable(self._input_spec)
-                    raise
+                    if not keeper.unavailable(self._input_spec):
+                        raise
+                    return
                 keeper.chose(self._input_spec, dev)
         finally:
             keeper.start()

@@ -119,14 +119,18 @@ class MicKeeper:
             self._chosen_name = dev.name
             self._back()
 
-    def unavailable(self, spec: Spec) -> None:
-        """The user's ``spec`` could not be opened at start: wait for it (no fallback: the
-        caller decides what to open instead, and if it does, that is the new choice)."""
+    def unavailable(self, spec: Spec) -> bool:
+        """The user's ``spec`` could not be opened at start: open the default input in its
+        place (when the keeper may fall back) and wait for it; it stays the choice.
+
+        Returns whether an input is open now."""
         with self.lock:
             default = spec is None or spec == "default"
             self._chosen = None if default else str(spec)
             self._chosen_name = "the default input" if default else str(spec)
-            self._lose(self._clock(), unplugged=False, fall_back=False)
+            self._lose(self._clock(), unplugged=False,
+                       fall_back=self._fallback_allowed and not default)
+            return self._stream.is_open
 
     def choice_failed(self) -> None:
         """Opening another input failed; if that closed the current one, reopen it."""

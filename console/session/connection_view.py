@@ -51,6 +51,11 @@ class ConnectionView:
         return self.phase in (Phase.IN_ROOM, Phase.RECONNECTING)
 
     @property
+    def reconnecting(self) -> bool:
+        """The room is being restored (by the SDK, or by our rejoin): nothing is sent."""
+        return self.phase in (Phase.RECONNECTING, Phase.WAITING, Phase.REJOINING)
+
+    @property
     def can_join(self) -> bool:
         return self.phase not in ACTIVE
 

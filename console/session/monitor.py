@@ -140,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
                                   noise_suppression=not args.no_ns,
                                   auto_gain_control=not args.no_agc,
                                   high_pass_filter=not args.no_hpf)
-    engine = AudioEngine(input_device=args.input_device, processing=processing)
+    # The microphone named on the command line is the one measured: never another instead.
+    engine = AudioEngine(input_device=args.input_device, processing=processing,
+                         input_fallback=args.input_device is None)
     watch = EngineWatch(engine)
     sandbox: LocalSandbox | None = None
     session: RoomSession | None = None

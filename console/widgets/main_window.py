@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
         view = controller.view(snap)
         self.join_panel.show_connection(view)
         self.mic.in_room = view.in_room
+        self.mic.reconnecting = view.reconnecting
         self._settle_room(snap.state.in_room)
         channels = {c.key: c for c in self._engine.channel_stats()}
         output = self._engine.output_stats() if self._engine.output_device else None

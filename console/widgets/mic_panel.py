@@ -128,6 +128,7 @@ class MicrophonePanel(QGroupBox):
         for box in (self.self_mute, self.ptt):
             box.setVisible(room)
         self.in_room = False
+        self.reconnecting = False
         self.talking = False
         self.poll()
 
@@ -169,7 +170,8 @@ class MicrophonePanel(QGroupBox):
             self.picker.select_open()  # the engine fell back, or reopened the chosen one
         self.badge.show_look(mic_look(
             has_device=state.status in (MicStatus.LIVE, MicStatus.STALLED),
-            in_room=self.in_room, muted=self.self_mute.isChecked(),
+            in_room=self.in_room, reconnecting=self.reconnecting,
+            muted=self.self_mute.isChecked(),
             push_to_talk=self.ptt.isChecked(), talking=self.talking))
 
 

@@ -2,8 +2,8 @@
 
 Whether the others hear you is the one thing a person must never have to work out, so it
 is said in capitals on a coloured ground: LIVE (green), MUTED (red), PUSH TO TALK (amber;
-"PUSH TO TALK - held", green, while Space is down), NO DEVICE (red), and NOT IN A ROOM
-(grey) while nothing is sent anywhere.
+"PUSH TO TALK - held", green, while Space is down), NO DEVICE (red), RECONNECTING (amber)
+while a lost room is being restored, and NOT IN A ROOM (grey) while nothing is sent anywhere.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ class MicLook:
 
 
 def mic_look(*, has_device: bool, in_room: bool, muted: bool, push_to_talk: bool,
-             talking: bool) -> MicLook:
+             talking: bool, reconnecting: bool = False) -> MicLook:
     """What the badge says; the order is what matters most to the person speaking."""
     if not has_device:
         return MicLook("NO DEVICE", RED, "No microphone is open: choose an input device.")
+    if reconnecting:
+        return MicLook("RECONNECTING", AMBER, "The connection to the room was lost and is "
+                                              "being restored: nobody hears you meanwhile.")
     if not in_room:
         return MicLook("NOT IN A ROOM", GREY, "The microphone is open; nothing is sent until "
                                               "you join a room.")
