@@ -30,6 +30,8 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
+from console.widgets.series import Series
+
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
     from console.engine.output import OutputStats
@@ -90,7 +92,7 @@ class QueuesPlot(QWidget):
         self.legend.hide()  # placed under the plot when that is built
         self._legend_items: tuple[tuple[str, str], ...] = ()
         self._range = SteppedRange()
-        self.series: dict[str, deque[tuple[float, float]]] = {}
+        self.series: dict[str, Series] = {}
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
         self._last_underrun_at: dict[str, float] = {}
@@ -164,9 +166,12 @@ class QueuesPlot(QWidget):
             labels.get(c.key, c.key): (c.queue_ms, c.underruns) for c in channels}
         if output is not None:
             points[OUTPUT_KEY] = (output.ring_ms, output.underruns)
+        capacity = int(WINDOW_S / SAMPLE_S) + 8
         for name, (depth, underruns) in points.items():
-            series = self.series.setdefault(name, deque())
-            series.append((now, depth))
+            series = self.series.get(name)
+            if series is None:
+                series = self.series[name] = Series(capacity)
+            series.append(now, depth)
             before = self._last_underruns.get(name, underruns)
             if underruns > before:
                 self.underrun_marks.append((now, depth))
@@ -175,8 +180,7 @@ class QueuesPlot(QWidget):
         cutoff = now - WINDOW_S
         for name in list(self.series):
             series = self.series[name]
-            while series and series[0][0] < cutoff:
-                series.popleft()
+            series.trim(cutoff)
             if not series:
                 del self.series[name]
                 self._last_underrun_at.pop(name, None)
@@ -200,8 +204,8 @@ class QueuesPlot(QWidget):
         return sorted(named), [n for n in names if n not in named]
 
     def _points(self, name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """A series as an (n, 2) array of (time, depth)."""
-        return np.array(self.series[name], dtype=np.float64).reshape(-1, 2)
+        """A series as an (n, 2) array of (time, depth) (a view: read it, do not keep it)."""
+        return self.series[name].points
 
     def _redraw(self, now: float) -> None:
         if self._plot is None:
@@ -238,7 +242,8 @@ class QueuesPlot(QWidget):
             label = f"others ({len(others)})" if name == OTHERS_KEY else name
             legend.append((label, curve.opts["pen"].color().name()))
             top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
-            curve.setData(points[:, 0] - now, points[:, 1], connect="finite",
+            # Copies: the curve keeps what it is given, and the series' arrays move on.
+            curve.setData(points[:, 0] - now, points[:, 1].copy(), connect="finite",
                           skipFiniteCheck=name != OTHERS_KEY)
         marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
