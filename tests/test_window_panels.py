@@ -11,6 +11,7 @@ a queue plot whose range jumps. The fakes (tests/fakes.py) stand beside the real
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from console.session.model import ConnState, SessionSnapshot
 from console.widgets import mnemonics
 from console.widgets.main_window import MainWindow
 from console.widgets.processing_panel import echo_text
-from console.widgets.queues import SteppedRange
+from console.widgets.queues import SAMPLE_S, SteppedRange
 from tests.fakes import FakeController, FakeEngine, channel, connected, failed, participant
 from tests.window_fixtures import MakeWindow
 
@@ -378,6 +379,22 @@ def test_the_queue_plot_range_steps_up_at_once_and_down_after_a_quiet_spell() ->
     assert steps.update(38.0, 10.5) == 100.0      # after 8 s quiet: one step down
     assert steps.update(38.0, 19.0) == 50.0
     assert steps.update(60.0, 19.5) == 100.0
+
+
+def test_the_queue_plots_legend_uses_the_names_the_strips_show(
+        make_window: MakeWindow) -> None:
+    engine = FakeEngine()
+    controller = FakeController()
+    window = make_window(engine, controller, show=True)
+    engine.channels = [channel("agent-7f3"), channel("u1"), channel("u2")]
+    controller.script(connected("demo", "me", participant("agent-7f3", name="Support agent"),
+                                participant("u1", name="Sam"), participant("u2", name="Sam")))
+    time.sleep(SAMPLE_S)  # the plot samples 5 times a second
+    window.poll()
+    assert window.participants.strips["agent-7f3"].name.text() == "Support agent"
+    # Two people called Sam are told apart by their identities.
+    assert set(window.queues.series) >= {"Support agent", "Sam (u1)", "Sam (u2)"}
+    assert not {"agent-7f3", "u1", "u2"} & set(window.queues.series)
 
 
 # -- layout remembered, appearance ------------------------------------------------------------

@@ -47,6 +47,7 @@ from console.widgets.mic_panel import MicrophonePanel
 from console.widgets.output_panel import OutputPanel
 from console.widgets.panel import Prefs
 from console.widgets.processing_panel import ProcessingPanel
+from console.widgets.queues import legend_names
 from console.widgets.status_panel import StatusPanel
 from console.widgets.window_fit import fit_to_screen, pack_splitters, unpack_splitters
 
@@ -372,7 +373,7 @@ class MainWindow(QMainWindow):
         channels = {c.key: c for c in self._engine.channel_stats()}
         output = self._engine.output_stats() if self._engine.output_device else None
         self.participants.update_from(snap.participants, channels)
-        labels = {key: p.identity for p in snap.participants for key in p.channel_keys}
+        labels = legend_names(snap.participants)
         self.queues.add_sample(list(channels.values()), output, labels)
         self.status.show_room(view, snap)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from console.widgets.series import Series
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
     from console.engine.output import OutputStats
+    from console.session.model import ParticipantView
 
 WINDOW_S = 30.0
 SAMPLE_S = 0.2
@@ -48,6 +49,14 @@ OTHERS_KEY = "others"
 MAX_NAMED = 8    # participants drawn as curves of their own
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f", "#ff7f0e")
+
+
+def legend_names(people: tuple[ParticipantView, ...]) -> dict[str, str]:
+    """Channel key -> the legend's name for it: the name its strip shows, with the
+    identity added where two participants share a name."""
+    counts = Counter(p.name for p in people)
+    return {key: p.name if counts[p.name] == 1 else f"{p.name} ({p.identity})"
+            for p in people for key in p.channel_keys}
 
 
 class SteppedRange:
