@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lkc-test-state-")
 
 # The fast window tests' fixtures (the window on the fakes), shared by their modules.
-pytest_plugins = ["tests.window_fixtures"]
+pytest_plugins = ["tests.window_fixtures", "tests.room_fixtures"]
 
 # What starts the sound card or a room. A test, or any fixture it uses, that refers to one
 # of these needs ``audio``: the marker is added at collection, so ``-m "not audio"`` (the

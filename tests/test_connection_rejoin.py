@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from console.engine.apm import ProcessingConfig
 from console.sandbox.server import SandboxThread
 from console.sandbox.voices import make_token
 from console.session import controller as controller_module
@@ -36,24 +35,6 @@ pytestmark = [pytest.mark.audio, pytest.mark.filterwarnings("ignore::UserWarning
 ROOM = "test"
 FAST = (0.5, 1.0, 1.5)  # rejoin backoff for tests: the real one is 1, 2, 4 ... 30 s
 SDK_GIVES_UP_S = 45.0   # the SDK's own reconnection gives up ~20 s into an outage here
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    with SandboxThread(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def engine(sound_card: object) -> Iterator[Any]:
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
-    eng.start()
-    try:
-        yield eng
-    finally:
-        eng.stop()
 
 
 @pytest.fixture

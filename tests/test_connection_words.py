@@ -39,12 +39,6 @@ def no_secrets_known() -> Iterator[None]:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    with SandboxThread(port=0) as server:
-        yield server
-
-
-@pytest.fixture
 def controller(sound_card: object) -> Iterator[RoomController]:
     from console.engine.audio_engine import AudioEngine
 

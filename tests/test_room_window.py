@@ -14,19 +14,6 @@ from console.gc_pauses import ROOM_SETTLE_S
 pytestmark = [pytest.mark.audio, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 
-@pytest.fixture
-def engine(sound_card):
-    from console.engine.apm import ProcessingConfig
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
-    eng.start()
-    try:
-        yield eng
-    finally:
-        eng.stop()
-
-
 def _room_window(engine, qtbot, tmp_path, monkeypatch, voices: int):
     """A window on fresh settings, output on lkc_speaker_a, its sandbox with ``voices``."""
     from console import settings

@@ -6,7 +6,6 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -62,24 +61,6 @@ class Bot:
             if self.room is not None:
                 await self.room.disconnect()
         self.sandbox.call(go())
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    with SandboxThread(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def engine(sound_card: object) -> Iterator[Any]:
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
-    eng.start()
-    try:
-        yield eng
-    finally:
-        eng.stop()
 
 
 def _join(sandbox: SandboxThread, session: RoomSession, identity: str = "me") -> None:
