@@ -15,7 +15,11 @@ APT_PACKAGES=(
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1  # Qt on X / Xvfb
   libxcb-render-util0 libxcb-shape0 libxkbcommon-x11-0
   gnome-keyring dbus-daemon                         # a private Secret Service for the tests
+  chromium                                          # the browser client of the sandbox tests
 )
+# npm fetches livekit-client for that browser's page. Debian's `nodejs npm` only where npm is
+# missing: a NodeSource nodejs (which brings its own npm) conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 install_system() {
   local missing=()
@@ -48,6 +52,21 @@ install_python() {
   fi
 }
 
+install_node() {
+  # livekit-client for the browser tests' page (tests/browser), from the lock file, into
+  # tests/browser/node_modules; again only when package.json or the lock file changed.
+  local dir="tests/browser"
+  local stamp="$dir/node_modules/.stamp-$(cat "$dir/package.json" "$dir/package-lock.json" \
+                                          | sha1sum | cut -c1-12)"
+  if [[ ! -f "$stamp" ]]; then
+    local log; log="$(mktemp)"
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+      tail -n 30 "$log" >&2; echo "dev.sh: npm ci in $dir failed (full log: $log)" >&2; exit 1
+    fi
+    rm -f "$log" "$dir"/node_modules/.stamp-*; touch "$stamp"
+  fi
+}
+
 cmd="${1:-run}"; shift || true
 case "$cmd" in
   run)
@@ -59,7 +78,7 @@ case "$cmd" in
     exec .venv/bin/python -m console "$@"
     ;;
   test)
-    install_system; install_python
+    install_system; install_python; install_node
     .venv/bin/ruff check console tests
     .venv/bin/mypy
     export QT_QPA_PLATFORM=offscreen

@@ -272,14 +272,16 @@ class FakeEngine:
 
 def participant(identity: str, *, name: str | None = None, muted: bool = False,
                 speaking: bool = False, loss: tuple[int, int] = (0, 0),
-                agent: bool = False, quality: str = "unknown") -> ParticipantView:
+                agent: bool = False, quality: str = "unknown",
+                packets_per_s: float = math.nan) -> ParticipantView:
     """A remote participant publishing one track, played on the channel named ``identity``.
 
     ``loss``: packets (received, lost) of that track, for the status bar's loss figure.
     """
     from console.session.model import TrackStats
 
-    stats = TrackStats(packets_received=loss[0], packets_lost=loss[1])
+    stats = TrackStats(packets_received=loss[0], packets_lost=loss[1],
+                       packets_per_s=packets_per_s)
     track = TrackView(sid=f"TR_{identity}", name="mic", muted=muted, channel_key=identity,
                       stats=stats)
     return ParticipantView(identity=identity, name=name or identity, sid=f"PA_{identity}",

@@ -33,11 +33,11 @@ def _monitor(*args: str, timeout: float = 90.0,
 
 @pytest.mark.audio
 def test_with_no_url_it_watches_the_local_sandbox() -> None:
-    done = _monitor("--virtual-devices", "--voices", "3", "--duration", "4", "--json",
+    done = _monitor("--virtual-devices", "--voices", "3", "--duration", "6", "--json",
                     "--no-aec", "--no-ns", "--no-agc", "--no-hpf")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert 3 <= len(lines) <= 5
+    assert 5 <= len(lines) <= 7
     last = lines[-1]
     assert last["state"] == "connected" and last["room"] == "demo"
     assert last["mic"]["published"] is True
@@ -46,6 +46,9 @@ def test_with_no_url_it_watches_the_local_sandbox() -> None:
     assert people["tone-440"]["rms_dbfs"] == pytest.approx(-20.0, abs=1.0)
     assert people["clipper"]["peak_dbfs"] > -0.5
     assert all(p["underruns"] >= 0 and p["queue_ms"] >= 0 for p in people.values())
+    # The stats (refreshed every 2 s): the sandbox's voices send a packet every 20 ms.
+    assert people["tone-440"]["packets_per_s"] == pytest.approx(50.0, abs=5.0)
+    assert 0.0 <= people["tone-440"]["concealed_percent"] <= 100.0
     assert "Traceback" not in done.stderr
 
 

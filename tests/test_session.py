@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import threading
 import time
@@ -426,3 +427,29 @@ def test_self_mute_and_push_to_talk_change_the_snapshot_on_the_media_loop(sandbo
     finally:
         session.leave()
         listener.stop()
+
+
+def test_the_packet_rate_shows_dtx_on_a_silent_sender(sandbox, engine) -> None:
+    """Through the sandbox (Opus negotiated with usedtx=1), a silent microphone sends a few
+    packets a second and a tone 50; the session's stats say so (refreshed every ~2 s)."""
+    bots = [Bot(sandbox, "talker", 440.0, -20.0).start(),
+            Bot(sandbox, "hushed", 440.0, -300.0).start()]  # all zeros, still published
+    session = RoomSession(engine, publish=False)
+
+    def rate(identity: str) -> float:
+        p = session.snapshot().participant(identity)
+        return p.tracks[0].stats.packets_per_s if p is not None and p.tracks else math.nan
+
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: not math.isnan(rate("talker"))
+                          and not math.isnan(rate("hushed")), 10.0)
+        time.sleep(2.5)  # a refresh over a whole interval of steady sending
+        assert rate("talker") > 40.0, rate("talker")
+        assert rate("hushed") < 10.0, rate("hushed")
+        talker = session.snapshot().participant("talker")
+        assert talker is not None and talker.tracks[0].stats.packets_received > 100
+    finally:
+        session.leave()
+        for bot in bots:
+            bot.stop()

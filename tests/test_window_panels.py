@@ -368,6 +368,13 @@ def test_connection_quality_is_drawn_as_bars(make_window: MakeWindow) -> None:
     strips = window.participants.strips
     assert strips["a"].quality.lit() == 3 and strips["b"].quality.lit() == 1
     assert "poor" in strips["b"].quality.toolTip()
+    # The track's own figures: a silent sender with DTX sends a few packets a second.
+    controller.script(connected("demo", "me", participant("a", quality="excellent"),
+                                participant("b", quality="poor", loss=(98, 2),
+                                            packets_per_s=4.6)))
+    window.poll()
+    tip = strips["b"].quality.toolTip()
+    assert "poor" in tip and "5 packets/s" in tip and "loss 2.0 %" in tip, tip
 
 
 def test_the_queue_plot_range_steps_up_at_once_and_down_after_a_quiet_spell() -> None:

@@ -35,7 +35,8 @@ class Grant:
 def verify(token: str, api_key: str, api_secret: str) -> Grant:
     """The grant in ``token``, or AuthError with the reason a user can act on."""
     if not token:
-        raise AuthError("no token: send it as 'Authorization: Bearer <token>'")
+        raise AuthError("no token: send it as 'Authorization: Bearer <token>' "
+                        "(or ?access_token=<token> from a browser)")
     try:
         with warnings.catch_warnings():
             # PyJWT warns about short HMAC keys; "secret" is the dev default on purpose.

@@ -33,6 +33,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from livekit.protocol import models
 from livekit.protocol import rtc as proto
 
+from console.sandbox import opus_sdp
 from console.sandbox.auth import Grant
 from console.sandbox.forward import Fanout, ForwardTrack
 from console.sandbox.room import Peer, Published, Room, new_sid
@@ -190,7 +191,10 @@ class ClientPeer:
                                                                      type="offer"))
         await self._flush_candidates(self.pub_pc)
         answer = await self.pub_pc.createAnswer()
-        await self.pub_pc.setLocalDescription(answer)
+        cids = opus_sdp.offered_track_ids(offer.sdp)
+        sdp = opus_sdp.rewrite(answer.sdp,
+                               lambda mid, _msid: self._published_features(mid, cids.get(mid)))
+        await self.pub_pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         self.send(proto.SignalResponse(answer=proto.SessionDescription(
             type="answer", sdp=self.pub_pc.localDescription.sdp, id=offer.id)))
 
@@ -218,6 +222,26 @@ class ClientPeer:
             with contextlib.suppress(Exception):
                 await pc.addIceCandidate(cand)
 
+    def _published_features(self, mid: str,
+                            cid: str | None) -> opus_sdp.OpusFeatures | None:
+        """What the track on the publisher's m-line ``mid`` asked for (by its cid while its
+        media has not arrived yet); ``None`` for a track never announced."""
+        for pub in self.published.values():
+            if pub.mid == mid:
+                return opus_sdp.OpusFeatures.of(pub.info)
+        pending = self._pending.get(cid) if cid is not None else None
+        return opus_sdp.OpusFeatures.of(pending.info) if pending is not None else None
+
+    def _subscribed_features(self, _mid: str, msid: str) -> opus_sdp.OpusFeatures | None:
+        """What the publisher of the track on a subscriber m-line asked for; the stream id
+        ``<participant sid>|<track sid>`` names it."""
+        stream = msid.split(" ", 1)[0]
+        sub = self.subscriptions.get(stream.rpartition("|")[2])
+        if sub is None:
+            return None
+        pub = sub.publisher.published.get(sub.track_sid)
+        return opus_sdp.OpusFeatures.of(pub.info) if pub is not None else None
+
     def _on_add_track(self, req: proto.AddTrackRequest) -> None:
         if not self.grant.can_publish:
             return
@@ -225,6 +249,7 @@ class ClientPeer:
             sid=new_sid("TR_"), type=req.type, name=req.name, muted=req.muted,
             source=req.source, mime_type="audio/opus", disable_dtx=req.disable_dtx,
             stereo=req.stereo, disable_red=req.disable_red, stream=req.stream,
+            audio_features=req.audio_features,
         )
         pub = Published(info=info, cid=req.cid)
         self._pending[req.cid] = pub
@@ -411,7 +436,9 @@ class ClientPeer:
             while not self.closed:
                 self._dirty = False
                 offer = await self.sub_pc.createOffer()
-                await self.sub_pc.setLocalDescription(offer)
+                sdp = opus_sdp.rewrite(offer.sdp, self._subscribed_features)
+                await self.sub_pc.setLocalDescription(RTCSessionDescription(sdp=sdp,
+                                                                            type="offer"))
                 self._answer = asyncio.get_running_loop().create_future()
                 self.send(proto.SignalResponse(offer=proto.SessionDescription(
                     type="offer", sdp=self.sub_pc.localDescription.sdp)))

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from livekit.protocol import models
 from livekit.protocol import rtc as proto
 
-from console.sandbox import fast_level
+from console.sandbox import cors, fast_level
 from console.sandbox.auth import DEV_KEY, DEV_SECRET, AuthError, Grant, verify
 from console.sandbox.forward import Impairment
 from console.sandbox.peer import ClientPeer
@@ -30,6 +30,9 @@ from console.sandbox.voices import voice_specs
 fast_level.install()
 log = logging.getLogger(__name__)
 SERVER_VERSION = "1.9.0"
+# The 404's text; the JS SDK treats a 404 whose text says "requested room does not exist"
+# as a refusal rather than a reason to fall back, so this must never say that.
+V1_NOT_SPOKEN = "single peer connection signalling (/rtc/v1) is not supported: use /rtc"
 DEFAULT_PORT = 7880
 T = TypeVar("T")
 
@@ -73,11 +76,12 @@ class SandboxServer:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        app = web.Application()
+        app = web.Application(middlewares=[cors.middleware])
         app.router.add_get("/rtc", self._rtc)
         app.router.add_get("/rtc/validate", self._validate)
+        app.router.add_get("/rtc/v1", self._rtc_v1)
+        app.router.add_get("/rtc/v1/validate", self._validate_v1)
         app.router.add_get("/", self._health)
-        # /rtc/v1 is left out on purpose: its 404 makes the SDK use /rtc.
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
@@ -121,8 +125,27 @@ class SandboxServer:
         try:
             self._authorize(request)
         except AuthError as exc:
+            return cors.any_origin(web.Response(status=401, text=str(exc)))
+        return cors.any_origin(web.Response(text="success"))
+
+    async def _rtc_v1(self, request: web.Request) -> web.Response:
+        """The single-connection signalling current SDKs try first. The sandbox does not
+        speak it: a refused token is answered at once (401 with the reason, as
+        livekit-server does), anything else with the 404 that makes every SDK fall back to
+        ``/rtc`` (the Python SDK on the 404 itself, the JS SDK once ``/rtc/v1/validate``
+        says 404: a browser never sees a websocket's HTTP status)."""
+        try:
+            self._authorize(request)
+        except AuthError as exc:
             return web.Response(status=401, text=str(exc))
-        return web.Response(text="success")
+        return web.Response(status=404, text=V1_NOT_SPOKEN)
+
+    async def _validate_v1(self, request: web.Request) -> web.Response:
+        try:
+            self._authorize(request)
+        except AuthError as exc:
+            return cors.any_origin(web.Response(status=401, text=str(exc)))
+        return cors.any_origin(web.Response(status=404, text=V1_NOT_SPOKEN))
 
     async def _rtc(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -34,6 +34,8 @@ class TrackStats:
     bitrate_kbps: float = math.nan
     packets_received: int = 0
     packets_lost: int = 0
+    packets_per_s: float = math.nan       # since the last refresh: ~50 talking, a few with DTX
+    fec_packets_received: int = 0         # as WebRTC counts them (0 where it does not)
     jitter_ms: float = math.nan
     concealed_percent: float = math.nan   # of samples played, since the last refresh
     jitter_buffer_ms: float = math.nan    # WebRTC's own jitter buffer (NetEq), recent mean

@@ -2,7 +2,8 @@
 
 Once a second it prints one line (JSON with ``--json``): the connection state, the
 microphone's peak and RMS, and for each participant their mute, speaking, level, queue
-depth and underruns. Peaks are the held peak the window's meters draw (instant rise, held
+depth, underruns, packet loss, packet rate (a few a second from a silent sender with DTX,
+50 without) and concealment. Peaks are the held peak the window's meters draw (instant rise, held
 1 s, then falling 20 dB in 1.7 s), not the last 10 ms frame's: a line samples the meter
 once a second, so a frame peak would miss a burst between two lines and read the floor
 (-100) in a pause while RMS, over 300 ms, still shows the level.
@@ -20,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from console.session.model import ConnState, SessionSnapshot
@@ -66,6 +68,12 @@ def _db(value: float) -> float:
     return round(max(value, FLOOR_DB), 1) if not math.isnan(value) else FLOOR_DB
 
 
+def _known(combine: Callable[[list[float]], float], values: list[float]) -> float | None:
+    """``combine`` of the values known (not NaN), rounded; None when none is."""
+    known = [v for v in values if not math.isnan(v)]
+    return round(combine(known), 1) if known else None
+
+
 def report(snap: SessionSnapshot, elapsed: float, mic: Any,
            channels: dict[str, ChannelStats], output: Any | None) -> dict[str, Any]:
     """One monitor line as a dict (what ``--json`` prints); ``peak_dbfs`` is the meters'
@@ -86,6 +94,10 @@ def report(snap: SessionSnapshot, elapsed: float, mic: Any,
             "underruns": sum(s.underruns for s in stats),
             "quality": p.quality,
             "loss_percent": round(max((t.loss_percent for t in track_stats), default=0.0), 2),
+            # Since the last stats refresh (~2 s); null before the second one.
+            "packets_per_s": _known(sum, [t.packets_per_s for t in track_stats]),
+            "concealed_percent": _known(max, [t.concealed_percent for t in track_stats]),
+            "fec_packets_received": sum(t.fec_packets_received for t in track_stats),
         })
     line: dict[str, Any] = {
         "t": round(elapsed, 1),

@@ -35,6 +35,7 @@ from console.session.model import (
     TrackView,
 )
 from console.session.participant_prefs import ParticipantPrefs
+from console.session.track_stats import StatsReader
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
@@ -77,7 +78,7 @@ class RoomSession:
         self._loud_at: dict[str, float] = {}       # identity -> last time it was loud
         self._quality: dict[str, str] = {}
         self._track_stats: dict[str, TrackStats] = {}
-        self._prev_bytes: dict[str, tuple[float, int, int, int, float, int]] = {}
+        self._stats_reader = StatsReader()
         self._stats_task: asyncio.Task[None] | None = None
         self._speaking_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -326,7 +327,7 @@ class RoomSession:
         self._loud_at.clear()
         self._quality.clear()
         self._track_stats.clear()
-        self._prev_bytes.clear()
+        self._stats_reader.clear()
         self._publish_views()
         self._set(rtt_ms=math.nan)  # no round trip outside a room
         if room is not None and self._snap.state is not ConnState.FAILED:
@@ -525,48 +526,13 @@ class RoomSession:
                             stats = await track.get_stats()
                         except Exception:
                             continue
-                    parsed = self._parse(pub.sid, stats)
+                    parsed = self._stats_reader.read(pub.sid, stats)
                     self._track_stats[pub.sid] = parsed
                     if not math.isnan(parsed.rtt_ms):
                         rtt = parsed.rtt_ms
                 self._upsert(participant)
             self._set(rtt_ms=rtt)
             self._publish_views()
-
-    def _parse(self, sid: str, stats: list[Any]) -> TrackStats:
-        received = lost = 0
-        nbytes = samples = concealed = emitted = 0
-        jb_delay = 0.0
-        jitter = rtt = math.nan
-        for s in stats:
-            kind = s.WhichOneof("stats")
-            if kind == "inbound_rtp":
-                r = s.inbound_rtp
-                received = int(r.received.packets_received)
-                lost = max(0, int(r.received.packets_lost))
-                jitter = float(r.received.jitter) * 1000.0
-                nbytes = int(r.inbound.bytes_received)
-                samples = int(r.inbound.total_samples_received)
-                concealed = int(r.inbound.concealed_samples)
-                jb_delay = float(r.inbound.jitter_buffer_delay)
-                emitted = int(r.inbound.jitter_buffer_emitted_count)
-            elif kind == "candidate_pair":
-                pair = s.candidate_pair.candidate_pair
-                if pair.current_round_trip_time > 0:
-                    rtt = float(pair.current_round_trip_time) * 1000.0
-        now = time.monotonic()
-        prev = self._prev_bytes.get(sid)
-        self._prev_bytes[sid] = (now, nbytes, samples, concealed, jb_delay, emitted)
-        bitrate = conceal_pct = jb_ms = math.nan
-        if prev is not None and now > prev[0]:
-            bitrate = (nbytes - prev[1]) * 8 / (now - prev[0]) / 1000.0
-            if samples > prev[2]:
-                conceal_pct = 100.0 * (concealed - prev[3]) / (samples - prev[2])
-            if emitted > prev[5]:
-                jb_ms = 1000.0 * (jb_delay - prev[4]) / (emitted - prev[5])
-        return TrackStats(bitrate_kbps=bitrate, packets_received=received, packets_lost=lost,
-                          jitter_ms=jitter, concealed_percent=conceal_pct,
-                          jitter_buffer_ms=jb_ms, rtt_ms=rtt)
 
 
 __all__ = ["JoinError", "RoomSession", "channel_key"]

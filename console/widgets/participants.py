@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
 
 from console.engine.meter import SILENT, MeterSnapshot
 from console.widgets.level_meter import LevelMeterWidget
-from console.widgets.quality_bars import QualityBars
+from console.widgets.quality_bars import QualityBars, stats_text
 from console.widgets.texts import error_color
 
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
-    from console.session.model import ParticipantView
+    from console.session.model import ParticipantView, TrackStats
 
 VOLUME_MIN_DB = -40   # the slider's bottom end is "off"
 NAME_WIDTH = 130
@@ -133,6 +133,8 @@ class ParticipantStrip(QFrame):
         self.compact: bool | None = None
         self.set_compact(False)
         self._shown: tuple[object, ...] = ()
+        self._stats: TrackStats | None = None
+        self._figures = ""
         self._recolor()
 
     def set_compact(self, compact: bool) -> None:
@@ -186,7 +188,12 @@ class ParticipantStrip(QFrame):
         self.mute_here.blockSignals(False)
 
     def update_from(self, view: ParticipantView, meter: MeterSnapshot) -> None:
-        shown = (view.name, view.is_agent, view.speaking, view.muted, view.quality)
+        stats = view.tracks[0].stats if view.tracks else None
+        if stats is not self._stats:  # a new object every 2 s: said again only then
+            self._stats = stats
+            self._figures = stats_text(stats) if stats is not None else ""
+        figures = self._figures
+        shown = (view.name, view.is_agent, view.speaking, view.muted, view.quality, figures)
         if shown != self._shown:
             self._shown = shown
             self.name.setText(self.name.fontMetrics().elidedText(
@@ -195,7 +202,7 @@ class ParticipantStrip(QFrame):
             self.badge.setVisible(view.is_agent)
             self.their_mute.setVisible(view.muted)
             self.speaking.set_on(view.speaking)
-            self.quality.set_quality(view.quality)
+            self.quality.set_quality(view.quality, figures)
         self.meter.set_snapshot(meter)
 
 

@@ -2,14 +2,21 @@
 
 Three black dots with a tooltip said nothing at a glance; bars that are full and green,
 two amber, one red or none say it without reading. "unknown" (not yet reported) draws the
-three outlines only.
+three outlines only. The tooltip adds the track's own figures (packets/s, loss,
+concealment, jitter), refreshed with the stats every 2 s.
 """
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+if TYPE_CHECKING:
+    from console.session.model import TrackStats
 
 LEVELS: dict[str, tuple[int, str]] = {
     "excellent": (3, "#2e9e4a"),
@@ -19,18 +26,38 @@ LEVELS: dict[str, tuple[int, str]] = {
 }
 
 
+def stats_text(stats: TrackStats) -> str:
+    """The figures behind the bars, as the tooltip says them (only those known yet)."""
+    parts: list[str] = []
+    if not math.isnan(stats.packets_per_s):
+        parts.append(f"{stats.packets_per_s:.0f} packets/s")
+    parts.append(f"loss {stats.loss_percent:.1f} %")
+    if not math.isnan(stats.concealed_percent):
+        parts.append(f"concealed {stats.concealed_percent:.1f} %")
+    if not math.isnan(stats.jitter_ms):
+        parts.append(f"jitter {stats.jitter_ms:.0f} ms")
+    if stats.fec_packets_received:
+        parts.append(f"FEC packets {stats.fec_packets_received}")
+    return " · ".join(parts)
+
+
 class QualityBars(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.quality = "unknown"
+        self.figures = ""
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self._describe()
 
-    def set_quality(self, quality: str) -> None:
-        if quality != self.quality:
-            self.quality = quality
+    def set_quality(self, quality: str, figures: str = "") -> None:
+        """The server's quality word, and the track's own figures for the tooltip (a
+        silent sender with DTX shows a few packets a second, not 50)."""
+        if (quality, figures) != (self.quality, self.figures):
+            repaint = quality != self.quality
+            self.quality, self.figures = quality, figures
             self._describe()
-            self.update()
+            if repaint:
+                self.update()
 
     def lit(self) -> int:
         return LEVELS.get(self.quality, (0, ""))[0]
@@ -40,7 +67,8 @@ class QualityBars(QWidget):
         return QSize(h + 4, h)
 
     def _describe(self) -> None:
-        self.setToolTip(f"Connection quality: {self.quality}")
+        tip = f"Connection quality: {self.quality}"
+        self.setToolTip(f"{tip}\n{self.figures}" if self.figures else tip)
         self.setAccessibleName(f"Connection quality {self.quality}")
 
     def paintEvent(self, event: QPaintEvent) -> None:
