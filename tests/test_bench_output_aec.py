@@ -62,11 +62,12 @@ def test_output_benchmark_finds_the_clicks_in_both_systems() -> None:
     assert ref["block_callbacks"] == pytest.approx(10 * seconds, rel=0.25), ref
     assert 50.0 <= ref["block_interval_ms_p50"] <= 150.0, ref
     # This VM freezes whole processes for 15-40 ms every few seconds (an idle process sees
-    # it too): at most one underrun per channel per such stall, and one more for a freeze
-    # just under the probe's 15 ms (a CI run saw 1 with none counted). A path that does not
-    # keep up runs dry every few blocks: dozens in 6 s.
+    # it too): at most one underrun per channel per such stall. Shorter scheduling delays
+    # when other jobs share the 2 cores cost a few more (runs saw 1 and 4 with no freeze
+    # counted), so the bound is two a second on top; a path that does not keep up runs dry
+    # every few blocks, hundreds in 6 s. The quiet-machine figures: docs/BENCHMARKS.md.
     stalls = result["stalls_ge_15ms"]
-    assert result["underruns"] <= stalls * (3 + 1) + 1, (result["underruns"], stalls)
+    assert result["underruns"] <= stalls * (3 + 1) + 2 * seconds, (result["underruns"], stalls)
     assert result["underruns"] == result["output_underruns"] + result["channel_underruns"]
     # The engine blames on a freeze only underruns that followed a gap in the device's
     # callbacks: never more than it counted, and none without such a gap.
