@@ -130,6 +130,9 @@ def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:
     return field(default=default, metadata={"key": key, "parse": parse})
 
 
+BOTTOM_TABS = ("queues", "transcript")  # what the lower right of the window shows
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every remembered option, with its key and default (the one place they are declared)."""
@@ -145,6 +148,7 @@ class Settings:
     output_device: str | None = _option("audio/output_device", None, _to_device)
     server_url: str = _option("room/url", "", _to_text)
     identity: str = _option("room/identity", "", _to_text)
+    agent_name: str = _option("room/agent", "", _to_text)  # the agent to dispatch, if any
     recent_rooms: tuple[str, ...] = _option("room/recent", (), _to_rooms)
     volumes: dict[str, float] = field(default_factory=dict,
                                       metadata={"key": "participants/volume_db",
@@ -154,6 +158,7 @@ class Settings:
     api_key: str = _option("room/api_key", "", _to_text)  # a key names; only its secret signs
     theme: str = _option("window/theme", "system", _to_choice(*THEMES))
     splitters: bytes = _option("window/splitters", b"", _to_bytes)
+    bottom_tab: str = _option("window/bottom_tab", "queues", _to_choice(*BOTTOM_TABS))
 
     def processing(self) -> dict[str, bool]:
         """The four processing toggles, by ProcessingConfig field name."""

@@ -34,6 +34,7 @@ from console.session.connection_view import ConnectionView, connection_view
 from console.session.explain import Explanation
 from console.session.model import ConnState, ParticipantView, SessionSnapshot, TrackView
 from console.session.participant_prefs import ParticipantPrefs
+from console.session.transcript import Transcript, TranscriptSnapshot
 
 if TYPE_CHECKING:
     from console.session.join import JoinSpec
@@ -273,7 +274,8 @@ class FakeEngine:
 def participant(identity: str, *, name: str | None = None, muted: bool = False,
                 speaking: bool = False, loss: tuple[int, int] = (0, 0),
                 agent: bool = False, quality: str = "unknown",
-                packets_per_s: float = math.nan) -> ParticipantView:
+                packets_per_s: float = math.nan, agent_state: str | None = None,
+                state_since: float = math.nan) -> ParticipantView:
     """A remote participant publishing one track, played on the channel named ``identity``.
 
     ``loss``: packets (received, lost) of that track, for the status bar's loss figure.
@@ -286,7 +288,8 @@ def participant(identity: str, *, name: str | None = None, muted: bool = False,
                       stats=stats)
     return ParticipantView(identity=identity, name=name or identity, sid=f"PA_{identity}",
                            tracks=(track,), speaking=speaking, is_agent=agent,
-                           quality=quality)
+                           quality=quality, agent_state=agent_state,
+                           agent_state_since=state_since)
 
 
 class FakeSession:
@@ -294,6 +297,12 @@ class FakeSession:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[object, ...]]] = []
+        # The session's real transcript model (pure Python): a test writes to it as the
+        # session does when text streams arrive.
+        self.transcript_model = Transcript()
+
+    def transcript(self) -> TranscriptSnapshot:
+        return self.transcript_model.snapshot()
 
     def set_self_muted(self, muted: bool) -> None:
         self.calls.append(("set_self_muted", (muted,)))

@@ -40,6 +40,9 @@ def test_with_no_url_it_watches_the_local_sandbox() -> None:
     assert 5 <= len(lines) <= 7
     last = lines[-1]
     assert last["state"] == "connected" and last["room"] == "demo"
+    walls = [line["wall"] for line in lines]
+    assert walls == sorted(walls) and abs(walls[-1] - time.time()) < 30
+    assert all(line["agent_events"] == [] and line["transcript"] == [] for line in lines)
     assert last["mic"]["published"] is True
     people = {p["identity"]: p for p in last["participants"]}
     assert set(people) == {"tone-440", "speech-loud", "clipper"}
@@ -49,6 +52,7 @@ def test_with_no_url_it_watches_the_local_sandbox() -> None:
     # The stats (refreshed every 2 s): the sandbox's voices send a packet every 20 ms.
     assert people["tone-440"]["packets_per_s"] == pytest.approx(50.0, abs=5.0)
     assert 0.0 <= people["tone-440"]["concealed_percent"] <= 100.0
+    assert all(p["agent_state"] is None for p in people.values())  # no agent among them
     assert "Traceback" not in done.stderr
 
 

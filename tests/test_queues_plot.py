@@ -69,9 +69,14 @@ def test_the_plot_is_built_when_shown_and_follows_a_dark_palette(qtbot) -> None:
     assert plot._plot.getAxis("left").textPen().color() == QColor(230, 230, 230)
     plot.add_sample([channel("bob/TR_2", 31.0, 0)], output(29.0), labels, now=t + 2)
     assert "#e6e6e6" in plot.legend.text() and "output ring" in plot.legend.text()
-    # The legend is under the data, not over it (it covered the newest samples).
-    qtbot.waitUntil(lambda: plot.legend.geometry().top() > 0, timeout=2000)
-    assert plot.legend.geometry().top() >= plot._plot.geometry().bottom()
+    # The legend is under the data, not over it (it covered the newest samples), and the
+    # agents' lane between them, under the time axis (once the layout has placed them).
+    def placed() -> bool:
+        plot_bottom = plot._plot.geometry().bottom()
+        lane = plot.lane.geometry()
+        return 0 < plot_bottom < lane.top() and lane.bottom() < plot.legend.geometry().top()
+
+    qtbot.waitUntil(placed, timeout=2000)
 
 
 

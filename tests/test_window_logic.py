@@ -441,3 +441,21 @@ def test_muting_a_participant_here_and_their_volume_reach_their_one_owner(
     strip.volume.setValue(0)  # back to unity: forgotten
     strip.mute_here.click()
     assert remembered(ini).volumes == {} and remembered(ini).muted_here == ()
+
+
+def test_the_agent_to_dispatch_is_joined_with_and_remembered(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        ini: Path) -> None:
+    window = make_window(engine, controller)
+    panel = window.join_panel
+    panel.agent.setText("  support-bot ")
+    panel.identity.setText("me")
+    panel.join_button.click()
+    assert controller.joins[-1].agent == "support-bot"
+    assert not panel.agent.isEnabled()  # locked while joining, like the other fields
+    assert remembered(ini).agent_name == "support-bot"
+    window.close()
+    again = make_window(engine, FakeController())
+    assert again.join_panel.agent.text() == "support-bot"
+    again.join_panel.agent.clear()
+    assert again.join_panel.spec().agent is None

@@ -377,6 +377,35 @@ def test_connection_quality_is_drawn_as_bars(make_window: MakeWindow) -> None:
     assert "poor" in tip and "5 packets/s" in tip and "loss 2.0 %" in tip, tip
 
 
+def test_an_agents_strip_says_its_state_and_how_long_it_has_held_it(
+        make_window: MakeWindow) -> None:
+    controller = FakeController()
+    window = make_window(FakeEngine(), controller)
+    since = time.monotonic() - 1.5
+    controller.script(connected("demo", "me", participant("bot", agent=True),
+                                participant("sam")))
+    window.poll()
+    badge = window.participants.strips["bot"].badge
+    assert badge.text() == "agent"  # an agent that publishes no state
+    assert window.participants.strips["sam"].badge.isHidden()
+    controller.script(connected("demo", "me", participant("bot", agent=True,
+                                                          agent_state="thinking",
+                                                          state_since=since)))
+    window.poll()
+    state, held, unit = badge.text().split()
+    assert (state, unit) == ("thinking", "s") and 1.5 <= float(held) < 3.0, badge.text()
+    assert "thinking" in badge.toolTip()
+    colour = badge.styleSheet()
+    controller.script(connected("demo", "me", participant("bot", agent=True,
+                                                          agent_state="speaking",
+                                                          state_since=time.monotonic())))
+    window.poll()
+    assert badge.text().startswith("speaking 0.") and badge.styleSheet() != colour
+    # The widest state and time fit the strip's tag slot: the meters stay aligned.
+    badge.show_state("initializing", 59.9)
+    assert badge.sizeHint().width() <= badge.parentWidget().width()
+
+
 def test_the_queue_plot_range_steps_up_at_once_and_down_after_a_quiet_spell() -> None:
     steps = SteppedRange()
     assert steps.update(35.0, 0.0) == 50.0
@@ -474,3 +503,27 @@ def test_new_device_lists_from_the_engine_are_shown_without_reopening(
     window.poll()
     assert "fake_usb_mic" in window.mic.picker.names()
     assert engine.refreshes == refreshes  # listed, not re-scanned (that reopens streams)
+
+
+def test_the_transcript_tab_shows_the_rooms_words_and_is_remembered(
+        make_window: MakeWindow, ini: Path) -> None:
+    from console.session.transcript import Speaker
+
+    controller = FakeController()
+    window = make_window(FakeEngine(), controller, show=True)
+    assert window.bottom.currentWidget() is window.queues  # the default
+    model = controller.session.transcript_model
+    token = model.open("SG_1", Speaker("console-me", local=True))
+    model.write(token, "is anyone there", 1.0)
+    window.poll()
+    assert window.transcript.text.toPlainText() == ""  # hidden: not redrawn
+    window.actions_by_name["show_transcript"].trigger()
+    assert window.bottom.currentWidget() is window.transcript
+    window.poll()
+    assert window.transcript.text.toPlainText() == "you: is anyone there …"
+    assert settings.load(settings.open_store(ini)).bottom_tab == "transcript"
+    window.close()
+    again = make_window(FakeEngine(), FakeController(), show=True)
+    assert again.bottom.currentWidget() is again.transcript
+    again.actions_by_name["show_queues"].trigger()
+    assert again.bottom.currentWidget() is again.queues

@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -302,6 +303,17 @@ class AudioEngine:
                 raise
             if keeper is not None:
                 keeper.chose(spec, dev)
+            return dev
+
+    def set_input_file(self, path: Path, *, loop: bool = False) -> devices.AudioDevice:
+        """A recording in place of the microphone, played in real time through the same
+        processing, meters and AudioSource (``monitor --input-file``); when it ends it
+        starts again (``loop``) or the microphone is silent. Raises DeviceError."""
+        chain = self.chain
+        with self._devices_lock:
+            dev = chain.open_file(path, loop=loop)
+            if self._keeper is not None:
+                self._keeper.chose(dev.name, dev)
             return dev
 
     # -- processing ---------------------------------------------------------------------------

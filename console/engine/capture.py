@@ -24,13 +24,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
-from console.engine import devices
+from console.engine import devices, file_input
 from console.engine.apm import ProcessingConfig, SwitchableApm
 from console.engine.device_stream import DeviceStream
 from console.engine.echo_metrics import EchoMetrics
@@ -199,14 +200,29 @@ class CaptureChain:
             self._capture_clock.reset()  # another stream: another sample clock
             return dev
 
+    def open_file(self, path: Path, *, loop: bool = False) -> devices.AudioDevice:
+        """A recording in place of the microphone (``file_input.py``), through the same
+        callback, processing and AudioSource; raises DeviceError if it cannot be read."""
+        samples = file_input.read_audio(path)
+        dev = file_input.file_device(path)
+        with self._stream.lock:
+            self._stream.open(dev, lambda gen, _finished: file_input.FileInputStream(
+                samples, self._make_callback(gen), loop=loop, blocksize=self._block))
+            self._capture_clock.reset()
+        return dev
+
     def refresh_devices(self) -> None:
         """Re-read PortAudio's device list, reopening the current input around it.
 
         Re-initialising PortAudio invalidates every open stream, so the input is closed
         first and reopened (by name) afterwards: a gap of a few milliseconds, no lost track.
+        A recording in place of the microphone is no PortAudio stream: it plays on.
         """
         with self._stream.lock:
             current = self._stream.device
+            if current is not None and current.hostapi == file_input.HOSTAPI:
+                devices.refresh()
+                return
             self._stream.close()
             devices.refresh()
             if current is not None:

@@ -1,4 +1,5 @@
-"""Join tokens, checked the way a LiveKit server checks them, with a readable reason."""
+"""Tokens, checked the way a LiveKit server checks them, with a readable reason: join tokens
+(with the agents their room configuration dispatches) and the server API's admin tokens."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import warnings
 from dataclasses import dataclass, field
 
 import jwt
+from google.protobuf import json_format
 from livekit import api
+from livekit.api.access_token import Claims
+from livekit.protocol import agent_dispatch
 
 from console.sandbox.options import DEV_KEY, DEV_SECRET
 
-__all__ = ["DEV_KEY", "DEV_SECRET", "AuthError", "Grant", "verify"]
+__all__ = ["DEV_KEY", "DEV_SECRET", "AuthError", "Grant", "verify", "verify_room_admin"]
 
 
 class AuthError(Exception):
@@ -30,10 +34,11 @@ class Grant:
     can_publish: bool = True
     can_subscribe: bool = True
     can_publish_data: bool = True
+    # Agents the token's room configuration dispatches when its join creates the room.
+    agents: tuple[agent_dispatch.RoomAgentDispatch, ...] = ()
 
 
-def verify(token: str, api_key: str, api_secret: str) -> Grant:
-    """The grant in ``token``, or AuthError with the reason a user can act on."""
+def _claims(token: str, api_key: str, api_secret: str) -> Claims:
     if not token:
         raise AuthError("no token: send it as 'Authorization: Bearer <token>' "
                         "(or ?access_token=<token> from a browser)")
@@ -52,6 +57,14 @@ def verify(token: str, api_key: str, api_secret: str) -> Grant:
         raise AuthError(f"token has no {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid token: {exc}") from None
+    except json_format.ParseError as exc:
+        raise AuthError(f"token's roomConfig is not a room configuration: {exc}") from None
+    return claims
+
+
+def verify(token: str, api_key: str, api_secret: str) -> Grant:
+    """The join grant in ``token``, or AuthError with the reason a user can act on."""
+    claims = _claims(token, api_key, api_secret)
     video = claims.video or api.VideoGrants()
     if not video.room_join:
         raise AuthError("token does not grant roomJoin")
@@ -66,4 +79,14 @@ def verify(token: str, api_key: str, api_secret: str) -> Grant:
         can_publish=video.can_publish is not False,
         can_subscribe=video.can_subscribe is not False,
         can_publish_data=video.can_publish_data is not False,
+        agents=tuple(claims.room_config.agents) if claims.room_config is not None else (),
     )
+
+
+def verify_room_admin(token: str, api_key: str, api_secret: str, room: str) -> None:
+    """AuthError unless ``token`` may administer ``room`` (roomAdmin for that very room, as
+    livekit-server requires of the room and agent-dispatch APIs)."""
+    claims = _claims(token, api_key, api_secret)
+    video = claims.video or api.VideoGrants()
+    if not video.room_admin or video.room != room:
+        raise AuthError("permissions denied")

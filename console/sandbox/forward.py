@@ -22,6 +22,7 @@ import fractions
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,7 @@ class Fanout:
         self.track_sid = track_sid
         self.impairment = Impairment()
         self._sinks: set[ForwardTrack] = set()
+        self._listeners: list[Callable[[bytes], None]] = []
         self._delayed: deque[tuple[float, Encoded]] = deque()
         self._power = 0.0          # sum of the packets' mean-square levels (full scale 1.0)
         self._count = 0
@@ -124,6 +126,16 @@ class Fanout:
     def unsubscribe(self, sink: ForwardTrack) -> None:
         self._sinks.discard(sink)
         sink.offer(None)
+
+    def listen(self, listener: Callable[[bytes], None]) -> None:
+        """Also hand every forwarded packet's Opus payload to ``listener`` (the sandbox's
+        agent hears a track this way: what a subscriber gets, with no peer connection)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[bytes], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def take_level(self) -> float:
         """RMS level (linear, full scale 1.0) since the last call."""
@@ -172,6 +184,10 @@ class Fanout:
     def _send(self, packet: Encoded) -> None:
         for sink in self._sinks:
             sink.offer(packet)
+        if self._listeners:
+            payload = bytes(packet)
+            for listener in list(self._listeners):
+                listener(payload)
 
     async def stop(self) -> None:
         hooked, self._hooked = self._hooked, False
@@ -182,3 +198,4 @@ class Fanout:
         for sink in list(self._sinks):
             sink.offer(None)
         self._sinks.clear()
+        self._listeners.clear()

@@ -15,6 +15,7 @@ import threading
 import time
 
 from console import parent_death
+from console.sandbox.agent import AgentOptions
 from console.sandbox.options import DEV_KEY, DEV_SECRET
 from console.sandbox.server import SandboxServer
 from console.sandbox.voices import DemoVoices
@@ -57,18 +58,24 @@ def start_real(host: str, port: int) -> subprocess.Popen[bytes]:
 
 async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
                 api_secret: str, real: bool, duration: float | None = None,
-                sdk_voices: bool = False) -> bool:
+                sdk_voices: bool = False, agents: tuple[str, ...] = (),
+                think_ms: float = 600.0) -> bool:
     """Run until SIGINT/SIGTERM (or ``duration`` seconds); False if stopped while joining.
 
     The voices are played by the server itself unless ``sdk_voices`` or ``real`` (a real
-    livekit-server has no such thing): then they join as SDK clients."""
+    livekit-server has no such thing): then they join as SDK clients. ``agents``: names
+    the scripted agent answers dispatches to."""
     proc: subprocess.Popen[bytes] | None = None
     server: SandboxServer | None = None
+    if real and agents:
+        raise SandboxStartError("--agent runs in the sandbox's own server, not with --real")
     if real:
         proc = await asyncio.to_thread(start_real, host, port)
         url, api_key, api_secret = f"ws://{host}:{port}", DEV_KEY, DEV_SECRET
     else:
-        server = SandboxServer(host=host, port=port, api_key=api_key, api_secret=api_secret)
+        server = SandboxServer(host=host, port=port, api_key=api_key, api_secret=api_secret,
+                               agents=agents,
+                               agent_options=AgentOptions(think_s=think_ms / 1000.0))
         try:
             await server.start()
         except OSError as exc:
@@ -76,6 +83,8 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
         url = server.url
     sdk_voices = sdk_voices or real
     demo = DemoVoices(voices if sdk_voices else 0)
+    if server is not None:
+        server.dispatcher.house.update(v.spec.identity for v in demo.voices)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -114,9 +123,10 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
             return False
         joining.result()
         shown = api_secret if api_secret == DEV_SECRET else "(as given)"
+        dispatchable = f"; agents on dispatch: {', '.join(agents)}" if agents else ""
         print(f"sandbox {'(livekit-server) ' if real else ''}on {url}  "
-              f"API key {api_key}, secret {shown}; room {room!r} with {voices} demo voices. "
-              "Ctrl+C stops it.", flush=True)
+              f"API key {api_key}, secret {shown}; room {room!r} with {voices} demo voices"
+              f"{dispatchable}. Ctrl+C stops it.", flush=True)
         if duration is None:
             await stop.wait()
         else:
@@ -139,15 +149,16 @@ async def serve(*, host: str, port: int, voices: int, room: str, api_key: str,
 def run(args: argparse.Namespace) -> int:
     """The ``sandbox`` command; 2 with a one-line error when it cannot start."""
     parent_death.arm_from_env()  # started by the console: end with it
-    if args.voices < 0 or not 0 <= args.port <= 65535:
-        print("livekit-console sandbox: --voices must be >= 0 and --port 0..65535",
-              file=sys.stderr)
+    if args.voices < 0 or not 0 <= args.port <= 65535 or args.agent_think_ms < 0:
+        print("livekit-console sandbox: --voices and --agent-think-ms must be >= 0 and "
+              "--port 0..65535", file=sys.stderr)
         return 2
     try:
         joined = asyncio.run(serve(host=args.host, port=args.port, voices=args.voices,
                                    room=args.room, api_key=args.api_key,
                                    api_secret=args.api_secret, real=args.real,
-                                   duration=args.duration, sdk_voices=args.sdk_voices))
+                                   duration=args.duration, sdk_voices=args.sdk_voices,
+                                   agents=tuple(args.agent), think_ms=args.agent_think_ms))
     except SandboxStartError as exc:
         print(f"livekit-console sandbox: {exc}", file=sys.stderr)
         return 2

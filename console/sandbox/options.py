@@ -19,6 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sdk-voices", action="store_true",
                         help="voices join as livekit SDK clients (about 4 %% of a core each) "
                              "instead of being played by the server; always so with --real")
+    parser.add_argument("--agent", action="append", default=[], metavar="NAME",
+                        help="run the scripted voice agent as NAME, joining a room only when "
+                             "dispatched there (the joining token's room configuration, or "
+                             "the AgentDispatchService API); repeatable. Without it the "
+                             "demo room's voice agent (7th voice) is the scripted agent")
+    parser.add_argument("--agent-think-ms", type=float, default=600.0, metavar="MS",
+                        help="the agent's think time between the end of the user's speech "
+                             "(its 500 ms endpointing) and its reply (default 600)")
     parser.add_argument("--real", action="store_true",
                         help="start livekit-server --dev from PATH instead")
     parser.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)

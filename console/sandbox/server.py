@@ -12,15 +12,18 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
-from livekit.protocol import models
+from livekit.protocol import agent_dispatch, models
 from livekit.protocol import rtc as proto
 
-from console.sandbox import cors, fast_level
+from console.sandbox import cors, fast_level, twirp
+from console.sandbox.agent import AgentOptions, ScriptedAgent
+from console.sandbox.agent_turns import AgentTurn
 from console.sandbox.auth import DEV_KEY, DEV_SECRET, AuthError, Grant, verify
+from console.sandbox.dispatch import AgentDispatcher
 from console.sandbox.forward import Impairment
 from console.sandbox.peer import ClientPeer
 from console.sandbox.room import Peer, Room
@@ -34,6 +37,7 @@ SERVER_VERSION = "1.9.0"
 # as a refusal rather than a reason to fall back, so this must never say that.
 V1_NOT_SPOKEN = "single peer connection signalling (/rtc/v1) is not supported: use /rtc"
 DEFAULT_PORT = 7880
+AGENT_TURNS_PATH = "/sandbox/agent_turns"
 T = TypeVar("T")
 
 
@@ -49,10 +53,14 @@ def _bearer(request: web.Request) -> str:
 
 
 class SandboxServer:
-    """A LiveKit-compatible server for one machine (binds 127.0.0.1 by default)."""
+    """A LiveKit-compatible server for one machine (binds 127.0.0.1 by default).
+
+    ``agents``: names of agents that join a room when dispatched there (the scripted agent,
+    with ``agent_options``); without any, the demo voices' agent is the scripted agent."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 api_key: str = DEV_KEY, api_secret: str = DEV_SECRET) -> None:
+                 api_key: str = DEV_KEY, api_secret: str = DEV_SECRET,
+                 agents: Iterable[str] = (), agent_options: AgentOptions | None = None) -> None:
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -63,6 +71,11 @@ class SandboxServer:
         self._sockets: set[web.WebSocketResponse] = set()
         self.joins = 0
         self.choir = Choir()
+        self.dispatcher = AgentDispatcher(agent_options)
+        for name in agents:
+            self.dispatcher.register(name)
+        self._dispatch_api = twirp.DispatchService(self.dispatcher, self.room, self.rooms,
+                                                   twirp.authorizer(api_key, api_secret))
 
     @property
     def url(self) -> str:
@@ -82,6 +95,8 @@ class SandboxServer:
         app.router.add_get("/rtc/v1", self._rtc_v1)
         app.router.add_get("/rtc/v1/validate", self._validate_v1)
         app.router.add_get("/", self._health)
+        app.router.add_post(twirp.PREFIX + "{method}", self._dispatch_api.handle)
+        app.router.add_get(AGENT_TURNS_PATH, self._agent_turns)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
@@ -101,6 +116,7 @@ class SandboxServer:
         """Close every participant (telling them, if ``graceful``) and stop listening."""
         runner, self._runner = self._runner, None
         await self.choir.stop()
+        await self.dispatcher.stop()
         for room in list(self.rooms.values()):
             for peer in list(room.peers.values()):
                 await peer.close(notify_client=graceful,
@@ -120,6 +136,12 @@ class SandboxServer:
 
     def _authorize(self, request: web.Request) -> Grant:
         return verify(_bearer(request), self.api_key, self.api_secret)
+
+    async def _agent_turns(self, request: web.Request) -> web.Response:
+        """The agents' ground truth for another process (a benchmark, a test): JSON, one
+        object per turn (``AgentTurn.as_json``), of ``?room=`` or of every room."""
+        turns = self.agent_turns(request.query.get("room") or None)
+        return web.json_response([t.as_json() for t in turns])
 
     async def _validate(self, request: web.Request) -> web.Response:
         try:
@@ -173,6 +195,7 @@ class SandboxServer:
                        transport: asyncio.BaseTransport | None,
                        auto_subscribe: bool = True) -> None:
         room = self.room(grant.room)
+        fresh = self.dispatcher.is_fresh(room)  # this join "creates" the room
         peer = ClientPeer(room, grant, ws, protocol, self._gone, transport,
                           auto_subscribe=auto_subscribe)
         peer.forward_data = self._forward_data
@@ -181,6 +204,7 @@ class SandboxServer:
         peer.send(peer.join_response(SERVER_VERSION, self.node_id))
         room.broadcast_participant(peer)
         peer.start()
+        self.dispatcher.on_join(room, grant, fresh)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.BINARY:
@@ -209,8 +233,35 @@ class SandboxServer:
         return room
 
     async def add_voices(self, room: str, count: int) -> list[ServerVoice]:
-        """``count`` demo voices played by the server itself in ``room``."""
-        return await self.choir.add(self.room(room), voice_specs(count))
+        """``count`` demo voices played by the server itself in ``room``. The voice agent
+        among them is the scripted agent, there from the start, unless agents are to be
+        dispatched by name (then its seat stays empty until one is)."""
+        specs = voice_specs(count)
+        self.dispatcher.house.update(s.identity for s in specs)
+        voices = await self.choir.add(self.room(room), [s for s in specs if not s.agent])
+        for spec in specs:
+            if spec.agent and not self.dispatcher.registered:
+                await self.dispatcher.seat(self.room(room), spec.identity, spec.name)
+        return voices
+
+    # -- agents ---------------------------------------------------------------------------
+    def register_agent(self, name: str, options: AgentOptions | None = None) -> None:
+        """Let the scripted agent be dispatched as ``name`` (as ``sandbox --agent NAME``)."""
+        self.dispatcher.register(name, options)
+
+    async def dispatch(self, room: str, agent_name: str,
+                       metadata: str = "") -> agent_dispatch.AgentDispatch:
+        """Dispatch an agent as the AgentDispatchService API does (opens the room)."""
+        return await self.dispatcher.dispatch(self.room(room), agent_name, metadata)
+
+    def agents(self, room: str | None = None) -> list[ScriptedAgent]:
+        """The scripted agents now in ``room`` (or in any room)."""
+        return [a for a in self.dispatcher.agents if room is None or a.room.name == room]
+
+    def agent_turns(self, room: str | None = None) -> list[AgentTurn]:
+        """Every turn an agent has completed (in ``room``, or anywhere), oldest first,
+        including those of agents that have left."""
+        return [t for t in self.dispatcher.turns if room is None or t.room == room]
 
     def _gone(self, peer: Peer) -> None:
         room = peer.room
@@ -218,9 +269,27 @@ class SandboxServer:
             del room.peers[peer.info.identity]
 
     def _forward_data(self, sender: Peer, packet: models.DataPacket, label: str) -> None:
-        packet.participant_identity = sender.info.identity
+        """Stamp the sender's identity and pass the packet on, as livekit-server does: an
+        agent may send a text stream (its header) or a chat message on behalf of another
+        participant, which is then marked ``generated``; transcriptions of the old kind
+        come only from agents, and metrics go to nobody."""
+        kind = packet.WhichOneof("value")
+        agent = sender.info.kind == models.ParticipantInfo.Kind.AGENT
+        on_behalf = (agent and packet.participant_identity not in ("", sender.info.identity))
+        if kind == "metrics" or (kind == "transcription" and not agent):
+            return
+        keep_identity = False
+        if on_behalf and kind == "stream_header" and packet.stream_header.HasField(
+                "text_header"):
+            packet.stream_header.text_header.generated = True
+            keep_identity = True
+        elif on_behalf and kind == "chat_message":
+            packet.chat_message.generated = True
+            keep_identity = True
+        if not keep_identity:
+            packet.participant_identity = sender.info.identity
         packet.participant_sid = sender.info.sid
-        if packet.HasField("user"):
+        if kind == "user":
             packet.user.participant_identity = sender.info.identity
             packet.user.participant_sid = sender.info.sid
         targets = set(packet.destination_identities)

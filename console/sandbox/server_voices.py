@@ -62,27 +62,49 @@ def _dbov(block: npt.NDArray[np.int16]) -> int:
     return SILENT_DBOV if rms <= 0 else int(min(SILENT_DBOV, max(0, round(-20 * math.log10(rms)))))
 
 
-def encode_loop(samples: npt.NDArray[np.int16]) -> EncodedLoop:
-    """Encode the loop twice and keep the second pass: its first packet was encoded right
-    after the loop's end, so replaying it round and round has no seam."""
+def _encode(samples: npt.NDArray[np.int16]) -> list[bytes]:
+    """Opus packets of 20 ms from a fresh encoder (a whole number of packets in)."""
     ctx: Any = av.CodecContext.create("libopus", "w")
     ctx.sample_rate = SAMPLE_RATE
     ctx.layout = "mono"
     ctx.format = "s16"
     ctx.bit_rate = BITRATE
     ctx.time_base = fractions.Fraction(1, SAMPLE_RATE)
-    twice = np.concatenate([samples, samples])
     payloads: list[bytes] = []
-    for start in range(0, twice.shape[0], PACKET):
-        frame = av.AudioFrame.from_ndarray(twice[start:start + PACKET].reshape(1, -1),
+    for start in range(0, samples.shape[0], PACKET):
+        frame = av.AudioFrame.from_ndarray(samples[start:start + PACKET].reshape(1, -1),
                                            format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = start
         payloads.extend(bytes(p) for p in ctx.encode(frame))
     payloads.extend(bytes(p) for p in ctx.encode(None))
+    return payloads
+
+
+def _levels(samples: npt.NDArray[np.int16]) -> tuple[int, ...]:
     n = samples.shape[0] // PACKET
-    levels = tuple(_dbov(samples[i * PACKET:(i + 1) * PACKET]) for i in range(n))
-    return EncodedLoop(tuple(payloads[n:2 * n]), levels)
+    return tuple(_dbov(samples[i * PACKET:(i + 1) * PACKET]) for i in range(n))
+
+
+def encode_loop(samples: npt.NDArray[np.int16]) -> EncodedLoop:
+    """Encode the loop twice and keep the second pass: its first packet was encoded right
+    after the loop's end, so replaying it round and round has no seam."""
+    n = samples.shape[0] // PACKET
+    payloads = _encode(np.concatenate([samples, samples]))
+    return EncodedLoop(tuple(payloads[n:2 * n]), _levels(samples))
+
+
+def silence_packet() -> bytes:
+    """One 20 ms Opus packet of silence (what a muted or silent sender sends)."""
+    return encode_loop(np.zeros(PACKET * 2, dtype=np.int16)).payloads[0]
+
+
+def encode_clip(samples: npt.NDArray[np.int16]) -> EncodedLoop:
+    """Encode a clip played once from its start (a reply), padded to whole packets."""
+    pad = -samples.shape[0] % PACKET
+    whole = np.concatenate([samples, np.zeros(pad, dtype=np.int16)])
+    n = whole.shape[0] // PACKET
+    return EncodedLoop(tuple(_encode(whole)[:n]), _levels(whole))
 
 
 class ServerVoice:

@@ -95,6 +95,8 @@ def connection_view(snap: SessionSnapshot, *, joining: bool = False, rejoining: 
     elif in_room:
         phase, attempt, error = Phase.IN_ROOM, 0, None
         line = f"in {room} as {snap.identity}" if room else "in the room"
+        if snap.agent_dispatch:
+            line += f"; {snap.agent_dispatch}"
     elif error is not None:
         phase, attempt = Phase.FAILED, 0
         line = "not in a room"  # the error line says why; this line never repeats it

@@ -153,23 +153,28 @@ class RoomController:
         if gen != self._gen:
             return self.session.snapshot()
         if spec.uses_sandbox:
-            resolved = resolve(spec, sandbox_url=self._sandbox_url(spec.room or "demo"))
+            resolved = resolve(spec, sandbox_url=self._sandbox_url(spec.room or "demo",
+                                                                   spec.agent))
         else:
             resolved = resolve(spec)  # a token made from a key and secret is made anew
         return self.session.join(resolved, aborts=aborts)
 
-    def _sandbox_url(self, room: str) -> str:
+    def _sandbox_url(self, room: str, agent: str | None = None) -> str:
+        """The local sandbox's URL, (re)started for ``room`` and, with ``agent``, one that
+        answers that agent's dispatch (its scripted agent, under that name)."""
         from console.session.local_sandbox import LocalSandbox
 
         sandbox = self.sandbox
-        if sandbox is None or sandbox.room != room or not sandbox.running:
+        agents = (agent,) if agent else ()
+        if (sandbox is None or sandbox.room != room or not sandbox.running
+                or (agent and agent not in sandbox.agents)):
             if sandbox is not None:
                 if not sandbox.running:
                     log.warning("the local sandbox had stopped; starting it again")
                 sandbox.stop()
                 self.sandbox = None
             try:
-                self.sandbox = LocalSandbox(self.sandbox_voices, room).start()
+                self.sandbox = LocalSandbox(self.sandbox_voices, room, agents).start()
                 log.info("local sandbox started on %s", self.sandbox.url)
             except Exception as exc:
                 log.warning("the local sandbox did not start: %s", exc)

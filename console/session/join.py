@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
@@ -60,6 +61,7 @@ class JoinSpec:
     room: str | None = None
     identity: str | None = None
     name: str | None = None
+    agent: str | None = None   # the LiveKit agent to dispatch into the room, by its name
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **given: str | None) -> JoinSpec:
@@ -89,6 +91,14 @@ class Resolved:
     room: str
     identity: str
     sandbox: bool = False
+    # How ``agent`` reaches the room: "token" (the minted token carries its dispatch),
+    # "api" (through the server's AgentDispatchService once joined, with ``api_key`` and
+    # ``api_secret``), or "" (none asked for). ``dispatch_note`` says why it cannot be.
+    agent: str = ""
+    dispatch: str = ""
+    api_key: str = ""
+    api_secret: str = field(default="", repr=False)
+    dispatch_note: str = ""
 
 
 def normalize_url(url: str) -> str:
@@ -123,14 +133,20 @@ def read_token(token: str) -> dict[str, object]:
 
 
 def mint_token(api_key: str, api_secret: str, room: str, identity: str,
-               name: str | None = None) -> str:
-    """A join token made here: room_join, can_publish, can_subscribe, can_publish_data."""
+               name: str | None = None, agent: str | None = None) -> str:
+    """A join token made here: room_join, can_publish, can_subscribe, can_publish_data;
+    with ``agent``, the room configuration dispatches that agent when this join creates
+    the room (as LiveKit's token dispatch does)."""
     grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
                              can_publish_data=True)
+    token = (api.AccessToken(api_key, api_secret).with_identity(identity)
+             .with_name(name or identity).with_grants(grants).with_ttl(TOKEN_TTL))
+    if agent:
+        token = token.with_room_config(api.RoomConfiguration(
+            agents=[api.RoomAgentDispatch(agent_name=agent)]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyJWT warns about short dev secrets
-        return (api.AccessToken(api_key, api_secret).with_identity(identity)
-                .with_name(name or identity).with_grants(grants).with_ttl(TOKEN_TTL).to_jwt())
+        return token.to_jwt()
 
 
 def resolve(spec: JoinSpec, *, sandbox_url: str | None = None,
@@ -163,8 +179,9 @@ def _resolve(spec: JoinSpec, sandbox_url: str | None, sandbox_key: str, sandbox_
                                   "local sandbox")
         room = spec.room or "demo"
         identity = spec.identity or default_identity()
-        token = mint_token(sandbox_key, sandbox_secret, room, identity, spec.name)
-        return Resolved(sandbox_url, token, room, identity, sandbox=True)
+        token = mint_token(sandbox_key, sandbox_secret, room, identity, spec.name, spec.agent)
+        return Resolved(sandbox_url, token, room, identity, sandbox=True,
+                        **_by_token(spec.agent))
     assert spec.url is not None
     url = normalize_url(spec.url)
     if spec.token:
@@ -181,14 +198,34 @@ def _resolve(spec: JoinSpec, sandbox_url: str | None, sandbox_key: str, sandbox_
         if spec.room and token_room and spec.room != token_room:
             raise JoinError(f"the token is for room {token_room!r}, not {spec.room!r}")
         identity = str(claims.get("sub") or "")
-        return Resolved(url, spec.token.strip(), token_room or spec.room or "", identity)
+        room = token_room or spec.room or ""
+        if not spec.agent:
+            return Resolved(url, spec.token.strip(), room, identity)
+        if spec.api_key and spec.api_secret:
+            return Resolved(url, spec.token.strip(), room, identity,
+                            **_by_api(spec.agent, spec.api_key, spec.api_secret))
+        return Resolved(url, spec.token.strip(), room, identity, agent=spec.agent,
+                        dispatch_note=f"cannot dispatch agent {spec.agent!r}: a given token "
+                                      "is used as it is; give the API key and secret too "
+                                      "(or a token that dispatches it)")
     if spec.api_key and spec.api_secret:
         room = spec.room or DEFAULT_ROOM
         identity = spec.identity or default_identity()
-        token = mint_token(spec.api_key, spec.api_secret, room, identity, spec.name)
-        return Resolved(url, token, room, identity)
+        token = mint_token(spec.api_key, spec.api_secret, room, identity, spec.name, spec.agent)
+        return Resolved(url, token, room, identity, **_by_token(spec.agent))
     if spec.api_key or spec.api_secret:
         raise JoinError("an API key needs its secret (and a secret its key)")
     raise JoinError("no token: give --token, or --api-key and --api-secret "
                     f"(or {ENV_KEY} / {ENV_SECRET})",
                     plain="no token: fill in a token, or an API key and secret")
+
+
+def _by_token(agent: str | None) -> dict[str, Any]:
+    """A minted token carries the dispatch (it acts when the join creates the room)."""
+    return {"agent": agent, "dispatch": "token"} if agent else {}
+
+
+def _by_api(agent: str, api_key: str, api_secret: str) -> dict[str, Any]:
+    """A given token is used as it is: the agent is dispatched through the server's API
+    once joined, with the key and secret."""
+    return {"agent": agent, "dispatch": "api", "api_key": api_key, "api_secret": api_secret}

@@ -35,9 +35,11 @@ def _own_command(*args: str) -> list[str]:
 class LocalSandbox:
     """Started on demand (no URL configured), stopped with the app or the monitor."""
 
-    def __init__(self, voices: int = DEFAULT_VOICES, room: str = "demo") -> None:
+    def __init__(self, voices: int = DEFAULT_VOICES, room: str = "demo",
+                 agents: tuple[str, ...] = ()) -> None:
         self.voices = voices
         self.room = room
+        self.agents = agents  # names its scripted agent answers dispatches to
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
         self._errors: IO[str] | None = None
@@ -47,7 +49,8 @@ class LocalSandbox:
         self._errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in stop())
         proc = subprocess.Popen(
             _own_command("sandbox", "--port", "0", "--voices", str(self.voices),
-                         "--room", self.room),
+                         "--room", self.room,
+                         *(arg for name in self.agents for arg in ("--agent", name))),
             stdout=subprocess.PIPE, stderr=self._errors, text=True,
             env=parent_death.child_env())  # the child arms PR_SET_PDEATHSIG itself
         self._proc = proc

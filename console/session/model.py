@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from console.session.agents import AgentEvent
 from console.session.explain import Explanation
 
 
@@ -67,6 +68,14 @@ class ParticipantView:
     quality: str = "unknown"
     metadata: str = ""
     joined_order: int = 0
+    # A LiveKit agent's state (``lk.agent.state``: initializing, idle, listening, thinking,
+    # speaking), None for anyone else or an agent that published none; since when
+    # (time.monotonic(), as we saw it change).
+    agent_state: str | None = None
+    agent_state_since: float = math.nan
+    # An avatar worker publishing this agent's voice (``lk.publish_on_behalf``): its audio
+    # and its words count as that agent's.
+    on_behalf_of: str | None = None
 
     @property
     def muted(self) -> bool:
@@ -100,9 +109,27 @@ class SessionSnapshot:
     talking: bool = True
     rtt_ms: float = math.nan
     history: tuple[StateChange, ...] = ()
+    mic_track_sid: str = ""               # our published microphone's track sid
+    # What became of the agent asked for at join ("agent 'x' dispatched", or why not).
+    agent_dispatch: str = ""
+    agent_dispatch_failed: bool = False
+    # The agents' state changes, oldest first, the last 1000 (a "thinking" lasts ~300 ms:
+    # a reader polling once a second needs them all); ``agents.events_after`` picks the new.
+    agent_events: tuple[AgentEvent, ...] = ()
 
     def participant(self, identity: str) -> ParticipantView | None:
         for p in self.participants:
             if p.identity == identity:
                 return p
         return None
+
+    @property
+    def agents(self) -> tuple[ParticipantView, ...]:
+        return tuple(p for p in self.participants if p.is_agent)
+
+    def voice_keys(self, agent: str) -> tuple[str, ...]:
+        """The engine channels carrying ``agent``'s voice: its own tracks and those of
+        avatar workers publishing on its behalf."""
+        return tuple(key for p in self.participants
+                     if p.identity == agent or p.on_behalf_of == agent
+                     for key in p.channel_keys)

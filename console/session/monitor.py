@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.session.model import ConnState, SessionSnapshot
@@ -44,10 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     join.add_argument("--room", metavar="R")
     join.add_argument("--identity", metavar="I")
     join.add_argument("--name", metavar="N")
+    join.add_argument("--agent", metavar="NAME",
+                      help="dispatch this LiveKit agent into the room (in the token made "
+                           "here, or through the server's API with a given token)")
     join.add_argument("--voices", type=int, default=4, metavar="N",
                       help="demo voices in the local sandbox (default 4)")
     audio = parser.add_argument_group("audio")
     audio.add_argument("--input-device", metavar="D")
+    audio.add_argument("--input-file", metavar="PATH", type=Path,
+                       help="a recording (WAV, FLAC, OGG ...) in place of the microphone, "
+                            "played in real time through the same processing")
+    audio.add_argument("--loop", action="store_true",
+                       help="play --input-file again and again (else silence after it)")
     audio.add_argument("--output-device", metavar="D")
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
@@ -98,6 +107,7 @@ def report(snap: SessionSnapshot, elapsed: float, mic: Any,
             "packets_per_s": _known(sum, [t.packets_per_s for t in track_stats]),
             "concealed_percent": _known(max, [t.concealed_percent for t in track_stats]),
             "fec_packets_received": sum(t.fec_packets_received for t in track_stats),
+            "agent_state": p.agent_state if p.is_agent else None,
         })
     line: dict[str, Any] = {
         "t": round(elapsed, 1),
@@ -131,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from console.engine import devices
     from console.engine.apm import ProcessingConfig
     from console.engine.audio_engine import AudioEngine
+    from console.session.agent_feed import AgentFeed
     from console.session.health_log import EngineWatch
     from console.session.join import JoinError, JoinSpec, resolve
     from console.session.local_sandbox import LocalSandbox
@@ -138,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = JoinSpec.from_env(url=args.url, token=args.token, api_key=args.api_key,
                              api_secret=args.api_secret, room=args.room,
-                             identity=args.identity, name=args.name)
+                             identity=args.identity, name=args.name, agent=args.agent)
     try:
         if not spec.uses_sandbox:
             resolved = resolve(spec)  # bad input fails here, before anything starts
@@ -163,8 +174,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             engine.start()
         except devices.DeviceError as exc:
-            if not args.no_publish:
+            if not args.no_publish and args.input_file is None:
                 print(f"livekit-console monitor: {exc} (sending silence)", file=sys.stderr)
+        if args.input_file is not None:
+            try:
+                engine.set_input_file(args.input_file, loop=args.loop)
+            except devices.DeviceError as exc:
+                print(f"livekit-console monitor: {exc}", file=sys.stderr)
+                return 2
         if args.output_device is not None:
             try:
                 engine.start_output(args.output_device)
@@ -173,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
                 return 2
         if spec.uses_sandbox:
             try:
-                sandbox = LocalSandbox(voices=args.voices, room=spec.room or "demo").start()
+                sandbox = LocalSandbox(voices=args.voices, room=spec.room or "demo",
+                                       agents=(args.agent,) if args.agent else ()).start()
             except Exception as exc:
                 print(f"livekit-console monitor: the local sandbox did not start: "
                       f"{exc or type(exc).__name__}", file=sys.stderr)
@@ -185,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
         if snap.state is ConnState.FAILED:
             print(f"livekit-console monitor: {snap.detail}", file=sys.stderr)
             return EXIT_FAILED
+        if snap.agent_dispatch_failed:  # the join stands: say it, and watch the room
+            print(f"livekit-console monitor: {snap.agent_dispatch}", file=sys.stderr)
         start = time.monotonic()
+        feed = AgentFeed(start)
         tick = 1
         while not stop.is_set():
             deadline = start + tick
@@ -197,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
             snap = session.snapshot()
             channels = {c.key: c for c in engine.channel_stats()}
             output = engine.output_stats() if args.output_device is not None else None
-            line = report(snap, elapsed, engine.mic_meter(), channels, output)
+            line = {"wall": round(time.time(), 3),
+                    **report(snap, elapsed, engine.mic_meter(), channels, output),
+                    **feed.fields(snap, session.transcript())}
             print(json.dumps(line) if args.json else human(line), flush=True)
             tick += 1
             if snap.state is ConnState.DISCONNECTED or snap.state is ConnState.FAILED:

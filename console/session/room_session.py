@@ -4,10 +4,11 @@ Every remote audio track gets an engine channel (key ``identity/track sid``) the
 is subscribed and loses it when unsubscribed, so the mixer always plays exactly who is
 there. The participant views are rebuilt on the media loop after every event and read from
 any thread through :meth:`RoomSession.snapshot`; every change of the snapshot happens on the
-media loop (two threads replacing it could lose an update, such as the self-mute). Only the
-engine's public facade is used. Every failure ends as a state with a
-one-line reason, never as an exception in a caller's face, and :meth:`leave` leaves nothing
-running.
+media loop (two threads replacing it could lose an update, such as the self-mute). Agents'
+states ride in the views (``agents.py``); the transcript has a snapshot of its own
+(:meth:`RoomSession.transcript`, ``text_streams.py``). Only the engine's public facade is
+used. Every failure ends as a state with a one-line reason, never as an exception in a
+caller's face, and :meth:`leave` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from typing import Any
 from livekit import rtc
 
 from console.engine.audio_engine import AudioEngine, EngineNotRunning
+from console.redact import redact
+from console.session.agent_dispatch import dispatch_agent
+from console.session.agents import AgentTracker, is_agent, publishes_for
 from console.session.explain import Cause, Explanation, NoAnswer, RoomLost, explain
 from console.session.join import JoinError, Resolved
 from console.session.model import (
@@ -35,7 +39,9 @@ from console.session.model import (
     TrackView,
 )
 from console.session.participant_prefs import ParticipantPrefs
+from console.session.text_streams import TranscriptFeed
 from console.session.track_stats import StatsReader
+from console.session.transcript import Speaker, TranscriptSnapshot
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
@@ -79,6 +85,9 @@ class RoomSession:
         self._quality: dict[str, str] = {}
         self._track_stats: dict[str, TrackStats] = {}
         self._stats_reader = StatsReader()
+        self._agents = AgentTracker()
+        # The transcript outlives a room: a rejoin, or Leave then Save, keeps it.
+        self._transcript = TranscriptFeed()
         self._stats_task: asyncio.Task[None] | None = None
         self._speaking_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -92,6 +101,14 @@ class RoomSession:
     # -- from any thread ------------------------------------------------------------------
     def snapshot(self) -> SessionSnapshot:
         return self._snap
+
+    def transcript(self) -> TranscriptSnapshot:
+        """The transcript (``lk.transcription`` and ``lk.chat``), replaced at most 30 times
+        a second; compare ``version`` to redraw only on change."""
+        return self._transcript.snapshot()
+
+    def clear_transcript(self) -> None:
+        self._on_loop(self._transcript.clear)
 
     def join(self, resolved: Resolved, timeout: float = JOIN_TIMEOUT_S + 5,
              aborts: int | None = None) -> SessionSnapshot:
@@ -197,7 +214,7 @@ class RoomSession:
 
     def _publish_views(self) -> None:
         views = sorted(self._views.values(), key=lambda v: v.joined_order)
-        self._set(participants=tuple(views))
+        self._set(participants=tuple(views), agent_events=self._agents.events)
 
     # -- media loop -----------------------------------------------------------------------
     async def connect(self, resolved: Resolved, aborts: int | None = None) -> SessionSnapshot:
@@ -208,7 +225,8 @@ class RoomSession:
         """
         await self.disconnect()
         self._set(url=resolved.url, room=resolved.room, identity=resolved.identity,
-                  published=False, rtt_ms=math.nan)
+                  published=False, rtt_ms=math.nan, agent_dispatch="",
+                  agent_dispatch_failed=False)
         self._state(ConnState.CONNECTING)
         loop = asyncio.get_running_loop()
         stop = self._stop_connect = asyncio.Event()
@@ -258,7 +276,32 @@ class RoomSession:
         loop = asyncio.get_running_loop()
         self._stats_task = loop.create_task(self._stats_loop(room), name="session-stats")
         self._speaking_task = loop.create_task(self._speaking_loop(), name="session-speaking")
+        if resolved.agent:
+            await self._dispatch_agent(resolved)
         return self._snap
+
+    async def _dispatch_agent(self, resolved: Resolved) -> None:
+        """Say what became of the agent asked for; dispatch it through the server's API
+        when the token could not carry it (a given token, with a key and secret known)."""
+        name = resolved.agent
+        if resolved.dispatch == "token":
+            self._set(agent_dispatch=f"agent {name!r} asked for in the token")
+            return
+        if resolved.dispatch != "api":
+            log.warning("%s", resolved.dispatch_note)
+            self._set(agent_dispatch=resolved.dispatch_note, agent_dispatch_failed=True)
+            return
+        try:
+            await dispatch_agent(resolved.url, resolved.api_key, resolved.api_secret,
+                                 resolved.room, name)
+        except Exception as exc:  # the join stands; the agent did not come
+            why = redact(str(exc).strip() or type(exc).__name__)[:160]
+            log.warning("agent %r: dispatch refused: %s", name, why)
+            self._set(agent_dispatch=f"agent {name!r} not dispatched: {why}",
+                      agent_dispatch_failed=True)
+            return
+        log.info("agent %r dispatched to %r through the server API", name, resolved.room)
+        self._set(agent_dispatch=f"agent {name!r} dispatched")
 
     async def _publish_mic(self, room: rtc.Room) -> None:
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self.engine.source)
@@ -272,7 +315,7 @@ class RoomSession:
         self._track = track
         if self._snap.self_muted:
             track.mute()
-        self._set(published=True)
+        self._set(published=True, mic_track_sid=track.sid)
 
     async def _abandon(self, room: rtc.Room) -> None:
         with contextlib.suppress(Exception):
@@ -323,13 +366,15 @@ class RoomSession:
                 await self.engine.close_channel(key)
         self._track = None
         self._views.clear()
+        self._agents.reset()
+        self._transcript.flush()
         self._speaking.clear()
         self._loud_at.clear()
         self._quality.clear()
         self._track_stats.clear()
         self._stats_reader.clear()
         self._publish_views()
-        self._set(rtt_ms=math.nan)  # no round trip outside a room
+        self._set(rtt_ms=math.nan, mic_track_sid="")  # no round trip outside a room
         if room is not None and self._snap.state is not ConnState.FAILED:
             self._set(published=False)
             if self._snap.state is not ConnState.DISCONNECTED:
@@ -354,9 +399,13 @@ class RoomSession:
         room.on("connection_quality_changed", mine(self._on_quality))
         room.on("participant_metadata_changed", mine(lambda p, old, new: self._refresh(p)))
         room.on("participant_name_changed", mine(lambda p, old, new: self._refresh(p)))
+        room.on("participant_attributes_changed",
+                mine(lambda changed, p: self._refresh(p)))
         room.on("reconnecting", mine(lambda: self._state(ConnState.RECONNECTING)))
         room.on("reconnected", mine(lambda: self._state(ConnState.RECONNECTED)))
         room.on("disconnected", mine(self._on_disconnected))
+        self._transcript.attach(room, alive=lambda: self._room is room, spawn=self._spawn,
+                                attribute=self._speaker_of)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -369,6 +418,7 @@ class RoomSession:
 
     def _on_left(self, participant: rtc.RemoteParticipant) -> None:
         view = self._views.pop(participant.identity, None)
+        self._agents.forget(participant.identity)
         self._publish_views()
         if view is not None:
             for key in view.channel_keys:
@@ -439,12 +489,44 @@ class RoomSession:
             tracks.append(TrackView(sid=pub.sid, name=pub.name, muted=pub.muted,
                                     channel_key=key if has_channel(key) else None,
                                     stats=self._track_stats.get(pub.sid, TrackStats())))
+        attributes = participant.attributes
+        agent = is_agent(participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+                         attributes)
+        state = self._agents.observe(identity, attributes, time.monotonic())
         self._views[identity] = ParticipantView(
             identity=identity, name=participant.name or identity, sid=participant.sid,
-            is_agent=participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
-            tracks=tuple(tracks), speaking=identity in self._speaking,
+            is_agent=agent, tracks=tuple(tracks), speaking=identity in self._speaking,
             quality=self._quality.get(identity, "unknown"), metadata=participant.metadata,
-            joined_order=old.joined_order if old is not None else self._order)
+            joined_order=old.joined_order if old is not None else self._order,
+            agent_state=state.state, agent_state_since=state.since,
+            on_behalf_of=publishes_for(attributes))
+
+    def _speaker_of(self, track_sid: str | None, sender: str) -> Speaker:
+        """Whose words a text stream carries: the owner of the transcribed track (our own
+        microphone included: "you"), else the sender, which may be our own identity (an
+        agent sends the user's words under the user's identity); an avatar worker's words
+        are its agent's."""
+        room = self._room
+        if room is None:
+            return Speaker(sender, sender)
+        local = room.local_participant
+        remote = room.remote_participants
+        identity = sender
+        if track_sid:
+            if track_sid in local.track_publications:
+                identity = local.identity
+            else:
+                for participant in remote.values():
+                    if track_sid in participant.track_publications:
+                        identity = participant.identity
+                        break
+        who = remote.get(identity)
+        behalf = publishes_for(who.attributes) if who is not None else None
+        if behalf:
+            identity, who = behalf, remote.get(behalf)
+        if identity == local.identity:
+            return Speaker(identity, local.name or identity, local=True)
+        return Speaker(identity, (who.name or identity) if who is not None else identity)
 
     async def _speaking_loop(self) -> None:
         """Who is speaking, from our own channel meters, 10 times a second.

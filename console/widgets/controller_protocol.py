@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # types only: the session modules load livekit
     from console.session.join import JoinSpec
     from console.session.model import SessionSnapshot
     from console.session.participant_prefs import ParticipantPrefs
+    from console.session.transcript import TranscriptSnapshot
 
 
 class RoomSessionControls(Protocol):
@@ -23,6 +24,10 @@ class RoomSessionControls(Protocol):
     def set_push_to_talk(self, enabled: bool) -> None: ...
 
     def set_talking(self, talking: bool) -> None: ...
+
+    def transcript(self) -> TranscriptSnapshot:
+        """The room's transcript; the same object until it changes (any thread)."""
+        ...
 
 
 

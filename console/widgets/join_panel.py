@@ -47,7 +47,7 @@ class JoinPanel(QGroupBox):
     leaveRequested = Signal()
 
     SETTINGS: ClassVar[tuple[str, ...]] = ("join_mode", "server_url", "api_key", "identity",
-                                           "recent_rooms")
+                                           "recent_rooms", "agent_name")
 
     def __init__(self, prefs: Prefs | None = None, parent: QWidget | None = None, *,
                  secrets: SecretStore | None = None) -> None:
@@ -104,8 +104,18 @@ class JoinPanel(QGroupBox):
         self.room.setToolTip("Recent rooms are remembered")
         self.identity = QLineEdit(self)
         self.identity.setPlaceholderText("console-<user>")
+        # The LiveKit agent to send into the room (its registered name), remembered. No Alt
+        # key of its own: every letter of "Agent" is taken; Tab reaches it after Identity.
+        self.agent = QLineEdit(self)
+        self.agent.setPlaceholderText("none")
+        self.agent.setAccessibleName("Agent to dispatch")
+        self.agent.setToolTip("The name a LiveKit agent registered with: it is dispatched "
+                              "into the room when you join (in the token made here, or "
+                              "through the server's API with a given token and the API "
+                              "key and secret)")
         common.addRow("R&oom:", self.room)
         common.addRow("I&dentity:", self.identity)
+        common.addRow("Agent:", self.agent)
         outer.addLayout(common)
 
         buttons = QHBoxLayout()
@@ -138,7 +148,8 @@ class JoinPanel(QGroupBox):
         self.leave_button.clicked.connect(self.leaveRequested)
         self.forget_button.clicked.connect(self.forget_secrets)
         self.url.editingFinished.connect(self.offer_secrets)
-        for edit in (self.url, self.token, self.api_key, self.api_secret, self.identity):
+        for edit in (self.url, self.token, self.api_key, self.api_secret, self.identity,
+                     self.agent):
             edit.returnPressed.connect(self._on_join)
         room_edit = self.room.lineEdit()
         if room_edit is not None:  # Enter in the room's field joins, as in the others
@@ -158,6 +169,7 @@ class JoinPanel(QGroupBox):
         (self.server_mode if mode == "server" else self.sandbox_mode).setChecked(True)
         if remembered is not None:
             self.identity.setText(remembered.identity)
+            self.agent.setText(remembered.agent_name)
             self.set_recent_rooms(list(remembered.recent_rooms))
         self._on_mode(self.sandbox_mode.isChecked())
         self.offer_secrets()
@@ -167,13 +179,14 @@ class JoinPanel(QGroupBox):
         """What the fields say (empty fields fall back to the environment)."""
         room = self.room.currentText().strip() or None
         identity = self.identity.text().strip() or None
+        agent = self.agent.text().strip() or None
         if self.sandbox_mode.isChecked():
-            return JoinSpec(room=room or SANDBOX_ROOM, identity=identity)
+            return JoinSpec(room=room or SANDBOX_ROOM, identity=identity, agent=agent)
         return JoinSpec.from_env(
             url=self.url.text().strip() or None, token=self.token.text().strip() or None,
             api_key=self.api_key.text().strip() or None,
             api_secret=self.api_secret.text().strip() or None, room=room,
-            identity=identity)
+            identity=identity, agent=agent)
 
     def set_url(self, url: str) -> None:
         """Show ``url`` (a remembered one) and offer its remembered secrets."""
@@ -239,7 +252,7 @@ class JoinPanel(QGroupBox):
     def tab_chain(self) -> list[QWidget]:
         """The panel's stops in reading order (the window chains the panels)."""
         return [self.sandbox_mode, self.server_mode, self.url, self.token, self.api_key,
-                self.api_secret, self.forget_button, self.room, self.identity,
+                self.api_secret, self.forget_button, self.room, self.identity, self.agent,
                 self.join_button, self.leave_button, self.copy_button]
 
     def show_connection(self, view: ConnectionView) -> None:
@@ -249,7 +262,7 @@ class JoinPanel(QGroupBox):
         self.join_button.setEnabled(view.can_join)
         self.leave_button.setEnabled(view.can_leave)
         for widget in (self.sandbox_mode, self.server_mode, self.fields, self.room,
-                       self.identity):
+                       self.identity, self.agent):
             widget.setEnabled(view.can_join)
 
     def show_error(self, text: str, full: str = "") -> None:
@@ -309,7 +322,8 @@ class JoinPanel(QGroupBox):
         the API key (not the secret: that goes to the keyring only)."""
         if self.prefs is None:
             return
-        changes: dict[str, object] = {"identity": spec.identity or ""}
+        changes: dict[str, object] = {"identity": spec.identity or "",
+                                      "agent_name": spec.agent or ""}
         if spec.room:
             recent = self.prefs.value.recent_rooms
             rooms = [spec.room, *(r for r in recent if r != spec.room)][:MAX_RECENT_ROOMS]

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from console import gc_pauses
 from console.gc_pauses import ROOM_SETTLE_S
-from console.settings import Settings
+from console.settings import BOTTOM_TABS, Settings
 from console.widgets import mnemonics
 from console.widgets.actions import ActionSpec, KeyHelp, build, help_rows
 from console.widgets.controller_protocol import RoomControllerLike
@@ -49,6 +50,7 @@ from console.widgets.panel import Prefs
 from console.widgets.processing_panel import ProcessingPanel
 from console.widgets.queues import legend_names
 from console.widgets.status_panel import StatusPanel
+from console.widgets.transcript_pane import TranscriptPane
 from console.widgets.window_fit import fit_to_screen, pack_splitters, unpack_splitters
 
 if TYPE_CHECKING:
@@ -72,7 +74,7 @@ class MainWindow(QMainWindow):
 
     # The frame's own settings; the participants' preferences are saved here for their owner.
     SETTINGS: ClassVar[tuple[str, ...]] = ("window_geometry", "window_state", "splitters",
-                                           "theme", "volumes", "muted_here")
+                                           "theme", "volumes", "muted_here", "bottom_tab")
 
     def __init__(
         self,
@@ -157,9 +159,19 @@ class MainWindow(QMainWindow):
         self.participants.volumeChanged.connect(people.set_volume_db)
         self.participants.mutedHere.connect(people.set_muted)
         self.queues: QueuesPlot = QueuesPlot(self)
+        self.transcript = TranscriptPane(self)
+        # Queues and transcript share the lower right: both want width, and at 1024x640
+        # there is room for one of them at a time (Ctrl+1 / Ctrl+2, remembered).
+        self.bottom = QTabWidget(self)
+        self.bottom.setDocumentMode(True)
+        self.bottom.addTab(self.queues, "Queues")
+        self.bottom.addTab(self.transcript, "Transcript")
+        self.bottom.setCurrentIndex(BOTTOM_TABS.index(self.prefs.value.bottom_tab))
+        self.bottom.currentChanged.connect(
+            lambda index: self.prefs.remember(bottom_tab=BOTTOM_TABS[index]))
         self._right = QSplitter(Qt.Orientation.Vertical, self)
         self._right.addWidget(self.participants)
-        self._right.addWidget(self.queues)
+        self._right.addWidget(self.bottom)
         self._right.setStretchFactor(0, 3)
         self._right.setStretchFactor(1, 2)
         self._right.setChildrenCollapsible(False)
@@ -182,6 +194,14 @@ class MainWindow(QMainWindow):
             specs.insert(0, ActionSpec(
                 "mute", "Mute me", "M", "Mute / unmute your microphone (the others see it)",
                 self.mic.self_mute.toggle))
+            specs += [
+                ActionSpec("show_queues", "&Queues", "Ctrl+1", "Show the queue plot",
+                           lambda: self.bottom.setCurrentWidget(self.queues), menu="Vie&w"),
+                ActionSpec("show_transcript", "T&ranscript", "Ctrl+2",
+                           "Show the transcript (the agent's words and yours)",
+                           lambda: self.bottom.setCurrentWidget(self.transcript),
+                           menu="Vie&w"),
+            ]
         return tuple(specs)
 
     def _build_actions(self) -> None:
@@ -374,8 +394,11 @@ class MainWindow(QMainWindow):
         output = self._engine.output_stats() if self._engine.output_device else None
         self.participants.update_from(snap.participants, channels)
         labels = legend_names(snap.participants)
+        self.queues.agent_events = snap.agent_events
         self.queues.add_sample(list(channels.values()), output, labels)
         self.status.show_room(view, snap)
+        if self.bottom.currentWidget() is self.transcript:  # hidden: nothing to redraw
+            self.transcript.show_snapshot(controller.session.transcript())
 
     def _settle_room(self, in_room: bool) -> None:
         """A few seconds into a room, keep what it built out of full collections."""

@@ -1,15 +1,16 @@
 """A strip per remote participant, in a scrolling list that keeps a stable order.
 
-Each strip shows the name, an agent badge, a speaking dot, the pre-fader meter, the
-participant's own mute, their connection quality, and the local controls: mute here and
-volume. The list is updated from one session snapshot per display tick; strips are reused
-(never rebuilt) and only touched when something they show changed, so fifty of them
-scroll smoothly.
+Each strip shows the name, an agent's state and the time in it, a speaking dot, the
+pre-fader meter, the participant's own mute, their connection quality, and the local
+controls: mute here and volume. The list is updated from one session snapshot per display
+tick; strips are reused (never rebuilt) and only touched when something they show changed,
+so fifty of them scroll smoothly.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.engine.meter import SILENT, MeterSnapshot
+from console.widgets.agent_badge import WIDEST, AgentBadge
 from console.widgets.level_meter import LevelMeterWidget
 from console.widgets.quality_bars import QualityBars, stats_text
 from console.widgets.texts import error_color
@@ -98,14 +100,11 @@ class ParticipantStrip(QFrame):
         self.name = QLabel(identity, self)
         self.name.setFixedWidth(NAME_WIDTH)
         tags = QWidget(self)  # a fixed slot, so that every meter starts at the same x
-        tags.setFixedWidth(TAGS_WIDTH)
+        tags.setFixedWidth(max(TAGS_WIDTH, self.fontMetrics().horizontalAdvance(WIDEST) + 12))
         tag_row = QHBoxLayout(tags)
         tag_row.setContentsMargins(0, 0, 0, 0)
         tag_row.setSpacing(3)
-        self.badge = QLabel("agent", tags)
-        self.badge.setStyleSheet("QLabel { background: #5b4bb7; color: white; "
-                                 "border-radius: 3px; padding: 0 3px; }")
-        self.badge.setMaximumHeight(self.fontMetrics().height() + 2)
+        self.badge = AgentBadge(tags)
         self.badge.hide()
         self.their_mute = QLabel("muted", tags)
         self.their_mute.setToolTip("They muted their microphone")
@@ -203,6 +202,8 @@ class ParticipantStrip(QFrame):
             self.their_mute.setVisible(view.muted)
             self.speaking.set_on(view.speaking)
             self.quality.set_quality(view.quality, figures)
+        if view.is_agent:
+            self.badge.show_state(view.agent_state, time.monotonic() - view.agent_state_since)
         self.meter.set_snapshot(meter)
 
 

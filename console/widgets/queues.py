@@ -30,11 +30,13 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
+from console.widgets.agent_lane import AgentLane
 from console.widgets.series import Series
 
 if TYPE_CHECKING:
     from console.engine.channel import ChannelStats
     from console.engine.output import OutputStats
+    from console.session.agents import AgentEvent
     from console.session.model import ParticipantView
 
 WINDOW_S = 30.0
@@ -101,6 +103,11 @@ class QueuesPlot(QWidget):
         self.legend.hide()  # placed under the plot when that is built
         self._legend_items: tuple[tuple[str, str], ...] = ()
         self._range = SteppedRange()
+        self.lane = AgentLane(WINDOW_S, self)
+        self.lane.hide()  # placed under the plot when that is built
+        # The agents' state changes (the session snapshot's ``agent_events``), set by the
+        # window each tick and drawn with the plot.
+        self.agent_events: tuple[AgentEvent, ...] = ()
         self.series: dict[str, Series] = {}
         self.underrun_marks: deque[tuple[float, float]] = deque()
         self._last_underruns: dict[str, int] = {}
@@ -124,7 +131,9 @@ class QueuesPlot(QWidget):
                                          name="underrun")
         plot.addItem(self._marks)
         self._layout.addWidget(plot, 1)
+        self._layout.addWidget(self.lane)
         self._layout.addWidget(self.legend)
+        self.lane.show()
         self.legend.show()
         self._plot = plot
         for name in ("left", "bottom"):
@@ -262,6 +271,10 @@ class QueuesPlot(QWidget):
         if y_top != self._plot.viewRange()[1][1]:
             self._plot.setYRange(0.0, y_top, padding=0)
         self._show_legend(tuple(legend), bool(len(marks)))
+        area = self._plot.mapFromScene(
+            self._plot.getPlotItem().getViewBox().sceneBoundingRect()).boundingRect()
+        self.lane.show_events(self.agent_events, now, float(area.left()),
+                              float(area.right()))
 
     def _show_legend(self, items: tuple[tuple[str, str], ...], marks: bool) -> None:
         """Coloured swatches and names under the plot; rebuilt only when they change."""

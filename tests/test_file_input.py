@@ -1,0 +1,123 @@
+"""A recording in place of the microphone (``monitor --input-file``): read, resampled,
+played in real time through the engine's own capture chain on the virtual card."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+
+from console.engine.devices import DeviceError
+from console.engine.file_input import FileInputStream, read_audio
+from console.engine.format import FRAME, SAMPLE_RATE
+from tests.audio_helpers import wait_until
+
+
+def tone(path: Path, dbfs: float, hz: float, seconds: float, rate: int = SAMPLE_RATE,
+         channels: int = 1) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    x = 10 ** (dbfs / 20) * np.sin(2 * np.pi * hz * t)
+    soundfile.write(str(path), np.repeat(x[:, None], channels, axis=1), rate, subtype="PCM_16")
+    return path
+
+
+def test_a_recording_is_read_as_48_khz_mono(tmp_path: Path) -> None:
+    pcm = read_audio(tone(tmp_path / "cd.wav", -6.0, 1000.0, 1.0, rate=44100, channels=2))
+    assert pcm.dtype == np.int16 and abs(len(pcm) - SAMPLE_RATE) <= 1
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    assert np.argmax(spectrum) * SAMPLE_RATE / len(pcm) == pytest.approx(1000.0, abs=2.0)
+    peak = np.abs(pcm[1000:-1000]).max() / 32767
+    assert 20 * np.log10(peak) == pytest.approx(-6.0, abs=0.2)
+
+
+def test_a_file_that_is_not_audio_says_so(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    with pytest.raises(DeviceError, match=r"cannot read .*notes\.txt"):
+        read_audio(bad)
+    with pytest.raises(DeviceError, match="cannot read"):
+        read_audio(tmp_path / "missing.wav")
+
+
+def test_the_stream_plays_the_recording_then_silence_or_again() -> None:
+    samples = np.arange(1, FRAME * 2 + 101, dtype=np.int16)  # two blocks and a bit
+    once = FileInputStream(samples, lambda *a: None)
+    blocks = [once.next_block()[:, 0] for _ in range(4)]
+    played = np.concatenate(blocks)
+    assert np.array_equal(played[:len(samples)], samples) and not played[len(samples):].any()
+    assert once.ended
+    looped = FileInputStream(samples, lambda *a: None, loop=True)
+    played = np.concatenate([looped.next_block()[:, 0] for _ in range(6)])
+    assert np.array_equal(played[len(samples):2 * len(samples)], samples)
+    assert not looped.ended
+
+
+def test_it_calls_back_in_real_time() -> None:
+    calls: list[float] = []
+    stream = FileInputStream(np.ones(FRAME * 500, dtype=np.int16),
+                             lambda data, frames, *_: calls.append(time.monotonic()))
+    stream.start()
+    time.sleep(1.0)
+    stream.close()
+    assert not stream.active
+    assert 85 <= len(calls) <= 110  # 100 blocks of 10 ms a second, on a busy host too
+
+
+@pytest.fixture
+def engine(sound_card: object) -> Iterator[Any]:
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off())
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()
+
+
+@pytest.mark.audio
+def test_the_engine_sends_the_recording_through_its_own_chain(engine: Any,
+                                                              tmp_path: Path) -> None:
+    from console.engine.mic_state import MicStatus
+
+    path = tone(tmp_path / "user.wav", -20.0, 440.0, 1.5)
+    dev = engine.set_input_file(path)
+    assert dev.name == "file:user.wav"
+    assert wait_until(lambda: engine.mic_meters().heard.rms_db > -21.0, 2.0)
+    assert engine.mic_meters().sent.rms_db == pytest.approx(-20.0, abs=0.5)  # AES17 RMS
+    state = engine.mic_state()
+    assert (state.status, state.device, state.missing) == (MicStatus.LIVE, "file:user.wav",
+                                                           None)
+    engine.refresh_devices()  # re-reading PortAudio's list leaves a recording playing
+    assert engine.capture_stats().device == "file:user.wav"
+    # At its end, the "microphone" falls silent and stays live (no fallback, no error).
+    assert wait_until(lambda: engine.mic_meters().heard.rms_db < -90.0, 3.0)
+    assert engine.mic_state().status is MicStatus.LIVE
+    assert engine.capture_stats().device_error is None
+
+
+@pytest.mark.audio
+def test_monitor_publishes_the_recording(tmp_path: Path) -> None:
+    path = tone(tmp_path / "user.wav", -20.0, 440.0, 0.5)
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "monitor", "--virtual-devices", "--voices", "0",
+         "--input-file", str(path), "--loop", "--duration", "3", "--json", "--no-aec",
+         "--no-ns", "--no-agc", "--no-hpf"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert last["mic"]["published"] is True
+    assert last["mic"]["rms_dbfs"] == pytest.approx(-20.0, abs=1.0)  # looped: still playing
+    bad = subprocess.run([sys.executable, "-m", "console", "monitor", "--virtual-devices",
+                          "--voices", "0", "--input-file", str(tmp_path / "nope.wav"),
+                          "--duration", "1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "cannot read" in bad.stderr and "Traceback" not in bad.stderr
