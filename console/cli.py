@@ -33,6 +33,7 @@ commands:
   bench strips      fifty participant strips kept live while the list scrolls
   bench startup     process start to the first painted window
   bench gui         the whole app in a busy room: CPU, display rate, UI lag, underruns
+  bench agent       turn latency against the sandbox agent's ground truth; the detectors
   logs              print where the log file is
 
 --virtual-devices starts a private PulseAudio daemon with virtual speakers and loopback
@@ -138,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     sta = bsub.add_parser("startup", help="process start to the first painted window")
     sta.add_argument("--runs", type=int, default=5)
     sta.add_argument("--json", action="store_true")
+    agt = bsub.add_parser("agent", help="turn latency against the agent's ground truth")
+    _common(agt)
+    agt.add_argument("--turns", type=int, default=20)
+    agt.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
     met.add_argument("--json", action="store_true")
@@ -229,6 +234,9 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "startup":
             from console.bench.startup import main as runner
             argv = ["--runs", str(args.runs)]
+        elif args.bench == "agent":
+            from console.bench.agent import main as runner
+            argv = ["--turns", str(args.turns)]
         elif args.bench == "sandbox":
             from console.bench.sandbox import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),

@@ -121,3 +121,30 @@ def test_monitor_publishes_the_recording(tmp_path: Path) -> None:
                           "--duration", "1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.audio
+def test_a_ci_job_holds_a_conversation_with_the_agent(tmp_path: Path) -> None:
+    """The issue's use: a scripted user, the sandbox's agent dispatched by name, and monitor
+    ending by itself once the agent answered (exit 0), the turn and transcript in its JSON."""
+    t = np.arange(int(1.2 * SAMPLE_RATE)) / SAMPLE_RATE
+    speech = 10 ** (-20 / 20) * np.sin(2 * np.pi * 300.0 * t) * (1 + np.sin(2 * np.pi * 4 * t)) / 2
+    path = tmp_path / "user.wav"
+    soundfile.write(str(path), np.concatenate([speech, np.zeros(SAMPLE_RATE * 3)]),
+                    SAMPLE_RATE, subtype="PCM_16")
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "monitor", "--virtual-devices", "--voices", "0",
+         "--agent", "helper", "--input-file", str(path), "--until-turns", "1",
+         "--duration", "40", "--json"], capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[-1]["t"] < 39.0, "it ended on the turn, not on --duration"
+    turns = [turn for line in lines for turn in line["turns"]]
+    assert len(turns) == 1 and turns[0]["agent"].startswith("agent-")
+    assert 500 < turns[0]["latency_ms"] < 5000, turns  # endpointing 0.5 s + thinking 0.6 s
+    assert turns[0]["interrupted"] is False
+    assert lines[-1]["turn_latency_ms"]["n"] == 1
+    said = [seg for line in lines for seg in line["transcript"]]
+    assert any(seg["identity"].startswith("agent-") for seg in said)  # its reply, final
+    states = [e["state"] for line in lines for e in line["agent_events"]]
+    assert "thinking" in states and "speaking" in states

@@ -35,6 +35,7 @@ from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
 from console.engine.test_tone import tone
+from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voice
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
@@ -96,6 +97,7 @@ class AudioEngine:
         # so they happen one at a time whichever thread asks.
         self._devices_lock = threading.RLock()
         self._lists_version = 0
+        self._mic_voice: VoiceActivity | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -384,6 +386,50 @@ class AudioEngine:
             return False
         channel.set_muted(muted)
         return True
+
+    # -- voice activity (turn latency) --------------------------------------------------------
+    def watch_mic_voice(self, on: bool = True) -> None:
+        """Detect voice on the microphone as sent (after processing and the push-to-talk
+        gate), from now on or no more; about 2 µs of the media thread per 10 ms."""
+        chain = self.chain
+        voice, self._mic_voice = self._mic_voice, None
+        if voice is not None:
+            chain.remove_sent_tap(self._feed_mic_voice)
+        if on:
+            self._mic_voice = mic_voice()
+            chain.add_sent_tap(self._feed_mic_voice)
+
+    def _feed_mic_voice(self, samples: npt.NDArray[np.int16], ready: float) -> None:
+        voice = self._mic_voice
+        if voice is not None and not math.isnan(ready):
+            voice.frame(samples, ready)
+
+    def mic_voice_spans(self) -> tuple[VoiceSpan, ...]:
+        """The microphone's last stretches of speech (``watch_mic_voice``), oldest first,
+        stamped with when the device delivered their first and last voiced 10 ms; any
+        thread. Empty while not watched."""
+        voice = self._mic_voice
+        return voice.spans() if voice is not None else ()
+
+    def watch_channel_voice(self, key: str, on: bool = True) -> bool:
+        """Detect voice on one channel as it arrives (before its queue, its gain and mute);
+        False if there is no such channel. Any thread."""
+        channel = self._mixer.channels.get(key)
+        if channel is None:
+            return False
+        if not on:
+            channel.set_voice(None)
+        elif channel.voice is None:
+            channel.set_voice(channel_voice())
+        return True
+
+    def channel_voice_spans(self, key: str) -> tuple[VoiceSpan, ...]:
+        """A watched channel's last stretches of sound, stamped with their first and last
+        10 ms's arrival from livekit; ``detail`` of a span is how long its first 10 ms
+        waited in the channel before it was mixed. Empty when not watched."""
+        channel = self._mixer.channels.get(key)
+        voice = channel.voice if channel is not None else None
+        return voice.spans() if voice is not None else ()
 
     def channel_stats(self) -> list[ChannelStats]:
         return [c.stats() for c in list(self._mixer.channels.values())]

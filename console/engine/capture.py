@@ -168,6 +168,7 @@ class CaptureChain:
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
+        self._sent_taps: tuple[Callable[[npt.NDArray[np.int16], float], None], ...] = ()
         self._wake = Wakeup(loop)
         self._stream = DeviceStream("input", stopped="stopped delivering audio",
                                     silent="delivered audio")
@@ -257,6 +258,16 @@ class CaptureChain:
 
     def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         self._taps = tuple(t for t in self._taps if t is not tap)
+
+    def add_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
+        """Call ``tap(samples, ready)`` on the media thread with every frame of device audio
+        exactly as it is sent (after processing and the push-to-talk gate); ``ready`` is
+        when the device delivered its last sample (``time.monotonic()``). The chain's own
+        silence (no device) is not tapped."""
+        self._sent_taps = (*self._sent_taps, tap)
+
+    def remove_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
+        self._sent_taps = tuple(t for t in self._sent_taps if t is not tap)
 
     def reset_reverse_clock(self) -> None:
         """The output opened another stream: its blocks start a new timeline."""
@@ -398,6 +409,9 @@ class CaptureChain:
             tap(samples)
         if not self._gate_open:
             samples = np.zeros_like(samples)  # push-to-talk released: send silence
+        if not silent:
+            for sent_tap in self._sent_taps:
+                sent_tap(samples, ready)
         self._outbox.push(samples, ready, silent)
         waiter = self._send_waiter
         if waiter is not None and not waiter.done():

@@ -35,6 +35,7 @@ from console.engine.gain_ramp import GainRamp
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
 from console.engine.track_tap import TrackTap, open_taps
+from console.engine.vad import VoiceActivity
 
 MAX_GAIN_DB = 12.0
 STREAM_CAPACITY_MS = 100  # waiting in the tap at most; livekit's AudioStream is unbounded
@@ -135,6 +136,7 @@ class Channel:
         self._skew_dropped = 0
         self._skew_inserted = 0
         self._ended = False
+        self._voice: VoiceActivity | None = None
 
     # -- controls (any thread: plain attribute writes) ----------------------------------------
     @property
@@ -152,9 +154,25 @@ class Channel:
     def set_muted(self, muted: bool) -> None:
         self._muted = bool(muted)
 
+    @property
+    def voice(self) -> VoiceActivity | None:
+        return self._voice
+
+    def set_voice(self, voice: VoiceActivity | None) -> None:
+        """Feed every 10 ms that arrives (pre-fader, stamped with its arrival) to ``voice``
+        (media loop); each frame's detail is how long it waits here before it is mixed."""
+        self._voice = voice
+
     # -- receiving (media loop) ---------------------------------------------------------------
-    def _accept_block(self, data: npt.NDArray[np.int16], arrived: float) -> None:
+    def _accept_block(self, data: npt.NDArray[np.int16], arrived: float,
+                      now: float = math.nan) -> None:
         self.meter.process(data)
+        voice = self._voice
+        if voice is not None:
+            # Waiting before it is mixed: since it arrived, plus what is queued ahead of it.
+            ahead = (now - arrived if not math.isnan(now) else 0.0) + len(self._fifo) / SAMPLE_RATE
+            for i in range(0, data.shape[0] - FRAME + 1, FRAME):
+                voice.frame(data[i:i + FRAME], arrived, ahead + i / SAMPLE_RATE)
         self._received += max(1, data.shape[0] // FRAME)
         late_ms = (arrived - self._last_rx) * 1000.0 - data.shape[0] / (SAMPLE_RATE / 1000)
         if late_ms > LATE_MS[0] and self._last_rx > -math.inf:  # the first is never late
@@ -176,8 +194,11 @@ class Channel:
     def pull(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.float32] | None:
         """One 10 ms frame after gain, or None when the channel has nothing to play."""
         source = self._source
-        for arrived, block in source.drain():
-            self._accept_block(block, arrived)
+        blocks = source.drain()
+        for arrived, block in blocks:
+            self._accept_block(block, arrived, now)
+        if not blocks and self._voice is not None and now - self._last_rx > 0.05:
+            self._voice.silence(now)  # nothing arrives (muted, ended): speech has stopped
         if source.ended:
             self._ended = True
         fifo = self._fifo

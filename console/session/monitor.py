@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     audio.add_argument("--no-red", action="store_true")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="seconds to stay (default: until Ctrl+C)")
+    parser.add_argument("--until-turns", type=int, default=None, metavar="N",
+                        help="end (exit 0) once N agent turns were answered and their "
+                             "replies ended, transcripts included")
+    parser.add_argument("--turn-timeout", type=float, default=5.0, metavar="S",
+                        help="the user's speech unanswered this long is an unanswered turn "
+                             "(default 5)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line (peak_dbfs: the held peak, as the "
                              "window's meters show it; rms_dbfs: over the last 300 ms)")
@@ -138,7 +144,7 @@ def human(line: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.engine import devices
+    from console.engine import devices, file_input
     from console.engine.apm import ProcessingConfig
     from console.engine.audio_engine import AudioEngine
     from console.session.agent_feed import AgentFeed
@@ -146,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from console.session.join import JoinError, JoinSpec, resolve
     from console.session.local_sandbox import LocalSandbox
     from console.session.room_session import RoomSession
+    from console.session.turns import TurnFeed
 
     spec = JoinSpec.from_env(url=args.url, token=args.token, api_key=args.api_key,
                              api_secret=args.api_secret, room=args.room,
@@ -177,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
             if not args.no_publish and args.input_file is None:
                 print(f"livekit-console monitor: {exc} (sending silence)", file=sys.stderr)
         if args.input_file is not None:
-            try:
-                engine.set_input_file(args.input_file, loop=args.loop)
+            try:  # a file that cannot be read fails now, before joining
+                file_input.read_audio(args.input_file)
             except devices.DeviceError as exc:
                 print(f"livekit-console monitor: {exc}", file=sys.stderr)
                 return 2
@@ -198,21 +205,33 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
             resolved = resolve(spec, sandbox_url=sandbox.url)
         session = RoomSession(engine, publish=not args.no_publish, dtx=not args.no_dtx,
-                              red=not args.no_red)
+                              red=not args.no_red, turn_timeout_s=args.turn_timeout)
         snap = session.join(resolved)
         if snap.state is ConnState.FAILED:
             print(f"livekit-console monitor: {snap.detail}", file=sys.stderr)
             return EXIT_FAILED
         if snap.agent_dispatch_failed:  # the join stands: say it, and watch the room
             print(f"livekit-console monitor: {snap.agent_dispatch}", file=sys.stderr)
+        if args.input_file is not None:
+            try:
+                _start_recording(args, engine, session)
+            except devices.DeviceError as exc:  # read a moment ago: gone or changed since
+                print(f"livekit-console monitor: {exc}", file=sys.stderr)
+                return 2
         start = time.monotonic()
         feed = AgentFeed(start)
+        turn_feed = TurnFeed(start)
         tick = 1
+        enough = False  # --until-turns reached: one last line, then exit 0
         while not stop.is_set():
             deadline = start + tick
             if args.duration is not None:
                 deadline = min(deadline, start + args.duration)
-            stop.wait(max(0.0, deadline - time.monotonic()))
+            while not stop.is_set() and time.monotonic() < deadline:
+                if args.until_turns is not None and session.turns().n >= args.until_turns:
+                    enough = True
+                    break
+                stop.wait(max(0.0, min(0.05, deadline - time.monotonic())))
             elapsed = time.monotonic() - start
             watch.poll()
             snap = session.snapshot()
@@ -220,9 +239,12 @@ def run(args: argparse.Namespace) -> int:
             output = engine.output_stats() if args.output_device is not None else None
             line = {"wall": round(time.time(), 3),
                     **report(snap, elapsed, engine.mic_meter(), channels, output),
-                    **feed.fields(snap, session.transcript())}
+                    **feed.fields(snap, session.transcript()),
+                    **turn_feed.fields(session.turns())}
             print(json.dumps(line) if args.json else human(line), flush=True)
             tick += 1
+            if enough:
+                break
             if snap.state is ConnState.DISCONNECTED or snap.state is ConnState.FAILED:
                 print(f"livekit-console monitor: {snap.detail or 'disconnected'}",
                       file=sys.stderr)
@@ -242,3 +264,18 @@ def run(args: argparse.Namespace) -> int:
             sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+AGENT_WAIT_S = 15.0  # how long --input-file waits for the dispatched agent to listen
+
+
+def _start_recording(args: argparse.Namespace, engine: Any, session: Any) -> None:
+    """Start the scripted user once someone can hear it: right after joining, or with
+    ``--agent`` once an agent in the room listens (at most :data:`AGENT_WAIT_S`), so its
+    first words are not spoken to an empty room."""
+    if args.agent:
+        deadline = time.monotonic() + AGENT_WAIT_S
+        while time.monotonic() < deadline and not any(
+                p.agent_state == "listening" for p in session.snapshot().agents):
+            time.sleep(0.05)
+    engine.set_input_file(args.input_file, loop=args.loop)

@@ -42,6 +42,7 @@ from console.session.participant_prefs import ParticipantPrefs
 from console.session.text_streams import TranscriptFeed
 from console.session.track_stats import StatsReader
 from console.session.transcript import Speaker, TranscriptSnapshot
+from console.session.turns import TIMEOUT_S, TurnsSnapshot, TurnTracker
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
@@ -50,6 +51,7 @@ HISTORY = 50
 SPEAKING_DBFS = -50.0   # our own meter's RMS: this loud is speaking ...
 SPEAKING_HOLD_S = 0.4   # ... and stays so this long after it falls below
 SPEAKING_EVERY_S = 0.1
+TURNS_EVERY_S = 0.05    # how often turns are looked for (their times come from the audio)
 QUALITY = {
     rtc.ConnectionQuality.QUALITY_POOR: "poor",
     rtc.ConnectionQuality.QUALITY_GOOD: "good",
@@ -66,7 +68,10 @@ class RoomSession:
     """Joins rooms for one AudioEngine (which must be started); one room at a time."""
 
     def __init__(self, engine: AudioEngine, *, publish: bool = True, dtx: bool = True,
-                 red: bool = True, prefs: ParticipantPrefs | None = None) -> None:
+                 red: bool = True, prefs: ParticipantPrefs | None = None,
+                 turn_timeout_s: float = TIMEOUT_S) -> None:
+        """``turn_timeout_s``: the user's speech left without an agent's reply this long
+        is an unanswered turn."""
         self.engine = engine
         # Local volume and mute per participant: applied when their audio opens and
         # whenever the window changes them (prefs tells every listener which identity).
@@ -88,6 +93,12 @@ class RoomSession:
         self._agents = AgentTracker()
         # The transcript outlives a room: a rejoin, or Leave then Save, keeps it.
         self._transcript = TranscriptFeed()
+        # Turn latency, like the transcript, outlives a room; voice detection runs only
+        # while an agent is in the room.
+        self._turns = TurnTracker(timeout_s=turn_timeout_s)
+        self._voice_keys: set[str] = set()
+        self._mic_watched = False
+        self._turns_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._speaking_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -106,6 +117,11 @@ class RoomSession:
         """The transcript (``lk.transcription`` and ``lk.chat``), replaced at most 30 times
         a second; compare ``version`` to redraw only on change."""
         return self._transcript.snapshot()
+
+    def turns(self) -> TurnsSnapshot:
+        """Every agent turn measured so far (latency at the wire and at the ear,
+        interruptions, unanswered turns) and the figures over them; any thread."""
+        return self._turns.snapshot()
 
     def clear_transcript(self) -> None:
         self._on_loop(self._transcript.clear)
@@ -276,6 +292,7 @@ class RoomSession:
         loop = asyncio.get_running_loop()
         self._stats_task = loop.create_task(self._stats_loop(room), name="session-stats")
         self._speaking_task = loop.create_task(self._speaking_loop(), name="session-speaking")
+        self._turns_task = loop.create_task(self._turns_loop(), name="session-turns")
         if resolved.agent:
             await self._dispatch_agent(resolved)
         return self._snap
@@ -347,12 +364,13 @@ class RoomSession:
     async def disconnect(self) -> None:
         """Leave the room: close channels, stop the stats loop; nothing stays running."""
         room, self._room = self._room, None
-        for task in (self._stats_task, self._speaking_task):
+        for task in (self._stats_task, self._speaking_task, self._turns_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._stats_task = self._speaking_task = None
+        self._stats_task = self._speaking_task = self._turns_task = None
+        self._unwatch_voices()
         others = [t for t in self._tasks if t is not asyncio.current_task()]
         for t in others:
             t.cancel()
@@ -553,6 +571,41 @@ class RoomSession:
             self._views = {identity: replace(view, speaking=identity in speaking)
                            for identity, view in self._views.items()}
             self._publish_views()
+
+    async def _turns_loop(self) -> None:
+        """Turns from the engine's voice spans, 20 times a second (the times come from
+        the audio, so this rate only sets how soon a turn is reported)."""
+        while True:
+            await asyncio.sleep(TURNS_EVERY_S)
+            try:
+                self._update_turns(time.monotonic())
+            except EngineNotRunning:
+                return
+
+    def _update_turns(self, now: float) -> None:
+        snap = self._snap
+        agents = snap.agents
+        if not agents and not self._mic_watched:
+            return
+        engine = self.engine
+        if not self._mic_watched:
+            engine.watch_mic_voice(True)
+            self._mic_watched = True
+        voices = []
+        for agent in agents:
+            for key in snap.voice_keys(agent.identity):
+                if key not in self._voice_keys and engine.watch_channel_voice(key):
+                    self._voice_keys.add(key)
+                voices.append((agent.identity, key, engine.channel_voice_spans(key)))
+        out = engine.output_stats()
+        output_s = ((out.ring_ms + out.device_latency_ms) / 1000.0 if out.device is not None
+                    else math.nan)
+        self._turns.update(now, engine.mic_voice_spans(), voices,
+                           self._transcript.snapshot().finals, output_s)
+
+    def _unwatch_voices(self) -> None:
+        # The microphone stays watched (2 µs a frame): its spans go on numbering.
+        self._voice_keys.clear()  # their channels are closed with the room
 
     def _on_quality(self, participant: rtc.Participant, quality: Any) -> None:
         self._quality[participant.identity] = QUALITY.get(quality, "unknown")

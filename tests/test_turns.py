@@ -1,0 +1,135 @@
+"""Turn latency measured from audio, against the sandbox agent's own ground truth.
+
+A real engine (a recording in place of the microphone; noise suppression, auto gain and
+the high-pass filter on; playing on speaker B), the real session and the sandbox's
+scripted agent in this process, so both sides share one clock. The path is measured apart
+from the turn code: the test taps the level of every 10 ms at both ends of each direction
+(our microphone as sent and the same audio as the sandbox forwards it; the agent's packets
+as they enter the forwarder and as they arrive at our channel) and takes the time between
+matching level edges near each turn: the end of the user's burst on the way up, the onsets
+of the reply on the way down (``console.bench.agent.path_delay``, shared with ``bench
+agent``). A turn's latency must be the agent's own (its user_end to its reply_start) plus
+the uplink and downlink delays so measured, within 20 ms. Echo cancellation is off: the
+microphone is a recording, so there is no echo to cancel, and with it on the canceller
+damped the user's speech over the agent's reply until the agent no longer heard itself
+interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from console.bench.agent import Levels, Recording, burst, forwarded, path_delay
+from console.engine.vad import channel_voice, frame_dbfs
+from console.sandbox.agent import AgentOptions
+from console.sandbox.agent_turns import ANSWERED, INTERRUPTED, UNANSWERED
+from console.sandbox.server import SandboxThread
+from console.session.join import JoinSpec, resolve
+from console.session.model import ConnState
+from console.signals import SAMPLE_RATE
+from tests.audio_helpers import wait_until
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # dev keys are short
+
+ROOM = "turns"
+AGENT = "helper"
+TOLERANCE_S = 0.02
+
+
+def pause(seconds: float) -> npt.NDArray[np.float32]:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+@pytest.fixture
+def talk_engine(sound_card: object) -> Iterator[Any]:
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_b",
+                      processing=ProcessingConfig(echo_cancellation=False),
+                      output_device="lkc_speaker_b")
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()
+
+
+@pytest.mark.audio
+def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
+        talk_engine: Any, tmp_path: Path) -> None:
+    import soundfile
+
+    from console.session.room_session import RoomSession
+
+    script = [pause(0.6),
+              burst(0.8), pause(4.0),                    # 1: answered
+              burst(0.8), pause(1.5), burst(1.0), pause(4.2),  # 2: talked over; 3: answered
+              burst(0.8), pause(3.4),                    # 4: never answered
+              burst(0.8), pause(4.5)]                    # 5: answered
+    wav = tmp_path / "user.wav"
+    soundfile.write(str(wav), np.concatenate(script), SAMPLE_RATE)
+    engine = talk_engine
+    with SandboxThread(port=0) as sandbox:
+        sandbox.run(sandbox.server.register_agent, AGENT,
+                    AgentOptions(think_s=0.3, unanswered=frozenset({4})))
+        session = RoomSession(engine, turn_timeout_s=2.0)
+        try:
+            spec = JoinSpec(url=sandbox.url, api_key="devkey", api_secret="secret", room=ROOM,
+                            identity="me", agent=AGENT)
+            snap = session.join(resolve(spec))
+            assert snap.state is ConnState.CONNECTED, snap.detail
+            assert wait_until(lambda: bool(sandbox.server.agents(ROOM))
+                              and sandbox.server.agents(ROOM)[0].linked == "me", 10.0)
+            agent = sandbox.server.agents(ROOM)[0]
+            assert wait_until(lambda: bool(session.snapshot().agents)
+                              and bool(session.snapshot().voice_keys(agent.identity)), 10.0)
+            key = session.snapshot().voice_keys(agent.identity)[0]
+            # Our ends of both paths: what the microphone sends, what the channel receives.
+            sent: Levels = []
+            engine.chain.add_sent_tap(lambda x, t: sent.append((t, frame_dbfs(x))))
+            channel = engine.channel(key)
+            recording = Recording(channel.voice or channel_voice())
+            channel.set_voice(recording)
+            # The sandbox's ends: our microphone and the agent's voice in its forwarder.
+            mic_fanout = sandbox.server.room(ROOM).peers["me"].published[
+                session.snapshot().mic_track_sid].fanout
+            uplink = forwarded(sandbox, mic_fanout)
+            downlink = forwarded(sandbox, agent._pub.fanout)
+            engine.set_input_file(wav)
+            total = sum(len(p) for p in script) / SAMPLE_RATE
+            assert wait_until(lambda: session.turns().n + session.turns().unanswered >= 5,
+                              total + 8.0)
+            turns = session.turns()
+        finally:
+            session.leave()
+        truth = sandbox.server.agent_turns(ROOM)
+    assert [t.outcome for t in truth] == [ANSWERED, INTERRUPTED, ANSWERED, UNANSWERED,
+                                          ANSWERED], truth
+    assert [t.answered for t in turns.turns] == [True, True, True, False, True], turns
+    assert [t.interrupted for t in turns.turns] == [False, True, False, False, False]
+    assert turns.interruptions == 1 and turns.unanswered == 1 and turns.n == 4
+    for ours, gt in zip(turns.turns, truth, strict=True):
+        assert ours.agent == agent.identity
+        if gt.reply_start is None:
+            assert not ours.answered
+            continue
+        up = path_delay(sent, uplink, gt.user_end, rising=False)
+        down = path_delay(downlink, recording.levels, gt.reply_start, rising=True)
+        assert not math.isnan(up) and not math.isnan(down), (up, down)
+        expected = gt.reply_start - gt.user_end + up + down
+        assert abs(ours.latency_s - expected) <= TOLERANCE_S, (
+            ours, gt, f"up {up * 1000:.1f} ms, down {down * 1000:.1f} ms")
+        # The ear is later than the wire by the channel's queue, the ring and the device.
+        assert 0.01 < ours.to_ear_s - ours.latency_s < 0.3, ours
+        assert ours.text == gt.spoken_text.strip() or ours.text == gt.spoken_text
+    assert turns.p50_ms == pytest.approx(
+        float(np.median([t.latency_s * 1000 for t in turns.turns if t.answered])))
+
