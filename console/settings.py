@@ -130,7 +130,7 @@ def _option(key: str, default: Any, parse: Callable[[Any], Any]) -> Any:
     return field(default=default, metadata={"key": key, "parse": parse})
 
 
-BOTTOM_TABS = ("queues", "transcript")  # what the lower right of the window shows
+BOTTOM_TABS = ("queues", "transcript", "turns")  # what the lower right of the window shows
 
 
 @dataclass(frozen=True)

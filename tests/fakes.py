@@ -35,6 +35,7 @@ from console.session.explain import Explanation
 from console.session.model import ConnState, ParticipantView, SessionSnapshot, TrackView
 from console.session.participant_prefs import ParticipantPrefs
 from console.session.transcript import Transcript, TranscriptSnapshot
+from console.session.turns import TurnsSnapshot
 
 if TYPE_CHECKING:
     from console.session.join import JoinSpec
@@ -300,9 +301,13 @@ class FakeSession:
         # The session's real transcript model (pure Python): a test writes to it as the
         # session does when text streams arrive.
         self.transcript_model = Transcript()
+        self.turns_snapshot = TurnsSnapshot()  # what the session measured (a test sets it)
 
     def transcript(self) -> TranscriptSnapshot:
         return self.transcript_model.snapshot()
+
+    def turns(self) -> TurnsSnapshot:
+        return self.turns_snapshot
 
     def set_self_muted(self, muted: bool) -> None:
         self.calls.append(("set_self_muted", (muted,)))

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # types only: the session modules load livekit
     from console.session.model import SessionSnapshot
     from console.session.participant_prefs import ParticipantPrefs
     from console.session.transcript import TranscriptSnapshot
+    from console.session.turns import TurnsSnapshot
 
 
 class RoomSessionControls(Protocol):
@@ -27,6 +28,10 @@ class RoomSessionControls(Protocol):
 
     def transcript(self) -> TranscriptSnapshot:
         """The room's transcript; the same object until it changes (any thread)."""
+        ...
+
+    def turns(self) -> TurnsSnapshot:
+        """The agent turns measured so far and their figures (any thread)."""
         ...
 
 

@@ -51,6 +51,7 @@ from console.widgets.processing_panel import ProcessingPanel
 from console.widgets.queues import legend_names
 from console.widgets.status_panel import StatusPanel
 from console.widgets.transcript_pane import TranscriptPane
+from console.widgets.turns_panel import TurnsPanel
 from console.widgets.window_fit import fit_to_screen, pack_splitters, unpack_splitters
 
 if TYPE_CHECKING:
@@ -160,12 +161,14 @@ class MainWindow(QMainWindow):
         self.participants.mutedHere.connect(people.set_muted)
         self.queues: QueuesPlot = QueuesPlot(self)
         self.transcript = TranscriptPane(self)
-        # Queues and transcript share the lower right: both want width, and at 1024x640
-        # there is room for one of them at a time (Ctrl+1 / Ctrl+2, remembered).
+        self.turns = TurnsPanel(self)
+        # Queues, transcript and turns share the lower right: each wants width, and at
+        # 1024x640 there is room for one of them at a time (Ctrl+1..3, remembered).
         self.bottom = QTabWidget(self)
         self.bottom.setDocumentMode(True)
         self.bottom.addTab(self.queues, "Queues")
         self.bottom.addTab(self.transcript, "Transcript")
+        self.bottom.addTab(self.turns, "Turns")
         self.bottom.setCurrentIndex(BOTTOM_TABS.index(self.prefs.value.bottom_tab))
         self.bottom.currentChanged.connect(
             lambda index: self.prefs.remember(bottom_tab=BOTTOM_TABS[index]))
@@ -201,6 +204,9 @@ class MainWindow(QMainWindow):
                            "Show the transcript (the agent's words and yours)",
                            lambda: self.bottom.setCurrentWidget(self.transcript),
                            menu="Vie&w"),
+                ActionSpec("show_turns", "T&urns", "Ctrl+3",
+                           "Show how long the agent takes to answer, turn by turn",
+                           lambda: self.bottom.setCurrentWidget(self.turns), menu="Vie&w"),
             ]
         return tuple(specs)
 
@@ -397,8 +403,11 @@ class MainWindow(QMainWindow):
         self.queues.agent_events = snap.agent_events
         self.queues.add_sample(list(channels.values()), output, labels)
         self.status.show_room(view, snap)
-        if self.bottom.currentWidget() is self.transcript:  # hidden: nothing to redraw
+        shown = self.bottom.currentWidget()  # a hidden tab is not redrawn
+        if shown is self.transcript:
             self.transcript.show_snapshot(controller.session.transcript())
+        elif shown is self.turns:
+            self.turns.show_snapshot(controller.session.turns())
 
     def _settle_room(self, in_room: bool) -> None:
         """A few seconds into a room, keep what it built out of full collections."""
