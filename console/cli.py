@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--seconds", type=float, default=30.0)
     gui.add_argument("--input", default="lkc_mic_b", help="the app's microphone")
     gui.add_argument("--output", default="lkc_speaker_a", help="where the room plays")
+    gui.add_argument("--transcript-flood", type=float, default=0.0, metavar="RATE",
+                     help="instead: the Transcript tab without, then with, an agent "
+                          "sending RATE interim transcript updates a second")
     gui.add_argument("--json", action="store_true")
     stp = bsub.add_parser("strips", help="fifty participant strips, live, while scrolling")
     stp.add_argument("--strips", type=int, default=50)
@@ -227,7 +230,8 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "gui":
             from console.bench.gui import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
-                    "--input", args.input, "--output", args.output]
+                    "--input", args.input, "--output", args.output,
+                    "--transcript-flood", str(args.transcript_flood)]
         elif args.bench == "strips":
             from console.bench.strips import main as runner
             argv = ["--strips", str(args.strips), "--seconds", str(args.seconds)]

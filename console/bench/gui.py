@@ -13,17 +13,26 @@ Qt event loop running as in the app:
 Then the window leaves and its engine stops, and the reference app (livekit's
 ``MediaDevices`` and ``OutputPlayer``, headless, see ``console.bench.reference_room``)
 joins the same room with the same voices for ``--seconds``: the CPU figures side by side.
+
+``--transcript-flood RATE`` measures instead what a flood of interim transcript updates
+costs (issue 16): the window on its Transcript tab (so the pane redraws, as for a user
+watching it) for ``--seconds`` without, then ``--seconds`` with, an agent sending RATE
+``lk.transcription`` updates a second (``console.bench.transcript_flood``, in a process of
+its own: in this one it would take the GIL from the app being measured). Per phase: the
+underruns (channels, output ring), UI lag, display rate, CPU, and the updates that reached
+the window, its redraws and rewritten lines; then what the sender achieved.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -31,19 +40,36 @@ from console import gc_pauses
 from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication
+
+    from console.engine.audio_engine import AudioEngine
+    from console.session.controller import RoomController
+    from console.widgets.main_window import MainWindow
+
 MIC = "lkc_mic_b"          # the virtual card's, as the tests start it
 SPEAKER = "lkc_speaker_a"
 TICK_S = 0.010
 STALL_EVERY_S = 2.0
 STALL_S = 0.2
+FLOOD_SENDERS = 1   # one in its own process sent 400 a second here (issue 16 asks 200)
+DRAIN_S = 2.0       # after the flood: what was in flight reaches the window
 
 
-def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
-        speaker: str = SPEAKER) -> dict[str, Any]:
+class _App(NamedTuple):
+    app: QCoreApplication
+    engine: AudioEngine
+    home: tempfile.TemporaryDirectory[str]
+    controller: RoomController
+    window: MainWindow
+
+
+def _open_window(participants: int, mic: str, speaker: str) -> _App:
+    """The app as it starts: offscreen, APM on, a private settings file, the sandbox with
+    N voices behind the controller, the window shown."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from console import settings
@@ -63,6 +89,14 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
     window.resize(1240, 800)
     window.show()
     gc_pauses.settle()  # as the app does once its window is up
+    return _App(app, engine, home, controller, window)
+
+
+def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
+        speaker: str = SPEAKER) -> dict[str, Any]:
+    from PySide6.QtCore import QTimer
+
+    app, engine, home, controller, window = _open_window(participants, mic, speaker)
     result: dict[str, Any] = {}
     ticks: list[float] = []
     lags: list[float] = []
@@ -259,9 +293,250 @@ def run_reference(url: str, room: str, participants: int, seconds: float, mic: s
     return figures
 
 
+def run_flood(participants: int, seconds: float, rate: float, mic: str = MIC,
+              speaker: str = SPEAKER) -> dict[str, Any]:
+    """The window on its Transcript tab for ``seconds`` without, then ``seconds`` with, an
+    agent flooding interim transcript updates at ``rate`` a second: figures per phase."""
+    from PySide6.QtCore import QTimer
+
+    app, engine, home, controller, window = _open_window(participants, mic, speaker)
+    window.bottom.setCurrentWidget(window.transcript)  # as a user watching it: it redraws
+    pane = window.transcript
+    result: dict[str, Any] = {}
+    phases: dict[str, dict[str, Any]] = {}
+    flooders: list[Flooder] = []
+    lags: list[float] = []
+    ticks: list[float] = []
+    ages: list[float] = []   # how old the newest update was when the pane drew it
+    state: dict[str, Any] = {"expected": 0.0, "measuring": False, "drawn": 0,
+                             "shown": pane.snapshot}
+
+    def display_tick() -> None:  # connected after the window's own poll: runs after it
+        if not state["measuring"]:
+            return
+        now = time.monotonic()
+        ticks.append(now)
+        snap = pane.snapshot
+        if snap is not state["shown"]:
+            state["shown"] = snap
+            state["drawn"] += 1
+            if snap.lines:
+                ages.append((now - max(line.updated for line in snap.lines)) * 1000.0)
+
+    window._timer.timeout.connect(display_tick)
+
+    def lag_tick() -> None:
+        now = time.monotonic()
+        if state["measuring"] and state["expected"]:
+            lags.append(max(0.0, now - state["expected"]) * 1000.0)
+        state["expected"] = now + TICK_S
+
+    lag_timer = QTimer()
+    lag_timer.setInterval(int(TICK_S * 1000))
+    lag_timer.timeout.connect(lag_tick)
+    lag_timer.start()
+
+    def counters() -> dict[str, float]:
+        out = engine.output_stats()
+        chans = engine.channel_stats()
+        return {"channels": sum(c.underruns for c in chans), "ring": out.underruns,
+                "after_host": (out.underruns_after_stall
+                               + sum(c.underruns_after_stall for c in chans)),
+                "late15": sum(c.blocks_late_15ms for c in chans),
+                "late30": sum(c.blocks_late_30ms for c in chans),
+                "host": out.host_stalls, "played": out.frames_played,
+                "version": pane.snapshot.version, "rewrites": pane.rewrites,
+                "cpu": time.process_time(), "t": time.monotonic()}
+
+    def begin(phase: str) -> None:
+        for series in (lags, ticks, ages):
+            series.clear()
+        state.update(phase=phase, start=counters(), drawn=0, shown=pane.snapshot,
+                     measuring=True)
+        QTimer.singleShot(int(seconds * 1000), end)
+
+    def end() -> None:
+        state["measuring"] = False
+        a, b = state["start"], counters()
+        wall = b["t"] - a["t"]
+        frame_ms = np.diff(ticks) * 1000.0 if len(ticks) > 1 else np.array([])
+        phases[state["phase"]] = {
+            "seconds": round(wall, 2),
+            "underruns": int(b["channels"] - a["channels"] + b["ring"] - a["ring"]),
+            "underruns_channels": int(b["channels"] - a["channels"]),
+            "underruns_output_ring": int(b["ring"] - a["ring"]),
+            "of_which_after_host_stalls": int(b["after_host"] - a["after_host"]),
+            "host_stalls": int(b["host"] - a["host"]),
+            "blocks_late_15ms": int(b["late15"] - a["late15"]),
+            "blocks_late_30ms": int(b["late30"] - a["late30"]),
+            "output_frames_per_s": round((b["played"] - a["played"]) / wall, 1),
+            "ui_lag_ms_p50": _pct(lags, 50),
+            "ui_lag_ms_p99": _pct(lags, 99),
+            "ui_lag_ms_max": round(max(lags), 1) if lags else math.nan,
+            "display_fps": round(len(ticks) / wall, 1),
+            "display_frame_ms_p95": _pct(frame_ms, 95),
+            "cpu_percent": round(100 * (b["cpu"] - a["cpu"]) / wall, 1),
+            # Updates that reached the window: one per interim stream, two per final one
+            # (its text, then its mark).
+            "transcript_versions_seen": int(b["version"] - a["version"]),
+            "transcript_redraws": state["drawn"],
+            "transcript_rewritten_lines": int(b["rewrites"] - a["rewrites"]),
+            "transcript_shown_age_ms_p50": _pct(ages, 50),
+            "transcript_shown_age_ms_p99": _pct(ages, 99),
+        }
+        if state["phase"] == "without_flood":
+            for flooder in flooders:  # go: each one waits for a line
+                if flooder.proc.stdin is not None:
+                    flooder.proc.stdin.write("go\n")
+                    flooder.proc.stdin.flush()
+            begin("with_flood")
+        else:
+            state["version_end"] = pane.snapshot.version
+            QTimer.singleShot(int(DRAIN_S * 1000), drained)
+
+    def drained() -> None:
+        """What was still in flight when the phase ended has reached the window by now."""
+        result["transcript_versions_after_drain"] = (pane.snapshot.version
+                                                     - state["start"]["version"])
+        app.quit()
+
+    deadline = time.monotonic() + 90.0
+    want = participants + FLOOD_SENDERS
+
+    def wait_joined() -> None:
+        strips = len(window.participants.strips)
+        sandbox = controller.sandbox
+        if not flooders and strips >= participants and sandbox is not None and sandbox.url:
+            flooders.extend(start_flooders(sandbox.url, sandbox.room, rate, seconds))
+        if strips >= want:
+            result["strips"] = strips
+            result["join_to_all_strips_s"] = round(time.monotonic() - state["join_t"], 2)
+            QTimer.singleShot(2000, lambda: begin("without_flood"))  # let it all settle
+        elif time.monotonic() > deadline or controller.error:
+            result["strips"] = strips
+            result["error"] = controller.error or f"only {strips} of {want} strips after 90 s"
+            app.quit()
+        else:
+            QTimer.singleShot(100, wait_joined)
+
+    def join() -> None:
+        state["join_t"] = time.monotonic()
+        window.join_panel.join_button.click()
+        wait_joined()
+
+    QTimer.singleShot(200, join)
+    try:
+        app.exec()
+    finally:
+        lag_timer.stop()
+        sent = [finish_flooder(flooder, seconds) for flooder in flooders]
+        window.close()
+        controller.close()
+        engine.stop()
+        home.cleanup()
+    flood = _flood_totals(rate, sent)
+    without, with_ = phases.get("without_flood", {}), phases.get("with_flood", {})
+    p99 = (without.get("ui_lag_ms_p99", math.nan), with_.get("ui_lag_ms_p99", math.nan))
+    return {
+        "benchmark": "gui",
+        "participants": participants,
+        "seconds": seconds,
+        "note": (f"this process only (window offscreen on its Transcript tab, engine with APM "
+                 f"on, microphone {mic}, output on {speaker}, session); the sandbox with its "
+                 "voices and the flooding agent run in child processes. No UI stalls and no "
+                 "reference app in this mode"),
+        **result,
+        "transcript_flood": flood,
+        "without_flood": without,
+        "with_flood": with_,
+        "goals": {
+            "flood_rate_reached": flood.get("achieved_per_s", 0.0) >= 0.95 * rate,
+            "zero_underruns_with_flood": with_.get("underruns") == 0,
+            "ui_lag_p99_with_flood_le_without": p99[1] <= p99[0],
+            "ui_lag_p99_le_8_ms_with_flood": p99[1] <= 8.0,
+        },
+    }
+
+
+class Flooder(NamedTuple):
+    proc: subprocess.Popen[str]
+    errors: IO[str]   # its stderr: the last line says why, if it said nothing else
+
+
+def start_flooders(url: str, room: str, rate: float, seconds: float) -> list[Flooder]:
+    """The flooding agents, each in a process of its own, joining ``room``; each floods its
+    share of ``rate`` once it reads a line."""
+    from console.bench.transcript_flood import TOKEN_ENV
+    from console.sandbox.voices import make_token
+
+    procs: list[Flooder] = []
+    for index in range(FLOOD_SENDERS):
+        identity = f"flood-agent-{index}"
+        env = dict(os.environ)
+        env[TOKEN_ENV] = make_token(identity, room, name=f"Flood {index}", agent=True)
+        errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in finish_flooder)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "console.bench.transcript_flood", "--url", url,
+             "--rate", str(rate / FLOOD_SENDERS), "--seconds", str(seconds),
+             "--tag", identity],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+        procs.append(Flooder(proc, errors))
+    return procs
+
+
+def finish_flooder(flooder: Flooder, seconds: float) -> dict[str, Any]:
+    """What a flooder sent (its last line), or why it said nothing; it is gone after."""
+    proc = flooder.proc
+    try:  # closes its stdin: one that never flooded leaves at once
+        out, _ = proc.communicate(timeout=seconds + 60.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    lines = [line for line in (out or "").strip().splitlines() if '"ready"' not in line]
+    try:
+        figures = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        figures = None
+    flooder.errors.seek(0)
+    tail = flooder.errors.read().strip().splitlines()[-1:]
+    flooder.errors.close()
+    if isinstance(figures, dict):
+        return figures
+    return {"error": "the flooding agent said nothing: "
+                     + (tail[0] if tail else f"exit code {proc.returncode}")}
+
+
+def _flood_totals(rate: float, sent: list[dict[str, Any]]) -> dict[str, Any]:
+    """The flooders' figures summed: what was asked, sent and achieved."""
+    ok = [s for s in sent if "error" not in s]
+    totals: dict[str, Any] = {"requested_per_s": rate, "senders": len(sent)}
+    if ok:
+        totals.update({
+            "updates_sent": sum(s["sent"] for s in ok),
+            "of_which_final": sum(s["finals"] for s in ok),
+            "failed": sum(s["failed"] for s in ok),
+            "segments": sum(s["segments"] for s in ok),
+            "achieved_per_s": round(sum(s["achieved_per_s"] for s in ok), 1),
+            "sender_behind_max_ms": max(s["behind_max_ms"] for s in ok),
+            "sender_cpu_percent": round(sum(s["cpu_percent"] for s in ok), 1),
+        })
+    errors = [s["error"] for s in sent if "error" in s]
+    if errors or not sent:
+        totals["error"] = errors[0] if errors else "no flooding agent ran"
+    return totals
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = count_and_seconds_parser("gui", "participants", 16, 30.0)
     parser.add_argument("--input", default=MIC, help="the app's microphone")
     parser.add_argument("--output", default=SPEAKER, help="where the room plays")
+    parser.add_argument("--transcript-flood", type=float, default=0.0, metavar="RATE",
+                        help="instead: the Transcript tab without, then with, an agent "
+                             "sending RATE interim transcript updates a second")
     args = parse_checked(parser, "participants", argv)
+    if args.transcript_flood < 0:
+        parser.error("--transcript-flood must not be negative")
+    if args.transcript_flood:
+        return emit(run_flood(args.participants, args.seconds, args.transcript_flood,
+                              args.input, args.output), args.json)
     return emit(run(args.participants, args.seconds, args.input, args.output), args.json)
