@@ -98,7 +98,11 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
             channel = engine.channel(key)
             recording = Recording(channel.voice or channel_voice())
             channel.set_voice(recording)
-            # The sandbox's ends: our microphone and the agent's voice in its forwarder.
+            # The sandbox's ends: our microphone and the agent's voice in its forwarder
+            # (our track is published there once its media has arrived: wait for it).
+            mic_sid = session.snapshot().mic_track_sid
+            assert wait_until(lambda: sandbox.run(
+                lambda: mic_sid in sandbox.server.room(ROOM).peers["me"].published), 5.0)
             mic_fanout = sandbox.server.room(ROOM).peers["me"].published[
                 session.snapshot().mic_track_sid].fanout
             uplink = forwarded(sandbox, mic_fanout)

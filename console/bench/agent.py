@@ -246,6 +246,9 @@ def conversation(turns: int) -> dict[str, Any]:
             recording = Recording(channel.voice or channel_voice())
             channel.set_voice(recording)
             mic_sid = session.snapshot().mic_track_sid
+            # Published in the sandbox once its media has arrived there.
+            _wait(lambda: sandbox.run(
+                lambda: mic_sid in sandbox.server.room("bench").peers["me"].published), 5.0)
             uplink = forwarded(sandbox, sandbox.server.room("bench").peers["me"]
                                .published[mic_sid].fanout)
             downlink = forwarded(sandbox, agent._pub.fanout)
