@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from console.engine.devices import AudioDevice, DeviceError
 from console.engine.format import FRAME, SAMPLE_RATE
+from console.os_thread_name import name_this_thread
 
 HOSTAPI = "file"
 MAX_BEHIND_S = 0.2  # further behind than this (a frozen host), skip ahead: no burst
@@ -114,6 +115,7 @@ class FileInputStream:
         return out
 
     def _run(self) -> None:
+        name_this_thread()
         period = self._block / SAMPLE_RATE
         due = time.monotonic()
         while not self._stop.is_set():

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from console.os_thread_name import name_this_thread
+
 T = TypeVar("T")
 
 
@@ -44,6 +46,7 @@ class MediaThread:
         self._ready.wait()
 
     def _main(self) -> None:
+        name_this_thread()
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)

@@ -35,6 +35,7 @@ from console.engine.device_stream import DeviceStream
 from console.engine.device_watch import DeviceWatch
 from console.engine.devices import AudioDevice, DeviceError
 from console.engine.mic_state import MicAction, MicState, MicStatus, describe
+from console.os_thread_name import name_this_thread
 
 TICK_S = 0.1    # how soon a device that went away is acted on
 NEVER = math.inf
@@ -105,6 +106,7 @@ class MicKeeper:
             thread.join(timeout)
 
     def _run(self) -> None:
+        name_this_thread()
         while not self._stop.wait(TICK_S):
             try:
                 self.step()

@@ -42,6 +42,7 @@ from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 from console.engine.block_source import Block
 from console.engine.format import SAMPLE_RATE
+from console.os_thread_name import name_this_thread
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class _Reaper:
         return len(self._handles)
 
     def _run(self) -> None:
+        name_this_thread()
         while True:
             self._wake.wait()
             time.sleep(REAP_EVERY_S)  # let a batch gather

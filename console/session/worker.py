@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from console.os_thread_name import name_this_thread
+
 T = TypeVar("T")
 _Job = tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None
 
@@ -40,6 +42,7 @@ class Worker:
         return not self._thread.is_alive()
 
     def _main(self) -> None:
+        name_this_thread()
         while True:
             job = self._jobs.get()
             if job is None:
