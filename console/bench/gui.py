@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -90,6 +91,39 @@ def _open_window(participants: int, mic: str, speaker: str) -> _App:
     window.show()
     gc_pauses.settle()  # as the app does once its window is up
     return _App(app, engine, home, controller, window)
+
+
+def _join_then(app: QCoreApplication, window: MainWindow, controller: RoomController,
+               result: dict[str, Any], want: int, ready: Callable[[], None], *,
+               each_poll: Callable[[], None] | None = None) -> None:
+    """Press Join and poll until ``want`` strips show, then call ``ready`` 2 s later (the
+    meters and queues settle); after 90 s, or a failed join, say why and quit."""
+    from PySide6.QtCore import QTimer
+
+    deadline = time.monotonic() + 90.0
+    joined_at = [0.0]
+
+    def wait_joined() -> None:
+        if each_poll is not None:
+            each_poll()
+        strips = len(window.participants.strips)
+        if strips >= want:
+            result["strips"] = strips
+            result["join_to_all_strips_s"] = round(time.monotonic() - joined_at[0], 2)
+            QTimer.singleShot(2000, ready)
+        elif time.monotonic() > deadline or controller.error:
+            result["strips"] = strips
+            result["error"] = controller.error or f"only {strips} of {want} strips after 90 s"
+            app.quit()
+        else:
+            QTimer.singleShot(100, wait_joined)
+
+    def join() -> None:
+        joined_at[0] = time.monotonic()
+        window.join_panel.join_button.click()
+        wait_joined()
+
+    QTimer.singleShot(200, join)
 
 
 def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
@@ -201,27 +235,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         result["output_target_ms_at_end"] = round(out.target_ms, 1)
         app.quit()
 
-    deadline = time.monotonic() + 90.0
-
-    def wait_joined() -> None:
-        strips = len(window.participants.strips)
-        if strips >= participants:
-            result["strips"] = strips
-            result["join_to_all_strips_s"] = round(time.monotonic() - state["join_t"], 2)
-            QTimer.singleShot(2000, start_measure)  # let the meters and queues settle
-        elif time.monotonic() > deadline or controller.error:
-            result["strips"] = strips
-            result["error"] = controller.error or f"only {strips} strips after 90 s"
-            app.quit()
-        else:
-            QTimer.singleShot(100, wait_joined)
-
-    def join() -> None:
-        state["join_t"] = time.monotonic()
-        window.join_panel.join_button.click()
-        wait_joined()
-
-    QTimer.singleShot(200, join)
+    _join_then(app, window, controller, result, participants, start_measure)
     reference: dict[str, Any] = {"error": "not run: ours did not finish"}
     try:
         app.exec()
@@ -400,31 +414,15 @@ def run_flood(participants: int, seconds: float, rate: float, mic: str = MIC,
                                                      - state["start"]["version"])
         app.quit()
 
-    deadline = time.monotonic() + 90.0
-    want = participants + FLOOD_SENDERS
-
-    def wait_joined() -> None:
-        strips = len(window.participants.strips)
+    def start_flooding() -> None:
+        """Once the voices are in, the flooding agents join too (they are waited for)."""
         sandbox = controller.sandbox
-        if not flooders and strips >= participants and sandbox is not None and sandbox.url:
+        if (not flooders and len(window.participants.strips) >= participants
+                and sandbox is not None and sandbox.url):
             flooders.extend(start_flooders(sandbox.url, sandbox.room, rate, seconds))
-        if strips >= want:
-            result["strips"] = strips
-            result["join_to_all_strips_s"] = round(time.monotonic() - state["join_t"], 2)
-            QTimer.singleShot(2000, lambda: begin("without_flood"))  # let it all settle
-        elif time.monotonic() > deadline or controller.error:
-            result["strips"] = strips
-            result["error"] = controller.error or f"only {strips} of {want} strips after 90 s"
-            app.quit()
-        else:
-            QTimer.singleShot(100, wait_joined)
 
-    def join() -> None:
-        state["join_t"] = time.monotonic()
-        window.join_panel.join_button.click()
-        wait_joined()
-
-    QTimer.singleShot(200, join)
+    _join_then(app, window, controller, result, participants + FLOOD_SENDERS,
+               lambda: begin("without_flood"), each_poll=start_flooding)
     try:
         app.exec()
     finally:
