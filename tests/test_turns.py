@@ -8,8 +8,9 @@ from the turn code: the test taps the level of every 10 ms at both ends of each 
 as they enter the forwarder and as they arrive at our channel) and takes the time between
 matching level edges near each turn: the end of the user's burst on the way up, the onsets
 of the reply on the way down (``console.bench.agent.path_delay``, shared with ``bench
-agent``). A turn's latency must be the agent's own (its user_end to its reply_start) plus
-the uplink and downlink delays so measured, within 20 ms. Echo cancellation is off: the
+agent``). A turn's latency must be the agent's own (its user_end to its reply's first
+audible 10 ms as it left, ``reply_onset``) plus the uplink and downlink delays so measured,
+within 20 ms. Echo cancellation is off: the
 microphone is a recording, so there is no echo to cancel, and with it on the canceller
 damped the user's speech over the agent's reply until the agent no longer heard itself
 interrupted.
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from console.bench.agent import Levels, Recording, burst, forwarded, path_delay
+from console.bench.agent import Levels, Recording, burst, forwarded, path_delay, reply_onset
 from console.engine.vad import channel_voice, frame_dbfs
 from console.sandbox.agent import AgentOptions
 from console.sandbox.agent_turns import ANSWERED, INTERRUPTED, UNANSWERED
@@ -128,7 +129,7 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
         up = path_delay(sent, uplink, gt.user_end, rising=False)
         down = path_delay(downlink, recording.levels, gt.reply_start, rising=True)
         assert not math.isnan(up) and not math.isnan(down), (up, down)
-        expected = gt.reply_start - gt.user_end + up + down
+        expected = reply_onset(downlink, gt.reply_start) - gt.user_end + up + down
         assert abs(ours.latency_s - expected) <= TOLERANCE_S, (
             ours, gt, f"up {up * 1000:.1f} ms, down {down * 1000:.1f} ms")
         # The ear is later than the wire by the channel's queue, the ring and the device.

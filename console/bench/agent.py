@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.vad import (
+    CHANNEL_THRESHOLD_DBFS,
     Detector,
     EnergyDetector,
     VadOptions,
@@ -78,6 +79,21 @@ def path_delay(near: Levels, far: Levels, around: float, *, rising: bool,
         if match:
             delays.append(min(match))
     return float(np.median(delays)) if delays else math.nan
+
+
+def reply_onset(downlink: Levels, reply_start: float) -> float:
+    """The agent's first audible 10 ms of a reply as the sandbox forwards it: the first
+    block at or above the channel detector's threshold from the reply's first packet on.
+
+    The agent stamps the packet it hands on (20 ms, two blocks); ``forwarded`` stamps each
+    block as the packet's time less the blocks after it, and ``path_delay`` measures the
+    downlink between blocks so stamped. The reference onset must be in the same terms,
+    or a reply whose first block is already audible reads 10 ms late; and it must use the
+    channel's threshold, or a first block between -50 and -45 dBFS does the same."""
+    for t, db in downlink:
+        if t >= reply_start - 0.0105 and db >= CHANNEL_THRESHOLD_DBFS:
+            return t
+    return math.nan
 
 
 class Recording(VoiceActivity):
@@ -267,12 +283,18 @@ def conversation(turns: int) -> dict[str, Any]:
             continue
         up = path_delay(sent, uplink, gt.user_end, rising=False)
         down = path_delay(downlink, recording.levels, gt.reply_start, rising=True)
-        err = mine.latency_s - (gt.reply_start - gt.user_end + up + down)
+        onset = reply_onset(downlink, gt.reply_start)
+        err = mine.latency_s - (onset - gt.user_end + up + down)
         errors.append(err * 1000)
         rows.append({"latency_ms": round(mine.latency_s * 1000, 1),
                      "truth_ms": round((gt.reply_start - gt.user_end) * 1000, 1),
                      "uplink_ms": round(up * 1000, 1), "downlink_ms": round(down * 1000, 1),
                      "error_ms": round(err * 1000, 1),
+                     # the error's two halves: our end of the user's speech against the
+                     # agent's (moved by the uplink), our reply onset against the agent's
+                     "end_error_ms": round((mine.user_end + up - gt.user_end) * 1000, 1),
+                     "onset_error_ms": round(
+                         (mine.agent_audio - onset - down) * 1000, 1),
                      "to_ear_ms": round(mine.to_ear_s * 1000, 1)})
     known = [e for e in errors if not math.isnan(e)]
     return {
