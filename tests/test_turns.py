@@ -3,17 +3,18 @@
 A real engine (a recording in place of the microphone; noise suppression, auto gain and
 the high-pass filter on; playing on speaker B), the real session and the sandbox's
 scripted agent in this process, so both sides share one clock. The path is measured apart
-from the turn code: the test taps the level of every 10 ms at both ends of each direction
-(our microphone as sent and the same audio as the sandbox forwards it; the agent's packets
-as they enter the forwarder and as they arrive at our channel) and takes the time between
-matching level edges near each turn: the end of the user's burst on the way up, the onsets
-of the reply on the way down (``console.bench.agent.path_delay``, shared with ``bench
-agent``). A turn's latency must be the agent's own (its user_end to its reply's first
-audible 10 ms as it left, ``reply_onset``) plus the uplink and downlink delays so measured,
-within 20 ms. Echo cancellation is off: the
-microphone is a recording, so there is no echo to cancel, and with it on the canceller
-damped the user's speech over the agent's reply until the agent no longer heard itself
-interrupted.
+from the turn code: the test taps the level of every 10 ms, and of its milliseconds, at
+both ends of each direction (our microphone as sent and the same audio as the sandbox
+forwards it; the agent's packets as they enter the forwarder and as they arrive at our
+channel) and takes the time between matching level edges, placed to the millisecond, near
+each turn: the end of the user's burst on the way up, the reply's first onset on the way
+down (``console.bench.agent.path_delay``, shared with ``bench agent``). A turn's latency
+must be the agent's own, placed to the millisecond (its user_end within the 10 ms block
+it stamped, ``speech_end``; its reply's first audible millisecond as it left,
+``reply_onset``), plus the uplink and downlink delays so measured, within 20 ms. Echo
+cancellation is off: the microphone is a recording, so there is no echo to cancel, and
+with it on the canceller damped the user's speech over the agent's reply until the agent
+no longer heard itself interrupted.
 """
 
 from __future__ import annotations
@@ -27,8 +28,18 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from console.bench.agent import Levels, Recording, burst, forwarded, path_delay, reply_onset
-from console.engine.vad import channel_voice, frame_dbfs
+from console.bench.agent import (
+    Levels,
+    Recording,
+    burst,
+    forwarded,
+    frame_level,
+    path_delay,
+    reply_delay,
+    reply_onset,
+    speech_end,
+)
+from console.engine.vad import channel_voice
 from console.sandbox.agent import AgentOptions
 from console.sandbox.agent_turns import ANSWERED, INTERRUPTED, UNANSWERED
 from console.sandbox.server import SandboxThread
@@ -95,7 +106,7 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
             key = session.snapshot().voice_keys(agent.identity)[0]
             # Our ends of both paths: what the microphone sends, what the channel receives.
             sent: Levels = []
-            engine.chain.add_sent_tap(lambda x, t: sent.append((t, frame_dbfs(x))))
+            engine.chain.add_sent_tap(lambda x, t: sent.append(frame_level(x, t)))
             channel = engine.channel(key)
             recording = Recording(channel.voice or channel_voice())
             channel.set_voice(recording)
@@ -127,9 +138,10 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
             assert not ours.answered
             continue
         up = path_delay(sent, uplink, gt.user_end, rising=False)
-        down = path_delay(downlink, recording.levels, gt.reply_start, rising=True)
+        onset = reply_onset(downlink, gt.reply_start)
+        down = reply_delay(downlink, recording.levels, onset)
         assert not math.isnan(up) and not math.isnan(down), (up, down)
-        expected = reply_onset(downlink, gt.reply_start) - gt.user_end + up + down
+        expected = onset - speech_end(uplink, gt.user_end) + up + down
         assert abs(ours.latency_s - expected) <= TOLERANCE_S, (
             ours, gt, f"up {up * 1000:.1f} ms, down {down * 1000:.1f} ms")
         # The ear is later than the wire by the channel's queue, the ring and the device.

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from console.engine.vad import VoiceActivity, VoiceSpan, mic_voice
+from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voice
 from console.session.transcript import FinalSegment, Speaker
 from console.session.turns import TurnFeed, TurnTracker
 from console.signals import FRAME, SAMPLE_RATE
@@ -112,13 +112,28 @@ def test_the_microphone_detector_stamps_the_edges_of_the_voice_not_its_decision(
     voice: VoiceActivity = mic_voice()
     t = np.arange(int(1.0 * SAMPLE_RATE)) / SAMPLE_RATE
     tone = (0.1 * 32767 * np.sin(2 * np.pi * 200 * t)).astype(np.int16)
-    x = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), tone,
-                        np.zeros(SAMPLE_RATE, np.int16)])
+    lead = int(0.5037 * SAMPLE_RATE)   # off the 10 ms grid: 3.7 ms into a frame
+    x = np.concatenate([np.zeros(lead, np.int16), tone, np.zeros(SAMPLE_RATE, np.int16)])
     for i in range(len(x) // FRAME):
         voice.frame(x[i * FRAME:(i + 1) * FRAME], (i + 1) * FRAME / SAMPLE_RATE)
     (span,) = voice.spans()
-    # Stamped with the end of the first and the last voiced 10 ms.
-    assert span.start == pytest.approx(0.51) and span.end == pytest.approx(1.5)
+    # Where the tone starts and ends, to the millisecond: not the frames' stamps (0.51 and
+    # 1.51, the ends of the first and last voiced 10 ms), nor when the hangover decided.
+    assert abs(span.start - 0.5037) <= 0.001 and abs(span.end - 1.5037) <= 0.001, span
+
+
+def test_a_channel_detector_places_the_onset_and_counts_its_wait_from_there() -> None:
+    voice = channel_voice()
+    x = np.zeros(SAMPLE_RATE, np.int16)
+    x[int(0.2526 * SAMPLE_RATE):int(0.6 * SAMPLE_RATE)] = 3000   # -20.8 dBFS, from 252.6 ms
+    for i in range(len(x) // FRAME):
+        # each frame's first sample is heard 40 ms after the frame's stamp (its arrival)
+        voice.frame(x[i * FRAME:(i + 1) * FRAME], (i + 1) * FRAME / SAMPLE_RATE, 0.040)
+    span = voice.spans()[0]
+    assert abs(span.start - 0.2526) <= 0.001, span
+    # Its frame arrived at 0.26 and its first sample is heard at 0.30: the onset, 2.6 ms
+    # into the frame, at 0.3026, which is start + detail.
+    assert span.start + span.detail == pytest.approx(0.3026, abs=0.001), span
 
 
 def test_noise_below_the_threshold_and_clicks_start_nothing() -> None:

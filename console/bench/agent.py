@@ -39,6 +39,8 @@ import numpy.typing as npt
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.vad import (
     CHANNEL_THRESHOLD_DBFS,
+    SUB,
+    SUB_S,
     Detector,
     EnergyDetector,
     VadOptions,
@@ -49,18 +51,46 @@ from console.engine.vad import (
 )
 
 EDGE_DB = -45.0
-Levels = list[tuple[float, float]]   # (time.monotonic(), dBFS) per 10 ms
+# One 10 ms frame as seen at one end of a path: the stamp of its last sample
+# (time.monotonic()), its level and the level of each of its milliseconds (dBFS).
+Level = tuple[float, float, npt.NDArray[np.float64]]
+Levels = list[Level]
 
 
 # -- the path, measured apart from the turn code ------------------------------------------
-def edges(levels: Levels) -> list[tuple[float, bool]]:
-    """(time, rising) where the 10 ms level crosses EDGE_DB and stays 50 ms on that side."""
+def ms_levels(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
+    n = samples.shape[0] // SUB
+    x = samples[:n * SUB].astype(np.float64).reshape(n, SUB) / 32768.0
+    db: npt.NDArray[np.float64] = 10 * np.log10(np.maximum(np.mean(x * x, axis=1), 1e-12))
+    return db
+
+
+def frame_level(samples: npt.NDArray[np.int16], t: float) -> Level:
+    return (t, frame_dbfs(samples), ms_levels(samples))
+
+
+def _placed(level: Level, threshold: float, *, start: bool) -> float:
+    """An edge in a frame placed as the turn code places it (``VadOptions.refine_dbfs``):
+    the start of its first, or the end of its last, millisecond at ``threshold``."""
+    t, _, ms = level
+    loud = np.flatnonzero(ms >= threshold)
+    if loud.size == 0:
+        return t
+    first = t - len(ms) * SUB_S
+    return float(first + (loud[0] if start else loud[-1] + 1) * SUB_S)
+
+
+def edges(levels: Levels, threshold: float = EDGE_DB) -> list[tuple[float, bool]]:
+    """(time, rising) where the 10 ms level crosses ``threshold`` and stays 50 ms on that
+    side, placed to the millisecond within the edge's frame (as the turn code does, so
+    frame grids that differ at the two ends of a path do not show as delay)."""
     out: list[tuple[float, bool]] = []
     above = False
-    for i, (t, db) in enumerate(levels):
-        now = db >= EDGE_DB
-        if now != above and all((d >= EDGE_DB) == now for _, d in levels[i:i + 5]):
-            out.append((t if now else levels[i - 1][0], now))
+    for i, (_, db, _) in enumerate(levels):
+        now = db >= threshold
+        if now != above and all((lv[1] >= threshold) == now for lv in levels[i:i + 5]):
+            edge = levels[i] if now else levels[i - 1]
+            out.append((_placed(edge, threshold, start=now), now))
             above = now
     return out
 
@@ -81,18 +111,32 @@ def path_delay(near: Levels, far: Levels, around: float, *, rising: bool,
     return float(np.median(delays)) if delays else math.nan
 
 
-def reply_onset(downlink: Levels, reply_start: float) -> float:
-    """The agent's first audible 10 ms of a reply as the sandbox forwards it: the first
-    block at or above the channel detector's threshold from the reply's first packet on.
+def reply_delay(downlink: Levels, arrived: Levels, onset: float) -> float:
+    """The downlink's delay for a reply's first onset (at ``onset`` as the sandbox forwards
+    it), not the median over the reply's onsets as on the way up: the jitter buffer's
+    delay moves within a talk spurt (a reply's first onset read up to 20 ms off the median
+    of its later ones on a loaded machine), and the first is the one a turn is timed by."""
+    return path_delay(downlink, arrived, onset, rising=True, span_s=0.1)
 
-    The agent stamps the packet it hands on (20 ms, two blocks); ``forwarded`` stamps each
-    block as the packet's time less the blocks after it, and ``path_delay`` measures the
-    downlink between blocks so stamped. The reference onset must be in the same terms,
-    or a reply whose first block is already audible reads 10 ms late; and it must use the
-    channel's threshold, or a first block between -50 and -45 dBFS does the same."""
-    for t, db in downlink:
-        if t >= reply_start - 0.0105 and db >= CHANNEL_THRESHOLD_DBFS:
-            return t
+
+def speech_end(uplink: Levels, user_end: float) -> float:
+    """The end of the user's speech as the agent heard it, to the millisecond: placed in
+    the 10 ms block the agent stamped ``user_end`` (its last voiced one)."""
+    near = [lv for lv in uplink if abs(lv[0] - user_end) < 0.002]
+    return _placed(near[0], EDGE_DB, start=False) if near else user_end
+
+
+def reply_onset(downlink: Levels, reply_start: float) -> float:
+    """The agent's first audible millisecond of a reply as the sandbox forwards it: in the
+    first block at the channel detector's threshold from the reply's first packet on.
+
+    The agent stamps the 20 ms packet it hands on (``reply_start``); ``forwarded`` stamps
+    each 10 ms block as the packet's time less the block after it, and ``path_delay``
+    measures the downlink between edges so stamped: the reference onset must be in the
+    same terms, and at the channel's threshold, as the console's."""
+    for lv in downlink:
+        if lv[0] >= reply_start - 0.0105 and lv[1] >= CHANNEL_THRESHOLD_DBFS:
+            return _placed(lv, CHANNEL_THRESHOLD_DBFS, start=True)
     return math.nan
 
 
@@ -105,23 +149,28 @@ class Recording(VoiceActivity):
 
     def frame(self, samples: npt.NDArray[np.int16], t: float,
               detail: float = math.nan) -> None:
-        self.levels.append((t, frame_dbfs(samples)))
+        self.levels.append(frame_level(samples, t))
         super().frame(samples, t, detail)
 
 
 def forwarded(sandbox: Any, fanout: Any) -> Levels:
-    """Levels of a track's packets as the sandbox forwards them, stamped as its agent
-    stamps what it hears."""
+    """Levels of each millisecond of a track's packets as the sandbox forwards them,
+    grouped in its 10 ms blocks stamped as its agent stamps what it hears (the packet's time
+    less the blocks after it)."""
     from console.sandbox.agent_ears import BLOCK_S, OpusLevels
 
     levels: Levels = []
-    decoder = OpusLevels()
+    decoder = OpusLevels(block=SUB)
+    per_block = BLOCK_S / SUB_S
 
     def on_packet(payload: bytes) -> None:
         now = time.monotonic()
-        got = decoder.levels(payload)
-        for i, db in enumerate(got):
-            levels.append((now - (len(got) - 1 - i) * BLOCK_S, db))
+        ms = np.asarray(decoder.levels(payload))
+        blocks = int(len(ms) // per_block)
+        for i in range(blocks):
+            part = ms[int(i * per_block):int((i + 1) * per_block)]
+            db = 10 * math.log10(max(float(np.mean(10 ** (part / 10))), 1e-12))
+            levels.append((now - (blocks - 1 - i) * BLOCK_S, db, part))
 
     sandbox.run(fanout.listen, on_packet)
     return levels
@@ -256,7 +305,7 @@ def conversation(turns: int) -> dict[str, Any]:
             _wait(lambda: bool(session.snapshot().voice_keys(agent.identity)), 10.0)
             key = session.snapshot().voice_keys(agent.identity)[0]
             sent: Levels = []
-            engine.chain.add_sent_tap(lambda x, t: sent.append((t, frame_dbfs(x))))
+            engine.chain.add_sent_tap(lambda x, t: sent.append(frame_level(x, t)))
             channel = engine.channel(key)
             from console.engine.vad import channel_voice
             recording = Recording(channel.voice or channel_voice())
@@ -282,17 +331,18 @@ def conversation(turns: int) -> dict[str, Any]:
         if gt.reply_start is None or not mine.answered:
             continue
         up = path_delay(sent, uplink, gt.user_end, rising=False)
-        down = path_delay(downlink, recording.levels, gt.reply_start, rising=True)
         onset = reply_onset(downlink, gt.reply_start)
-        err = mine.latency_s - (onset - gt.user_end + up + down)
+        down = reply_delay(downlink, recording.levels, onset)
+        heard_end = speech_end(uplink, gt.user_end)
+        err = mine.latency_s - (onset - heard_end + up + down)
         errors.append(err * 1000)
         rows.append({"latency_ms": round(mine.latency_s * 1000, 1),
-                     "truth_ms": round((gt.reply_start - gt.user_end) * 1000, 1),
+                     "truth_ms": round((onset - heard_end) * 1000, 1),
                      "uplink_ms": round(up * 1000, 1), "downlink_ms": round(down * 1000, 1),
                      "error_ms": round(err * 1000, 1),
                      # the error's two halves: our end of the user's speech against the
                      # agent's (moved by the uplink), our reply onset against the agent's
-                     "end_error_ms": round((mine.user_end + up - gt.user_end) * 1000, 1),
+                     "end_error_ms": round((mine.user_end + up - heard_end) * 1000, 1),
                      "onset_error_ms": round(
                          (mine.agent_audio - onset - down) * 1000, 1),
                      "to_ear_ms": round(mine.to_ear_s * 1000, 1)})

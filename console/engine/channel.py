@@ -34,6 +34,7 @@ from console.engine.format import FRAME, FRAME_MS, SAMPLE_RATE
 from console.engine.gain_ramp import GainRamp
 from console.engine.meter import LevelMeter, MeterSnapshot
 from console.engine.ring import SampleFifo
+from console.engine.stream_clock import StreamClock
 from console.engine.track_tap import TrackTap, open_taps
 from console.engine.vad import VoiceActivity
 
@@ -52,6 +53,7 @@ MAX_SKEW = 6          # samples per frame the drift control may add or take (1.2
 CATCH_UP_MS = 40.0    # an average depth this far above target is cut at once, not stretched
 MAX_TARGET_MS = 100.0  # the adaptive target's cap, whatever the channel's base
 ACTIVE_S = 0.5        # a channel that received audio this recently is expected to keep up
+VOICE_RESYNC_S = 0.2  # a gap this long in a track's blocks starts a new voice timeline
 LATE_MS = (15.0, 30.0)  # a block is counted late when it lands this long after it was due
 
 
@@ -128,6 +130,9 @@ class Channel:
         self._played: npt.NDArray[np.float32] | None = None  # the last frame, to conceal from
         self._fade_in = False
         self._last_rx = -math.inf
+        # Voice edges are stamped on the stream's own timeline, not by when this process
+        # got to take each block (a block held up for the GIL would read as a late onset).
+        self._voice_clock = StreamClock(SAMPLE_RATE, resync_s=VOICE_RESYNC_S)
         self._late = [0, 0]  # blocks later than LATE_MS[0], LATE_MS[1]
         self._received = 0
         self._underruns = 0
@@ -169,10 +174,12 @@ class Channel:
         self.meter.process(data)
         voice = self._voice
         if voice is not None:
-            # Waiting before it is mixed: since it arrived, plus what is queued ahead of it.
-            ahead = (now - arrived if not math.isnan(now) else 0.0) + len(self._fifo) / SAMPLE_RATE
+            stamp = self._voice_clock.stamp(data.shape[0], arrived)
+            # Waiting before it is mixed: since it was due, plus what is queued ahead of it.
+            ahead = (now - stamp if not math.isnan(now) else arrived - stamp) \
+                + len(self._fifo) / SAMPLE_RATE
             for i in range(0, data.shape[0] - FRAME + 1, FRAME):
-                voice.frame(data[i:i + FRAME], arrived, ahead + i / SAMPLE_RATE)
+                voice.frame(data[i:i + FRAME], stamp, ahead + i / SAMPLE_RATE)
         self._received += max(1, data.shape[0] // FRAME)
         late_ms = (arrived - self._last_rx) * 1000.0 - data.shape[0] / (SAMPLE_RATE / 1000)
         if late_ms > LATE_MS[0] and self._last_rx > -math.inf:  # the first is never late

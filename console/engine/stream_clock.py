@@ -20,8 +20,10 @@ RESYNC_S = 1.0         # a block this far behind its stamp starts a new timeline
 class StreamClock:
     """``stamp(n, arrival)`` for each block, in order, from the one thread that delivers."""
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, resync_s: float = RESYNC_S) -> None:
+        """``resync_s``: a block this far behind its stamp starts a new timeline."""
         self._rate = float(sample_rate)
+        self._resync = resync_s
         self._next: float | None = None  # the stamp the next block's first sample gets
 
     def reset(self) -> None:
@@ -33,7 +35,7 @@ class StreamClock:
         span = frames / self._rate
         start = arrival - span
         expected = self._next
-        if expected is None or start < expected or start - expected > RESYNC_S:
+        if expected is None or start < expected or start - expected > self._resync:
             expected = start          # early (or first, or a new timeline): follow arrival
         else:
             expected += min(start - expected, span * MAX_SLOW_PPM * 1e-6)

@@ -47,13 +47,15 @@ class Utterance:
 
 
 class OpusLevels:
-    """Decodes one track's Opus packets, in order, to 10 ms RMS levels in dBFS."""
+    """Decodes one track's Opus packets, in order, to RMS levels in dBFS of ``block``
+    samples each (10 ms; a test's finer view of the same audio may ask for less)."""
 
-    def __init__(self) -> None:
+    def __init__(self, block: int = BLOCK) -> None:
         ctx: Any = av.CodecContext.create("libopus", "r")
         ctx.sample_rate = SAMPLE_RATE
         ctx.layout = "mono"
         self._ctx = ctx
+        self._block = block
 
     def levels(self, payload: bytes) -> list[float]:
         try:
@@ -70,9 +72,9 @@ class OpusLevels:
             channels = len(frame.layout.channels)
             if channels > 1:
                 x = x.reshape(-1, channels).mean(axis=1)
-            whole = x.size // BLOCK * BLOCK
+            whole = x.size // self._block * self._block
             if whole:
-                ms = np.mean(x[:whole].reshape(-1, BLOCK) ** 2, axis=1)
+                ms = np.mean(x[:whole].reshape(-1, self._block) ** 2, axis=1)
                 out.extend(float(v) for v in 10 * np.log10(np.maximum(ms, 1e-12)))
         return out
 
