@@ -284,6 +284,8 @@ def test_status_bar_strips_echo_figures_help_and_volumes_in_a_full_room(
                         timeout=30000)
         assert strips["tone-440"].volume.value() == -12
         assert _gains(engine, "tone-440") == [-12.0]
+        # Each participant's channel opens as its track is subscribed: wait for this one's.
+        qtbot.waitUntil(lambda: _gains(engine, "clipper") != [], timeout=5000)
         assert _gains(engine, "clipper") == [0.0]
     finally:
         window.close()

@@ -253,6 +253,8 @@ def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
                               if t is not asyncio.current_task())
             names = engine.run(tasks())
             assert not any(n.startswith(("session-", "channel-")) for n in names), names
+            # The room loop, where the session's own tasks ran, is stopped with them.
+            assert "room" not in [t.name for t in threading.enumerate()]
             # The SDK's disconnect() returns once its leave is sent; the server drops us
             # when it reads it, a moment later. Nothing of ours may stay on the server.
             assert wait_until(
@@ -397,9 +399,9 @@ def test_a_steady_speaker_keeps_the_speaking_dot_while_another_comes_and_goes(
         chatty.stop()
 
 
-def test_self_mute_and_push_to_talk_change_the_snapshot_on_the_media_loop(sandbox,
+def test_self_mute_and_push_to_talk_change_the_snapshot_on_the_room_loop(sandbox,
                                                                           engine) -> None:
-    """Only the media loop replaces the snapshot: a second writer could lose an update
+    """Only the room loop replaces the snapshot: a second writer could lose an update
     (and publish the microphone unmuted)."""
     writers: set[str] = set()
 
@@ -421,7 +423,7 @@ def test_self_mute_and_push_to_talk_change_the_snapshot_on_the_media_loop(sandbo
         session.set_self_muted(True)
         assert wait_until(lambda: session.snapshot().self_muted
                           and not session.snapshot().push_to_talk, 2.0)
-        assert writers == {"media"}
+        assert writers == {"room"}
         assert wait_until(lambda: all(p.muted for p in listener.room.remote_participants["me"]
                                       .track_publications.values()), 2.0)
     finally:

@@ -573,13 +573,24 @@ def test_chat_messages_and_an_avatars_words_are_lines_of_their_own(sandbox, room
         bob.stop()
 
 
+def _thread_cpu(ident: int) -> Callable[[], float]:
+    """The CPU seconds of one thread of this process so far."""
+    clock = time.pthread_getcpuclockid(ident)
+    return lambda: time.clock_gettime(clock)
+
+
 def _media_thread_cpu(engine: Any) -> Callable[[], float]:
-    """The CPU seconds of the engine's media thread so far (where the session reads the
-    streams and livekit delivers the room's events)."""
+    """The engine's media thread (capture, mixer, channels' taps)."""
     async def ident() -> int:
         return threading.get_ident()
-    clock = time.pthread_getcpuclockid(engine.run(ident()))
-    return lambda: time.clock_gettime(clock)
+    return _thread_cpu(engine.run(ident()))
+
+
+def _room_thread_cpu() -> Callable[[], float]:
+    """The session's room thread (the Room, its events, the text streams' readers)."""
+    (room,) = [t for t in threading.enumerate() if t.name == "room"]
+    assert room.ident is not None
+    return _thread_cpu(room.ident)
 
 
 def _underruns(engine: Any, identity: str) -> int:
@@ -591,14 +602,15 @@ def test_a_flood_of_interim_updates_in_a_room_ends_on_the_last_words(
         sandbox, engine) -> None:
     """200 full-text updates a second for 3 s through the real SDK and the sandbox: the
     transcript ends on the last one, as one line, readers saw at most ~30 versions a second,
-    and the media thread's extra CPU is measured against 3 quiet seconds."""
+    and the flood is carried by the session's room thread, not the media thread (each
+    thread's CPU measured against 3 quiet seconds)."""
     agent = AgentBot(sandbox, "agent-AJ_1", tone_hz=440.0).start(
         {"lk.agent.state": "speaking"})
     session = RoomSession(engine, publish=True)
     try:
         join_session(sandbox, session)
         assert wait_until(lambda: bool(session.snapshot().voice_keys("agent-AJ_1")), 5.0)
-        media_cpu = _media_thread_cpu(engine)
+        media_cpu, room_cpu = _media_thread_cpu(engine), _room_thread_cpu()
         seconds, rate = 3.0, 200.0
         n = int(seconds * rate)
 
@@ -615,13 +627,15 @@ def test_a_flood_of_interim_updates_in_a_room_ends_on_the_last_words(
             return loop.time() - start
 
         time.sleep(1.0)
-        quiet_cpu, quiet_t, quiet_under = media_cpu(), time.monotonic(), _underruns(
-            engine, "agent-AJ_1")
+        quiet_cpu, quiet_room, quiet_t = media_cpu(), room_cpu(), time.monotonic()
+        quiet_under = _underruns(engine, "agent-AJ_1")
         time.sleep(seconds)
         quiet_cpu = (media_cpu() - quiet_cpu) / (time.monotonic() - quiet_t)
+        quiet_room = (room_cpu() - quiet_room) / (time.monotonic() - quiet_t)
         quiet_under = _underruns(engine, "agent-AJ_1") - quiet_under
         versions: set[int] = set()
-        cpu0, t0, under0 = media_cpu(), time.monotonic(), _underruns(engine, "agent-AJ_1")
+        cpu0, room0, t0 = media_cpu(), room_cpu(), time.monotonic()
+        under0 = _underruns(engine, "agent-AJ_1")
         future = asyncio.run_coroutine_threadsafe(flood(n), agent.sandbox.loop)
         while not future.done():
             versions.add(session.transcript().version)
@@ -631,18 +645,22 @@ def test_a_flood_of_interim_updates_in_a_room_ends_on_the_last_words(
                           and line.text.endswith(f"w{n - 1}"), 5.0)
         wall = time.monotonic() - t0
         flood_cpu = (media_cpu() - cpu0) / wall
+        flood_room = (room_cpu() - room0) / wall
         under = _underruns(engine, "agent-AJ_1") - under0
-        extra_us = (flood_cpu - quiet_cpu) * wall / n * 1e6
+        extra_us = (flood_room - quiet_room) * wall / n * 1e6
         print(f"\nroom flood: {n} updates sent in {sent_s:.2f} s; the reader saw "
-              f"{len(versions)} versions; media thread {quiet_cpu * 100:.1f} % of a core "
-              f"quiet, {flood_cpu * 100:.1f} % in the flood ({extra_us:.0f} us per update, "
-              f"SDK reader and event delivery included); the agent's channel ran dry "
-              f"{quiet_under} times quiet, {under} in the flood")
+              f"{len(versions)} versions; room thread {quiet_room * 100:.1f} % of a core "
+              f"quiet, {flood_room * 100:.1f} % in the flood ({extra_us:.0f} us per update, "
+              f"SDK reader and event delivery included); media thread "
+              f"{quiet_cpu * 100:.1f} -> {flood_cpu * 100:.1f} %; the agent's channel ran "
+              f"dry {quiet_under} times quiet, {under} in the flood")
         assert [line.segment_id for line in session.transcript().lines] == ["SG_flood"]
         assert len(versions) <= math.ceil(wall * 30) + 2
-        # Generous: the whole media thread (capture, mixer, livekit's events) stays well
-        # under a core while 200 streams a second arrive.
-        assert flood_cpu < 0.6
+        # The streams are read on the room thread: it does the flood's work, and the media
+        # thread (capture, mixer, taps) does about what it did before (generous: a loaded
+        # host makes every thread's figure noisy).
+        assert flood_room - quiet_room > 2 * (flood_cpu - quiet_cpu), (flood_room, flood_cpu)
+        assert flood_cpu - quiet_cpu < 0.1, (quiet_cpu, flood_cpu)
     finally:
         session.leave()
         agent.stop()

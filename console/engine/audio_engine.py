@@ -5,6 +5,7 @@ Everything here is callable from the GUI thread (or any other) without touching 
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import math
@@ -341,7 +342,13 @@ class AudioEngine:
 
     async def open_channel(self, key: str, track: rtc.Track, *, label: str | None = None,
                            gain_db: float = 0.0, muted: bool = False) -> Channel:
-        """:meth:`add_track` for code running on the media loop (the room session)."""
+        """:meth:`add_track` for code running on an event loop (the room session's, or the
+        media loop itself): the channel is made on the media loop, the caller's loop waits."""
+        return await self._on_media(self._open_channel(key, track, label=label,
+                                                       gain_db=gain_db, muted=muted))
+
+    async def _open_channel(self, key: str, track: rtc.Track, *, label: str | None,
+                            gain_db: float, muted: bool) -> Channel:
         if key in self._mixer.channels:
             raise ValueError(f"a channel named {key!r} is already mixed")
         channel = Channel(key, open_track_stream(track), label=label, gain_db=gain_db,
@@ -354,16 +361,29 @@ class AudioEngine:
         return self._media.run(self.close_channel(key))
 
     async def close_channel(self, key: str) -> bool:
-        """:meth:`remove_track` for code running on the media loop."""
+        """:meth:`remove_track` for code running on an event loop; False if there was no
+        such channel (or the engine has stopped, which closed them all)."""
+        if not self._media.running:
+            return False
+        return await self._on_media(self._close_channel(key))
+
+    async def _close_channel(self, key: str) -> bool:
         channel = self._mixer.remove(key)
         if channel is None:
             return False
         channel.close()
         return True
 
+    async def _on_media(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the media loop, from it or from another loop: the mixer's
+        channels change only there."""
+        if self._media.on_this_thread:
+            return await coro
+        return await asyncio.wrap_future(self.submit(coro))
+
     async def _close_channels(self) -> None:
         for key in list(self._mixer.channels):
-            await self.close_channel(key)
+            await self._close_channel(key)
 
     def channel(self, key: str) -> Channel:
         return self._mixer.channels[key]

@@ -1,84 +1,18 @@
-"""The media thread: its own asyncio loop for livekit, capture, mixing and metering.
+"""The media thread: its own asyncio loop for capture, mixing, metering and track taps.
 
 The GUI (or any other thread) hands it coroutines with :meth:`MediaThread.submit` and gets a
 ``concurrent.futures.Future`` back (wrap it with ``asyncio.wrap_future`` on another loop).
-A stall of the Qt thread never stalls this loop.
+A stall of the Qt thread, or a burst of room events on the session's own loop, never
+stalls this loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-from console.os_thread_name import name_this_thread
-
-T = TypeVar("T")
+from console.loop_thread import LoopThread
 
 
-class MediaThread:
-    """A daemon thread running an asyncio event loop until :meth:`close`."""
+class MediaThread(LoopThread):
+    """The engine's loop thread (named "media" unless told otherwise)."""
 
     def __init__(self, name: str = "media") -> None:
-        self._name = name
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            raise RuntimeError("the media thread is not running")
-        return self._loop
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._main, name=self._name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-
-    def _main(self) -> None:
-        name_this_thread()
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule ``coro`` on the media loop from any thread."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        """Run ``coro`` on the media loop and wait for its result (not from the media loop)."""
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("MediaThread.run would deadlock on the media thread")
-        return self.submit(coro).result(timeout)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the loop (its tasks are cancelled and awaited) and join the thread."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._thread = None
-        self._loop = None
+        super().__init__(name)

@@ -6,7 +6,7 @@ carries ``lk.publish_on_behalf``. The tracker keeps each agent's state with the 
 it change, and a bounded list of the changes: a "thinking" state often lasts ~300 ms, so a
 reader polling once a second needs the changes, not only the current state.
 
-Owned by the media loop; what readers get (``AgentEvent`` tuples) is immutable.
+Owned by the room loop; what readers get (``AgentEvent`` tuples) is immutable.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def events_after(events: tuple[AgentEvent, ...], seq: int) -> tuple[AgentEvent, 
 
 
 class AgentTracker:
-    """Each agent's state and the history of changes; call from one thread (the media loop)."""
+    """Each agent's state and the history of changes; call from one thread (the room loop)."""
 
     def __init__(self, keep: int = KEEP_EVENTS) -> None:
         self._states: dict[str, AgentState] = {}

@@ -220,7 +220,7 @@ class RoomController:
 
     # -- rejoining ---------------------------------------------------------------------------
     def _on_lost(self, problem: Explanation) -> None:
-        """The session lost its room without our leave (on the media loop)."""
+        """The session lost its room without our leave (on the room loop)."""
         with self._lock:
             if self._spec is None or self._closed:
                 return

@@ -1,6 +1,6 @@
 """What the window and the monitor show about a room: immutable views, replaced on change.
 
-The session builds new objects on the media loop and swaps them in whole, so another thread
+The session builds new objects on the room loop and swaps them in whole, so another thread
 can read a snapshot at any moment without a lock and never see half an update.
 """
 

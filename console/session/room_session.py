@@ -1,10 +1,16 @@
-"""One ``rtc.Room`` on the engine's media loop: join, publish the microphone, hear everyone.
+"""One ``rtc.Room`` on a loop of its own: join, publish the microphone, hear everyone.
 
-Every remote audio track gets an engine channel (key ``identity/track sid``) the moment it
-is subscribed and loses it when unsubscribed, so the mixer always plays exactly who is
-there. The participant views are rebuilt on the media loop after every event and read from
-any thread through :meth:`RoomSession.snapshot`; every change of the snapshot happens on the
-media loop (two threads replacing it could lose an update, such as the self-mute). Agents'
+The room lives on the session's **room loop** (a thread named "room", started by a join
+and stopped by :meth:`RoomSession.leave`), never on the engine's media loop: livekit hands
+every room event, text stream and stats report to the loop its ``Room`` was made on, and a
+burst of them (an agent's interim transcripts: hundreds a second) would hold up the mixer
+and the capture chain there. Channels are opened and closed through the engine's facade,
+which does that on the media loop. Every remote audio track gets an engine channel (key
+``identity/track sid``) the moment it is subscribed and loses it when unsubscribed, so the
+mixer always plays exactly who is there. The participant views are rebuilt on the room
+loop after every event and read from any thread through :meth:`RoomSession.snapshot`;
+every change of the snapshot happens on the room loop (two threads replacing it could lose
+an update, such as the self-mute). Agents'
 states ride in the views (``agents.py``); the transcript has a snapshot of its own
 (:meth:`RoomSession.transcript`, ``text_streams.py``). Only the engine's public facade is
 used. Every failure ends as a state with a one-line reason, never as an exception in a
@@ -17,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +32,7 @@ from typing import Any
 from livekit import rtc
 
 from console.engine.audio_engine import AudioEngine, EngineNotRunning
+from console.loop_thread import LoopThread
 from console.redact import redact
 from console.session.agent_dispatch import dispatch_agent
 from console.session.agents import AgentTracker, is_agent, publishes_for
@@ -81,6 +89,9 @@ class RoomSession:
         self.dtx = dtx
         self.red = red
         self._room: rtc.Room | None = None
+        self._loop = LoopThread("room")
+        self._left = False   # no room is wanted: the last given-up connect stops the loop
+        self._loop_lock = threading.Lock()   # a join starting vs. the loop being stopped
         self._track: rtc.LocalAudioTrack | None = None
         self._snap = SessionSnapshot()
         self._views: dict[str, ParticipantView] = {}
@@ -105,7 +116,7 @@ class RoomSession:
         self._let_go: set[asyncio.Task[Any]] = set()  # connects given up, still running
         self._stop_connect: asyncio.Event | None = None
         self._aborts = 0
-        # Called on the media loop when the room is lost without our leave (the server
+        # Called on the room loop when the room is lost without our leave (the server
         # shut down, the SDK gave up reconnecting): the controller's rejoin starts here.
         self.on_lost: Callable[[Explanation], None] | None = None
 
@@ -128,13 +139,22 @@ class RoomSession:
 
     def join(self, resolved: Resolved, timeout: float = JOIN_TIMEOUT_S + 5,
              aborts: int | None = None) -> SessionSnapshot:
-        """Join and wait (not from the media loop); the snapshot says how it went.
+        """Join and wait (not from the room loop); the snapshot says how it went.
 
         ``aborts`` is :attr:`aborts` as read before deciding to join: an :meth:`abort`
         since then gives this join up too.
         """
         seen = self._aborts if aborts is None else aborts
-        return self.engine.run(self.connect(resolved, aborts=seen), timeout)
+        if not self.engine.running:
+            raise EngineNotRunning
+        with self._loop_lock:
+            self._left = False
+            self._loop.start()
+            joining = self._loop.submit(self.connect(resolved, aborts=seen))
+        snap = joining.result(timeout)
+        if not snap.state.in_room:  # nothing for the loop to do until the next join
+            self._stop_loop(left=True)
+        return snap
 
     @property
     def aborts(self) -> int:
@@ -155,8 +175,25 @@ class RoomSession:
             self._stop_connect.set()
 
     def leave(self, timeout: float = 10.0) -> None:
-        if self.engine.running:
-            self.engine.run(self.disconnect(), timeout)
+        """Leave the room (if any) and stop the room loop: nothing of it stays running
+        (but a join given up that is still connecting: the loop stays until it is done,
+        the SDK's connect being left to finish)."""
+        loop = self._loop
+        if not loop.running:
+            return
+        try:
+            loop.run(self.disconnect(), timeout)
+        finally:
+            self._stop_loop(left=True)
+
+    def _stop_loop(self, *, left: bool = False) -> None:
+        """Stop the room loop (not from it) once no room is wanted (``left``: from now
+        on) and no given-up connect is still running on it."""
+        with self._loop_lock:
+            if left:
+                self._left = True
+            if self._left and not self._let_go:
+                self._loop.close()
 
     def set_self_muted(self, muted: bool) -> None:
         """Mute the published microphone: the others see it (track muted)."""
@@ -186,11 +223,14 @@ class RoomSession:
             self.engine.set_channel_muted(key, muted)
 
     def _on_loop(self, fn: Any, *args: Any, **kwargs: Any) -> None:
-        """Run a snapshot change on the media loop; with no loop there is no race."""
-        try:
-            self.engine.call_soon(lambda: fn(*args, **kwargs))
-        except EngineNotRunning:
-            fn(*args, **kwargs)
+        """Run a snapshot change on the room loop; with no loop there is no race."""
+        if self._loop.running:
+            try:
+                self._loop.call_soon(lambda: fn(*args, **kwargs))
+                return
+            except RuntimeError:  # stopped meanwhile: nothing else changes the snapshot
+                pass
+        fn(*args, **kwargs)
 
     def _apply_self_muted(self, muted: bool) -> None:
         self._set(self_muted=muted)
@@ -232,7 +272,7 @@ class RoomSession:
         views = sorted(self._views.values(), key=lambda v: v.joined_order)
         self._set(participants=tuple(views), agent_events=self._agents.events)
 
-    # -- media loop -----------------------------------------------------------------------
+    # -- room loop ------------------------------------------------------------------------
     async def connect(self, resolved: Resolved, aborts: int | None = None) -> SessionSnapshot:
         """Join (leaving any room first); never raises for a failed join.
 
@@ -346,15 +386,21 @@ class RoomSession:
         self._let_go.add(attempt)
 
         def finished(task: asyncio.Task[None]) -> None:
-            self._let_go.discard(task)
-            if task.cancelled() or task.exception() is not None:
-                return  # never connected: nothing to leave
-            log.info("session: a join given up connected after all; leaving it")
-            leaving = asyncio.get_running_loop().create_task(self._quietly_leave(room))
-            self._let_go.add(leaving)
-            leaving.add_done_callback(self._let_go.discard)
+            if not task.cancelled() and task.exception() is None:
+                log.info("session: a join given up connected after all; leaving it")
+                leaving = asyncio.get_running_loop().create_task(self._quietly_leave(room))
+                self._let_go.add(leaving)
+                leaving.add_done_callback(self._let_go_done)
+            self._let_go_done(task)
 
         attempt.add_done_callback(finished)
+
+    def _let_go_done(self, task: asyncio.Task[None]) -> None:
+        """A given-up connect (or the leave of its room) is over: after a leave, the last
+        one stops the room loop, which the leave left running for it."""
+        self._let_go.discard(task)
+        if self._left and not self._let_go:  # (a loop cannot join its own thread)
+            threading.Thread(target=self._stop_loop, name="room-stopper", daemon=True).start()
 
     @staticmethod
     async def _quietly_leave(room: rtc.Room) -> None:
@@ -398,7 +444,7 @@ class RoomSession:
             if self._snap.state is not ConnState.DISCONNECTED:
                 self._state(ConnState.DISCONNECTED, "left the room")
 
-    # -- room events (media loop) ---------------------------------------------------------
+    # -- room events (room loop) ----------------------------------------------------------
     def _wire(self, room: rtc.Room) -> None:
         def mine(fn: Any) -> Any:
             def handler(*args: Any) -> None:
@@ -626,7 +672,7 @@ class RoomSession:
         if self.on_lost is not None and problem.cause is not Cause.LEFT:
             try:
                 self.on_lost(problem)
-            except Exception:  # the listener's trouble must not end the media loop's
+            except Exception:  # the listener's trouble must not end the room loop's
                 log.exception("session: the on_lost listener failed")
 
     # -- stats ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The room's ``lk.transcription`` and ``lk.chat`` text streams, read into the transcript.
 
-Each stream is read by a task of its own on the media loop: chunk by chunk into the
+Each stream is read by a task of its own on the room loop: chunk by chunk into the
 :class:`~console.session.transcript.Transcript` (the delta shape shows words as they come),
 its end marking the segment final when ``lk.transcription_final`` says so, which the SDK
 merges in from the stream's trailer once it is read. A chat message is one final line.
@@ -9,7 +9,7 @@ Who spoke is the session's call (``attribute``): the transcribed track's owner, 
 sender. Streams whose sender is the console itself are kept: an agent sends the user's own
 words under the user's identity.
 
-Readers see :meth:`TranscriptFeed.snapshot`, replaced on the media loop at most every
+Readers see :meth:`TranscriptFeed.snapshot`, replaced on the room loop at most every
 ``publish_every_s`` (the display rate), however many updates arrive: a flood of interim
 segments costs the loop one line per update and one snapshot per period.
 """
@@ -74,7 +74,7 @@ def segment_final(topic: str, attributes: dict[str, str]) -> bool:
 
 class TranscriptFeed:
     """The transcript and the tasks that fill it; lives as long as the session (a rejoin
-    keeps the transcript). Every method but :meth:`snapshot` runs on the media loop."""
+    keeps the transcript). Every method but :meth:`snapshot` runs on the room loop."""
 
     def __init__(self, publish_every_s: float = PUBLISH_EVERY_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -90,7 +90,7 @@ class TranscriptFeed:
     def snapshot(self) -> TranscriptSnapshot:
         return self._snap
 
-    # -- media loop -----------------------------------------------------------------------
+    # -- room loop ------------------------------------------------------------------------
     def attach(self, room: rtc.Room, *, alive: Callable[[], bool],
                spawn: Callable[[Coroutine[Any, Any, None]], None],
                attribute: Attribute) -> None:

@@ -8,10 +8,10 @@ wrote. Streams are ranked by the order they opened; anything a stream older than
 segment's current writer still delivers is stale and dropped (its reader task may run late).
 
 Every update costs the same however long the transcript is (a dictionary lookup and one new
-line): a flood of interim updates (hundreds a second) must not cost the media loop more per
+line): a flood of interim updates (hundreds a second) must not cost the room loop more per
 update as the call goes on. Readers take :meth:`Transcript.snapshot`, an immutable value
 built at most once per version, so a window redraws only when something changed and at its
-own rate. Single-threaded: the session calls it on the media loop only.
+own rate. Single-threaded: the session calls it on the room loop only.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class _Segment:
 
 
 class Transcript:
-    """The segments of the transcript; one thread only (the media loop)."""
+    """The segments of the transcript; one thread only (the room loop)."""
 
     def __init__(self, max_lines: int = MAX_LINES, keep_finals: int = KEEP_FINALS) -> None:
         self.max_lines = max_lines

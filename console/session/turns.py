@@ -11,7 +11,7 @@ before the reply started is never missed. A turn is complete when the reply's au
 stopped and its final transcript arrived (or ``transcript_wait_s`` passed without one), so
 a reader that stops after N turns never cuts off the Nth. The user speaking while the
 agent speaks is an interruption; speech that ``timeout_s`` leaves unanswered is a turn
-without a reply. Pure logic on timestamps, fed by the session on the media loop.
+without a reply. Pure logic on timestamps, fed by the session on the room loop.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class _Reply:
 
 @dataclass
 class TurnTracker:
-    """Turns from voice spans and final transcripts; one thread (the media loop)."""
+    """Turns from voice spans and final transcripts; one thread (the room loop)."""
 
     timeout_s: float = TIMEOUT_S
     reply_gap_s: float = REPLY_GAP_S
