@@ -91,6 +91,18 @@ def test_speech_left_unanswered_for_the_timeout_is_counted_once() -> None:
     assert TurnFeed(0.0).fields(snap)["turns"][0]["latency_ms"] is None
 
 
+def test_a_reply_after_the_timeout_leaves_the_turn_unanswered() -> None:
+    """As the README says: the turn was counted unanswered and stays so; the late reply is
+    timed against nothing (no latency of 4.5 s enters p50/p95)."""
+    tracker = TurnTracker(timeout_s=2.0)
+    user = [VoiceSpan(1, 1.0, 2.0)]
+    agent = [VoiceSpan(2, 6.5, 7.5, 0.04)]
+    run(tracker, 12.0, user, agent, (final(3, 7.6),))
+    snap = tracker.snapshot()
+    assert snap.unanswered == 1 and snap.n == 0, snap
+    assert [t.answered for t in snap.turns] == [False]
+
+
 def test_speech_resumed_before_the_timeout_is_one_turn() -> None:
     tracker = TurnTracker(timeout_s=2.0)
     user = [VoiceSpan(1, 1.0, 2.0), VoiceSpan(2, 3.5, 4.0)]
