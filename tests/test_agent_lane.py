@@ -7,7 +7,7 @@ import time
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.session.agents import AgentEvent
+from console.session.agents import LEFT, AgentEvent
 from console.widgets.agent_lane import state_spans
 from console.widgets.queues import WINDOW_S, QueuesPlot
 from tests.fakes import channel
@@ -28,6 +28,11 @@ def test_each_state_holds_until_the_agents_next_event_and_is_cut_to_the_window()
     assert state_spans(events(("a", "idle", 1.0)), 70.0, 100.0) == {
         "a": [(70.0, 100.0, "idle")]}
     assert state_spans((), 70.0, 100.0) == {}
+    # An agent that left has nothing after it (until it is seen again).
+    assert state_spans(events(("a", "listening", 80.0), ("a", LEFT, 90.0),
+                              ("a", "idle", 95.0)), 70.0, 100.0) == {
+        "a": [(80.0, 90.0, "listening"), (95.0, 100.0, "idle")]}
+    assert state_spans(events(("a", "listening", 10.0), ("a", LEFT, 20.0)), 70.0, 100.0) == {}
 
 
 def test_the_lane_lines_up_with_the_plots_data_area(qtbot: QtBot) -> None:

@@ -12,6 +12,7 @@ import pytest
 from console.session.agents import (
     ATTR_AGENT_STATE,
     ATTR_PUBLISH_ON_BEHALF,
+    LEFT,
     AgentTracker,
     events_after,
     is_agent,
@@ -44,11 +45,18 @@ def test_no_state_is_none_and_a_return_is_seen_anew() -> None:
     none = tracker.observe("bob", {}, now=1.0)
     assert none.state is None and math.isnan(none.since) and tracker.events == ()
     tracker.observe("agent", {ATTR_AGENT_STATE: "idle"}, now=1.0)
-    tracker.forget("agent")
+    tracker.forget("agent", now=3.0)
     again = tracker.observe("agent", {ATTR_AGENT_STATE: "idle"}, now=5.0)
-    assert again.since == 5.0 and [e.t for e in tracker.events] == [1.0, 5.0]
+    assert again.since == 5.0
+    # Leaving ends the last state (the lane stops there; monitor says "left").
+    assert [(e.state, e.t) for e in tracker.events] == [("idle", 1.0), (LEFT, 3.0),
+                                                        ("idle", 5.0)]
     assert tracker.observe("agent", {ATTR_AGENT_STATE: ""}, now=6.0).state is None
-    assert len(tracker.events) == 2  # the state going away is no state to record
+    assert len(tracker.events) == 3  # the state going away is no state to record
+    tracker.observe("bob", {ATTR_AGENT_STATE: "speaking"}, now=7.0)
+    tracker.reset(now=8.0)   # out of the room: every agent with a state ends there
+    assert [(e.identity, e.state) for e in tracker.events[-2:]] == [("bob", "speaking"),
+                                                                    ("bob", LEFT)]
 
 
 def test_the_history_is_bounded_and_its_seqs_stay_contiguous() -> None:
@@ -160,13 +168,16 @@ def test_leaving_drops_the_states_and_keeps_the_history(sandbox, engine) -> None
                           == "idle", 3.0)
         agent.stop()
         assert wait_until(lambda: session.snapshot().participant("agent-AJ_3") is None, 3.0)
-        assert [e.state for e in session.snapshot().agent_events] == ["idle"]
+        # Its state ends where it left (the lane stops there, monitor says so).
+        assert [e.state for e in session.snapshot().agent_events] == ["idle", LEFT]
         agent = AgentBot(sandbox, "agent-AJ_3").start({ATTR_AGENT_STATE: "listening"})
         assert wait_until(lambda: [e.state for e in session.snapshot().agent_events]
-                          == ["idle", "listening"], 3.0)
+                          == ["idle", LEFT, "listening"], 3.0)
         session.leave()
         assert session.snapshot().participants == ()
-        assert len(session.snapshot().agent_events) == 2
+        # Leaving the room ends the states of the agents still there.
+        assert [e.state for e in session.snapshot().agent_events] == ["idle", LEFT,
+                                                                      "listening", LEFT]
     finally:
         session.leave()
         agent.stop()

@@ -21,6 +21,7 @@ ATTR_AGENT_STATE = "lk.agent.state"
 ATTR_AGENT_NAME = "lk.agent.name"
 ATTR_PUBLISH_ON_BEHALF = "lk.publish_on_behalf"
 AGENT_STATES = ("initializing", "idle", "listening", "thinking", "speaking")
+LEFT = "left"   # not an agent state: the event that ends an agent's last one
 KEEP_EVENTS = 1000
 
 
@@ -96,15 +97,22 @@ class AgentTracker:
         new = AgentState(state, now) if state is not None else AgentState()
         self._states[identity] = new
         if state is not None:
-            self._seq += 1
-            self._events.append(AgentEvent(self._seq, identity, state, now))
-            self._published = tuple(self._events)
+            self._add(identity, state, now)
         return new
 
-    def forget(self, identity: str) -> None:
-        """``identity`` left: a return is a new first sight. Its events are kept."""
-        self._states.pop(identity, None)
+    def forget(self, identity: str, now: float) -> None:
+        """``identity`` left: its last state ends here (a ``LEFT`` event), and a return
+        is a new first sight. Its events are kept."""
+        old = self._states.pop(identity, None)
+        if old is not None and old.state is not None:
+            self._add(identity, LEFT, now)
 
-    def reset(self) -> None:
-        """Out of the room: no current states; the history stays readable."""
-        self._states.clear()
+    def reset(self, now: float) -> None:
+        """Out of the room: every agent's state ends here; the history stays readable."""
+        for identity in list(self._states):
+            self.forget(identity, now)
+
+    def _add(self, identity: str, state: str, now: float) -> None:
+        self._seq += 1
+        self._events.append(AgentEvent(self._seq, identity, state, now))
+        self._published = tuple(self._events)

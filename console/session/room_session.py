@@ -430,7 +430,7 @@ class RoomSession:
                 await self.engine.close_channel(key)
         self._track = None
         self._views.clear()
-        self._agents.reset()
+        self._agents.reset(time.monotonic())
         self._transcript.flush()
         self._speaking.clear()
         self._loud_at.clear()
@@ -482,7 +482,7 @@ class RoomSession:
 
     def _on_left(self, participant: rtc.RemoteParticipant) -> None:
         view = self._views.pop(participant.identity, None)
-        self._agents.forget(participant.identity)
+        self._agents.forget(participant.identity, time.monotonic())
         self._publish_views()
         if view is not None:
             for key in view.channel_keys:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from console.session.agents import LEFT
 from console.widgets.agent_badge import AGENT_COLOR, STATE_COLORS
 
 if TYPE_CHECKING:
@@ -31,12 +32,13 @@ def state_spans(events: Sequence[AgentEvent], start: float, end: float
     open_: dict[str, tuple[float, str]] = {}
     for event in events:
         was = open_.get(event.identity)
-        if was is not None and event.t > start:
+        if was is not None and event.t > start and was[1] != LEFT:
             spans.setdefault(event.identity, []).append(
                 (max(was[0], start), min(event.t, end), was[1]))
         open_[event.identity] = (event.t, event.state)
+    # an agent that left has no span after it (a LEFT event closes its last one)
     for identity, (since, state) in open_.items():
-        if since < end:
+        if since < end and state != LEFT:
             spans.setdefault(identity, []).append((max(since, start), end, state))
     return spans
 
