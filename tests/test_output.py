@@ -236,7 +236,10 @@ def test_two_tracks_mix_to_their_sum(engine) -> None:
     # Within 2 %: the channel's clock trim may be stretching by up to 1.25 % just now.
     assert peaks[0] == pytest.approx(440.0, rel=0.02) and peaks[1] == pytest.approx(1000.0,
                                                                                    rel=0.02)
-    assert engine.output_stats().underruns == 0
+    # None but after a freeze of the whole process (a loaded host), which the ring counts
+    # apart: the mixing itself never runs dry.
+    out = engine.output_stats()
+    assert out.underruns - out.underruns_after_stall == 0, out
 
 
 def test_loud_channels_are_limited_never_wrapped(engine) -> None:
