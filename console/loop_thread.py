@@ -78,7 +78,7 @@ class LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
         """Run ``coro`` on this loop and wait for its result (not from this loop)."""
-        if threading.current_thread() is self._thread:
+        if self.on_this_thread:
             raise RuntimeError(f"run() would deadlock on the {self._name} thread")
         return self.submit(coro).result(timeout)
 

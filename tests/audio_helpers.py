@@ -128,3 +128,21 @@ def playing_apart(device: str, amplitude_dbfs: float, hz: float) -> Iterator[Non
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@contextmanager
+def running_engine(input_device: str, *, processing: Any = None,
+                   output_device: str | None = None) -> Iterator[Any]:
+    """A started ``AudioEngine`` on the virtual card (processing off unless given),
+    stopped after: the engine fixtures of the audio tests."""
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device=input_device,
+                      processing=processing if processing is not None else ProcessingConfig.off(),
+                      output_device=output_device)
+    eng.start()
+    try:
+        yield eng
+    finally:
+        eng.stop()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from console.sandbox.server import SandboxThread
+from tests.audio_helpers import running_engine
 
 
 @pytest.fixture
@@ -25,12 +26,5 @@ def sandbox() -> Iterator[SandboxThread]:
 @pytest.fixture
 def engine(sound_card: object) -> Iterator[Any]:
     """A running engine on the virtual mic B (it hears speaker B), processing off."""
-    from console.engine.apm import ProcessingConfig
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_b", processing=ProcessingConfig.off())
-    eng.start()
-    try:
+    with running_engine("lkc_mic_b") as eng:
         yield eng
-    finally:
-        eng.stop()

@@ -18,7 +18,7 @@ import soundfile
 from console.engine.devices import DeviceError
 from console.engine.file_input import FileInputStream, read_audio
 from console.engine.format import FRAME, SAMPLE_RATE
-from tests.audio_helpers import wait_until
+from tests.audio_helpers import running_engine, wait_until
 
 
 def tone(path: Path, dbfs: float, hz: float, seconds: float, rate: int = SAMPLE_RATE,
@@ -73,15 +73,8 @@ def test_it_calls_back_in_real_time() -> None:
 
 @pytest.fixture
 def engine(sound_card: object) -> Iterator[Any]:
-    from console.engine.apm import ProcessingConfig
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off())
-    eng.start()
-    try:
+    with running_engine("lkc_mic_a") as eng:
         yield eng
-    finally:
-        eng.stop()
 
 
 @pytest.mark.audio

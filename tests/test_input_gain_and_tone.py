@@ -12,7 +12,7 @@ from console.engine.apm import ProcessingConfig
 from console.engine.input_gain import MAX_DB, MIN_DB, InputGain
 from console.engine.test_tone import Cue, tone
 from console.signals import FRAME
-from tests.audio_helpers import playing, sine, steady_level, wait_until
+from tests.audio_helpers import playing, running_engine, sine, steady_level, wait_until
 
 
 def test_unity_gain_passes_the_frame_through_untouched() -> None:
@@ -69,15 +69,8 @@ def test_cue_pads_its_last_frame_then_ends() -> None:
 
 @pytest.fixture
 def engine(sound_card: object) -> Iterator[object]:
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off(),
-                      output_device="lkc_speaker_a")
-    eng.start()
-    try:
+    with running_engine("lkc_mic_a", output_device="lkc_speaker_a") as eng:
         yield eng
-    finally:
-        eng.stop()
 
 
 @pytest.mark.audio

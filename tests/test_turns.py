@@ -8,7 +8,7 @@ both ends of each direction (our microphone as sent and the same audio as the sa
 forwards it; the agent's packets as they enter the forwarder and as they arrive at our
 channel) and takes the time between matching level edges, placed to the millisecond, near
 each turn: the end of the user's burst on the way up, the reply's first onset on the way
-down (``console.bench.agent.path_delay``, shared with ``bench agent``). A turn's latency
+down (``console.bench.agent.Paths``, shared with ``bench agent``). A turn's latency
 must be the agent's own, placed to the millisecond (its user_end within the 10 ms block
 it stamped, ``speech_end``; its reply's first audible millisecond as it left,
 ``reply_onset``), plus the uplink and downlink delays so measured, within 20 ms. Echo
@@ -28,25 +28,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from console.bench.agent import (
-    Levels,
-    Recording,
-    burst,
-    forwarded,
-    frame_level,
-    path_delay,
-    reply_delay,
-    reply_onset,
-    speech_end,
-)
-from console.engine.vad import channel_voice
+from console.bench.agent import Paths, burst
 from console.sandbox.agent import AgentOptions
 from console.sandbox.agent_turns import ANSWERED, INTERRUPTED, UNANSWERED
 from console.sandbox.server import SandboxThread
 from console.session.join import JoinSpec, resolve
 from console.session.model import ConnState
 from console.signals import SAMPLE_RATE
-from tests.audio_helpers import wait_until
+from tests.audio_helpers import running_engine, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # dev keys are short
 
@@ -62,16 +51,10 @@ def pause(seconds: float) -> npt.NDArray[np.float32]:
 @pytest.fixture
 def talk_engine(sound_card: object) -> Iterator[Any]:
     from console.engine.apm import ProcessingConfig
-    from console.engine.audio_engine import AudioEngine
 
-    eng = AudioEngine(input_device="lkc_mic_b",
-                      processing=ProcessingConfig(echo_cancellation=False),
-                      output_device="lkc_speaker_b")
-    eng.start()
-    try:
+    with running_engine("lkc_mic_b", processing=ProcessingConfig(echo_cancellation=False),
+                        output_device="lkc_speaker_b") as eng:
         yield eng
-    finally:
-        eng.stop()
 
 
 @pytest.mark.audio
@@ -104,21 +87,8 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
             assert wait_until(lambda: bool(session.snapshot().agents)
                               and bool(session.snapshot().voice_keys(agent.identity)), 10.0)
             key = session.snapshot().voice_keys(agent.identity)[0]
-            # Our ends of both paths: what the microphone sends, what the channel receives.
-            sent: Levels = []
-            engine.chain.add_sent_tap(lambda x, t: sent.append(frame_level(x, t)))
-            channel = engine.channel(key)
-            recording = Recording(channel.voice or channel_voice())
-            channel.set_voice(recording)
-            # The sandbox's ends: our microphone and the agent's voice in its forwarder
-            # (our track is published there once its media has arrived: wait for it).
-            mic_sid = session.snapshot().mic_track_sid
-            assert wait_until(lambda: sandbox.run(
-                lambda: mic_sid in sandbox.server.room(ROOM).peers["me"].published), 5.0)
-            mic_fanout = sandbox.server.room(ROOM).peers["me"].published[
-                session.snapshot().mic_track_sid].fanout
-            uplink = forwarded(sandbox, mic_fanout)
-            downlink = forwarded(sandbox, agent._pub.fanout)
+            # Both ends of both paths (the sandbox's: once our track is published there).
+            paths = Paths(engine, session, sandbox, ROOM, "me", agent, key)
             engine.set_input_file(wav)
             total = sum(len(p) for p in script) / SAMPLE_RATE
             assert wait_until(lambda: session.turns().n + session.turns().unanswered >= 5,
@@ -137,13 +107,10 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
         if gt.reply_start is None:
             assert not ours.answered
             continue
-        up = path_delay(sent, uplink, gt.user_end, rising=False)
-        onset = reply_onset(downlink, gt.reply_start)
-        down = reply_delay(downlink, recording.levels, onset)
-        assert not math.isnan(up) and not math.isnan(down), (up, down)
-        expected = onset - speech_end(uplink, gt.user_end) + up + down
-        assert abs(ours.latency_s - expected) <= TOLERANCE_S, (
-            ours, gt, f"up {up * 1000:.1f} ms, down {down * 1000:.1f} ms")
+        ref = paths.reference(gt.user_end, gt.reply_start)
+        assert not math.isnan(ref.up) and not math.isnan(ref.down), ref
+        assert abs(ours.latency_s - ref.latency_s) <= TOLERANCE_S, (
+            ours, gt, f"up {ref.up * 1000:.1f} ms, down {ref.down * 1000:.1f} ms")
         # The ear is later than the wire by the channel's queue, the ring and the device.
         assert 0.01 < ours.to_ear_s - ours.latency_s < 0.3, ours
         assert ours.text == gt.spoken_text.strip() or ours.text == gt.spoken_text

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -188,6 +188,53 @@ def burst(seconds: float, rms_dbfs: float = -20.0) -> npt.NDArray[np.float32]:
     return np.asarray(x, dtype=np.float32)
 
 
+class Reference(NamedTuple):
+    """A turn's reference, measured apart from the turn code: the agent's own time from
+    the end of the user's speech to its reply (both placed to the millisecond) and the
+    path delays each way; ``latency_s`` is what the console should measure."""
+
+    heard_end: float
+    onset: float
+    up: float
+    down: float
+
+    @property
+    def latency_s(self) -> float:
+        return self.onset - self.heard_end + self.up + self.down
+
+
+class Paths:
+    """Both ends of both directions of a conversation with the sandbox's agent, recorded
+    from now on: our microphone as sent and as the sandbox forwards it (up), the agent's
+    voice as it enters the forwarder and as our channel ``key`` receives it (down)."""
+
+    def __init__(self, engine: Any, session: Any, sandbox: Any, room: str, identity: str,
+                 agent: Any, key: str) -> None:
+        from console.engine.vad import channel_voice
+
+        sent: Levels = []
+        engine.chain.add_sent_tap(lambda x, t: sent.append(frame_level(x, t)))
+        channel = engine.channel(key)
+        self.sent = sent
+        self.recording = Recording(channel.voice or channel_voice())
+        channel.set_voice(self.recording)
+        # Our track is published in the sandbox once its media has arrived there.
+        mic_sid = session.snapshot().mic_track_sid
+        _wait(lambda: sandbox.run(
+            lambda: mic_sid in sandbox.server.room(room).peers[identity].published), 5.0)
+        self.uplink = forwarded(
+            sandbox, sandbox.server.room(room).peers[identity].published[mic_sid].fanout)
+        self.downlink = forwarded(sandbox, agent._pub.fanout)
+
+    def reference(self, user_end: float, reply_start: float) -> Reference:
+        """The reference for the agent's turn (its ground truth ``user_end`` and
+        ``reply_start``)."""
+        onset = reply_onset(self.downlink, reply_start)
+        return Reference(speech_end(self.uplink, user_end), onset,
+                         path_delay(self.sent, self.uplink, user_end, rising=False),
+                         reply_delay(self.downlink, self.recording.levels, onset))
+
+
 # -- detectors, offline --------------------------------------------------------------------
 def _candidates() -> list[Detector]:
     return [EnergyDetector(-45.0), EnergyDetector(-50.0), WebRtcDetector(0),
@@ -304,19 +351,7 @@ def conversation(turns: int) -> dict[str, Any]:
             agent = sandbox.server.agents("bench")[0]
             _wait(lambda: bool(session.snapshot().voice_keys(agent.identity)), 10.0)
             key = session.snapshot().voice_keys(agent.identity)[0]
-            sent: Levels = []
-            engine.chain.add_sent_tap(lambda x, t: sent.append(frame_level(x, t)))
-            channel = engine.channel(key)
-            from console.engine.vad import channel_voice
-            recording = Recording(channel.voice or channel_voice())
-            channel.set_voice(recording)
-            mic_sid = session.snapshot().mic_track_sid
-            # Published in the sandbox once its media has arrived there.
-            _wait(lambda: sandbox.run(
-                lambda: mic_sid in sandbox.server.room("bench").peers["me"].published), 5.0)
-            uplink = forwarded(sandbox, sandbox.server.room("bench").peers["me"]
-                               .published[mic_sid].fanout)
-            downlink = forwarded(sandbox, agent._pub.fanout)
+            paths = Paths(engine, session, sandbox, "bench", "me", agent, key)
             cpu0, wall0 = time.process_time(), time.monotonic()
             engine.set_input_file(wav)
             total = sum(len(p) for p in script) / SAMPLE_RATE
@@ -330,21 +365,20 @@ def conversation(turns: int) -> dict[str, Any]:
     for mine, gt in zip(ours.turns, truth, strict=False):
         if gt.reply_start is None or not mine.answered:
             continue
-        up = path_delay(sent, uplink, gt.user_end, rising=False)
-        onset = reply_onset(downlink, gt.reply_start)
-        down = reply_delay(downlink, recording.levels, onset)
-        heard_end = speech_end(uplink, gt.user_end)
-        err = mine.latency_s - (onset - heard_end + up + down)
+        ref = paths.reference(gt.user_end, gt.reply_start)
+        err = mine.latency_s - ref.latency_s
         errors.append(err * 1000)
         rows.append({"latency_ms": round(mine.latency_s * 1000, 1),
-                     "truth_ms": round((onset - heard_end) * 1000, 1),
-                     "uplink_ms": round(up * 1000, 1), "downlink_ms": round(down * 1000, 1),
+                     "truth_ms": round((ref.onset - ref.heard_end) * 1000, 1),
+                     "uplink_ms": round(ref.up * 1000, 1),
+                     "downlink_ms": round(ref.down * 1000, 1),
                      "error_ms": round(err * 1000, 1),
                      # the error's two halves: our end of the user's speech against the
                      # agent's (moved by the uplink), our reply onset against the agent's
-                     "end_error_ms": round((mine.user_end + up - heard_end) * 1000, 1),
+                     "end_error_ms": round(
+                         (mine.user_end + ref.up - ref.heard_end) * 1000, 1),
                      "onset_error_ms": round(
-                         (mine.agent_audio - onset - down) * 1000, 1),
+                         (mine.agent_audio - ref.onset - ref.down) * 1000, 1),
                      "to_ear_ms": round(mine.to_ear_s * 1000, 1)})
     known = [e for e in errors if not math.isnan(e)]
     return {

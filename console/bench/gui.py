@@ -42,7 +42,7 @@ from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtCore import QCoreApplication, QTimer
 
     from console.engine.audio_engine import AudioEngine
     from console.session.controller import RoomController
@@ -126,6 +126,26 @@ def _join_then(app: QCoreApplication, window: MainWindow, controller: RoomContro
     QTimer.singleShot(200, join)
 
 
+def _lag_probe(lags: list[float], measuring: Callable[[], bool]) -> QTimer:
+    """A started timer at the window's tick that appends, while ``measuring()``, how late
+    each of its ticks came (ms): the UI lag, whatever holds up the Qt thread."""
+    from PySide6.QtCore import QTimer
+
+    expected = [0.0]
+
+    def tick() -> None:
+        now = time.monotonic()
+        if measuring() and expected[0]:
+            lags.append(max(0.0, now - expected[0]) * 1000.0)
+        expected[0] = now + TICK_S
+
+    timer = QTimer()
+    timer.setInterval(int(TICK_S * 1000))
+    timer.timeout.connect(tick)
+    timer.start()
+    return timer
+
+
 def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         speaker: str = SPEAKER) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
@@ -134,7 +154,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
     result: dict[str, Any] = {}
     ticks: list[float] = []
     lags: list[float] = []
-    state: dict[str, Any] = {"expected": 0.0, "phase": "joining"}
+    state: dict[str, Any] = {"phase": "joining"}
 
     def count_tick() -> None:
         if state["phase"] == "measure":
@@ -142,16 +162,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
 
     window._timer.timeout.connect(count_tick)
 
-    def lag_tick() -> None:
-        now = time.monotonic()
-        if state["phase"] == "measure" and state["expected"]:
-            lags.append(max(0.0, now - state["expected"]) * 1000.0)
-        state["expected"] = now + TICK_S
-
-    lag_timer = QTimer()
-    lag_timer.setInterval(int(TICK_S * 1000))
-    lag_timer.timeout.connect(lag_tick)
-    lag_timer.start()
+    lag_timer = _lag_probe(lags, lambda: state["phase"] == "measure")
 
     def underruns() -> tuple[int, int]:
         out = engine.output_stats()
@@ -322,7 +333,7 @@ def run_flood(participants: int, seconds: float, rate: float, mic: str = MIC,
     lags: list[float] = []
     ticks: list[float] = []
     ages: list[float] = []   # how old the newest update was when the pane drew it
-    state: dict[str, Any] = {"expected": 0.0, "measuring": False, "drawn": 0,
+    state: dict[str, Any] = {"measuring": False, "drawn": 0,
                              "shown": pane.snapshot}
 
     def display_tick() -> None:  # connected after the window's own poll: runs after it
@@ -339,16 +350,7 @@ def run_flood(participants: int, seconds: float, rate: float, mic: str = MIC,
 
     window._timer.timeout.connect(display_tick)
 
-    def lag_tick() -> None:
-        now = time.monotonic()
-        if state["measuring"] and state["expected"]:
-            lags.append(max(0.0, now - state["expected"]) * 1000.0)
-        state["expected"] = now + TICK_S
-
-    lag_timer = QTimer()
-    lag_timer.setInterval(int(TICK_S * 1000))
-    lag_timer.timeout.connect(lag_tick)
-    lag_timer.start()
+    lag_timer = _lag_probe(lags, lambda: bool(state["measuring"]))
 
     def counters() -> dict[str, float]:
         out = engine.output_stats()
