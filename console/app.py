@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 def run_app(
     *, input_device: str | None = None, processing_overrides: dict[str, bool] | None = None,
+    backend: str = "auto",
 ) -> int:
     """Show the console window until the application quits; returns the exit status (0).
 
@@ -53,7 +54,7 @@ def run_app(
     explicit = input_device is not None
     if explicit:
         effective = effective.replace(input_device=input_device)
-    engine, notice = _start_engine(effective, explicit_device=explicit)
+    engine, notice = _start_engine(effective, explicit_device=explicit, backend=backend)
     if notice:
         log.warning("audio: %s", notice)
     loop = qasync.QEventLoop(app)
@@ -172,7 +173,8 @@ def _log_qt(app: QApplication) -> None:
              app.platformName())
 
 
-def _start_engine(effective: Settings, *, explicit_device: bool) -> tuple[AudioEngine, str]:
+def _start_engine(effective: Settings, *, explicit_device: bool,
+                  backend: str = "auto") -> tuple[AudioEngine, str]:
     """Start the engine; when no input opens, return it running on silence, with why.
 
     A remembered microphone that cannot be opened (unplugged, renamed) is stood in for by
@@ -185,7 +187,7 @@ def _start_engine(effective: Settings, *, explicit_device: bool) -> tuple[AudioE
 
     engine = AudioEngine(input_device=effective.input_device,
                          processing=ProcessingConfig(**effective.processing()),
-                         input_fallback=not explicit_device)
+                         input_fallback=not explicit_device, backend=backend)
     try:
         engine.start()
     except DeviceError as exc:

@@ -45,6 +45,11 @@ Tokens and API secrets never appear in it; they are replaced by [redacted].
 """
 
 
+BACKEND_CHOICES = ("auto", "pulse", "portaudio")
+BACKEND_HELP = ("device lists: the sound server's (pulse: PulseAudio or PipeWire), "
+                "PortAudio's, or the server's where one answers (auto, the default)")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--virtual-devices", action="store_true", default=argparse.SUPPRESS,
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     _logging(parser, top=True)
     parser.add_argument("--input-device", metavar="D", help="input device: index or name")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help=BACKEND_HELP)
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
         parser.add_argument(f"--no-{flag}", action="store_true", help=f"start with {stage} off")
@@ -81,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("devices", help="list audio devices")
     _common(dev)
     dev.add_argument("--json", action="store_true", help="print JSON")
+    dev.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
+    dev.add_argument("--monitors", action="store_true",
+                     help="list the server's monitor sources too (what a sink plays)")
 
     mon = sub.add_parser("monitor", help="join a room headless; print levels every second")
     _common(mon)
@@ -139,12 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     stp.add_argument("--strips", type=int, default=50)
     stp.add_argument("--seconds", type=float, default=10.0)
     stp.add_argument("--json", action="store_true")
+    dvs = bsub.add_parser("devices", help="the sound server's devices followed by the "
+                                          "window: plug-in, switch, unplug, idle")
+    _common(dvs)
+    dvs.add_argument("--rounds", type=int, default=10)
+    dvs.add_argument("--idle-seconds", type=float, default=10.0)
+    dvs.add_argument("--json", action="store_true")
     sta = bsub.add_parser("startup", help="process start to the first painted window")
     sta.add_argument("--runs", type=int, default=5)
     sta.add_argument("--json", action="store_true")
     agt = bsub.add_parser("agent", help="turn latency against the agent's ground truth")
     _common(agt)
     agt.add_argument("--turns", type=int, default=20)
+    agt.add_argument("--cpu-rounds", type=int, default=3,
+                     help="rounds of the CPU comparison with and without the agent features "
+                          "(0: skip it)")
+    agt.add_argument("--cpu-seconds", type=float, default=20.0)
     agt.add_argument("--json", action="store_true")
     met = bsub.add_parser("meter", help="level meter cost per frame")
     met.add_argument("--frames", type=int, default=20000)
@@ -179,9 +199,14 @@ def _virtual_card(enabled: bool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _print_devices(as_json: bool) -> int:
+def _print_devices(as_json: bool, backend: str = "auto", monitors: bool = False) -> int:
     from console.engine import devices
 
+    try:
+        devices.use_backend(backend, monitors=monitors)
+    except devices.DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     found = devices.list_devices()
     if as_json:
         print(json.dumps([d.to_json() for d in found], indent=2))
@@ -190,10 +215,12 @@ def _print_devices(as_json: bool) -> int:
         print("no audio devices (is a sound server running? try --virtual-devices)")
     for d in found:
         mark = ("<" if d.is_default_input else " ") + (">" if d.is_default_output else " ")
-        print(f"{mark} [{d.index:2}] {d.name:<28} {d.hostapi:<6} "
-              f"in {d.max_input_channels:2}  out {d.max_output_channels:2}  "
+        where = f"[{d.index:2}] {d.name:<28} {d.hostapi:<6}" if d.backend == "portaudio" \
+            else f"{d.label:<40} {d.name:<28}"
+        print(f"{mark} {where} in {d.max_input_channels:2}  out {d.max_output_channels:2}  "
               f"{d.default_samplerate:.0f} Hz")
-    print("< default input, > default output")
+    print(f"< default input, > default output  (from {devices.backend()})")
+    devices.use_backend("portaudio")  # the server's watch stops
     return 0
 
 
@@ -203,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
         print(args.log_path or "no log file (it could not be opened)")
         return 0
     if command == "devices":
-        return _print_devices(args.json)
+        return _print_devices(args.json, args.backend, args.monitors)
     if command == "monitor":
         from console.session.monitor import run as run_monitor
         return run_monitor(args)
@@ -235,12 +262,16 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "strips":
             from console.bench.strips import main as runner
             argv = ["--strips", str(args.strips), "--seconds", str(args.seconds)]
+        elif args.bench == "devices":
+            from console.bench.devices import main as runner
+            argv = ["--rounds", str(args.rounds), "--idle-seconds", str(args.idle_seconds)]
         elif args.bench == "startup":
             from console.bench.startup import main as runner
             argv = ["--runs", str(args.runs)]
         elif args.bench == "agent":
             from console.bench.agent import main as runner
-            argv = ["--turns", str(args.turns)]
+            argv = ["--turns", str(args.turns), "--cpu-rounds", str(args.cpu_rounds),
+                    "--cpu-seconds", str(args.cpu_seconds)]
         elif args.bench == "sandbox":
             from console.bench.sandbox import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
@@ -255,7 +286,8 @@ def _run(args: argparse.Namespace) -> int:
         ("no_aec", "echo_cancellation"), ("no_ns", "noise_suppression"),
         ("no_agc", "auto_gain_control"), ("no_hpf", "high_pass_filter"),
     ) if getattr(args, flag)}
-    return run_app(input_device=args.input_device, processing_overrides=overrides or None)
+    return run_app(input_device=args.input_device, processing_overrides=overrides or None,
+                   backend=args.backend)
 
 
 def _start_logging(args: argparse.Namespace) -> None:

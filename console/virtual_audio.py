@@ -51,6 +51,15 @@ class VirtualMic:
     speaker: str  # sink name whose monitor it records
 
 
+@dataclass(frozen=True)
+class VirtualHeadset:
+    """A speaker and microphone plugged in during a run (:meth:`VirtualSoundCard.plug_headset`)."""
+
+    sink: str
+    source: str
+    modules: tuple[int, ...]
+
+
 SPEAKERS: tuple[VirtualSpeaker, ...] = (
     VirtualSpeaker("lkc_speaker_a", "lkc_speaker_a", "Virtual Speaker A"),
     VirtualSpeaker("lkc_speaker_b", "lkc_speaker_b", "Virtual Speaker B"),
@@ -268,6 +277,28 @@ class VirtualSoundCard:
             raise VirtualAudioError(f"unknown virtual microphone {source!r}")
         _, module, args = _mic_module_line(mic).split(" ", 2)
         self._pactl("load-module", module, args)
+
+    def plug_headset(self, name: str, description: str) -> VirtualHeadset:
+        """Plug in a new device pair as a USB headset appears on a desktop: a speaker
+        ``name`` (a null sink) and a microphone ``name_mic`` hearing it, described as
+        ``description`` (no ALSA name: only the sound server lists them)."""
+        sink = self._load("module-null-sink", f"sink_name={name} rate={SAMPLE_RATE} "
+                          f'channels=2 sink_properties="device.description=\'{description}\'"')
+        # kept awake as the card's own speakers are (an idle null sink sleeps, and its
+        # monitor then delivers nothing to a stream moved onto it)
+        awake = self._load("module-loopback",
+                           f"source=lkc_keepawake sink={name} latency_msec=20")
+        mic = VirtualMic(f"{name}_mic", "", f"{description} Microphone", name)
+        _, module, args = _mic_module_line(mic).split(" ", 2)
+        return VirtualHeadset(name, mic.source, (self._load(module, args), awake, sink))
+
+    def unplug(self, headset: VirtualHeadset) -> None:
+        """Unplug it: its modules unloaded, the microphone first (its streams stop)."""
+        for module in headset.modules:
+            self._pactl("unload-module", str(module), check=False)
+
+    def _load(self, module: str, args: str) -> int:
+        return int(self._pactl("load-module", module, args).stdout.strip())
 
     # -- internals ---------------------------------------------------------------------------
     def _require_root(self) -> Path:

@@ -18,7 +18,7 @@ import concurrent.futures
 import dataclasses
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.engine.apm import ProcessingConfig
 from console.engine.capture import CaptureStats, MicMeters
@@ -221,7 +221,7 @@ class FakeEngine:
         return OutputStats(device=name, device_channels=2 if name else 0, target_ms=40.0,
                            ring_ms=0.0, device_latency_ms=0.0, underruns=0, overruns=0,
                            frames_played=0, frames_mixed=0, frames_limited=0,
-                           samples_clipped=0, device_error=None)
+                           samples_clipped=0, device_error=None, notice=self.output_notice)
 
     # -- the microphone's two meters and its state (fakes: set by the test) ------------------
     # ``heard`` is what mic_meters() reports as heard (``meter`` stays the sent one);
@@ -230,6 +230,31 @@ class FakeEngine:
     heard: MeterSnapshot = SILENT
     mic: MicState | None = None
     lists_version = 0
+    output_notice: str | None = None  # the real engine's: the chosen output went away
+    # the microphone check: what the test sets (the real engine's: tests/test_mic_test.py)
+    mic_test: Any = None          # a MicTestState to report (None: idle)
+    mic_tests_started = 0
+    hearing_myself = False
+
+    def start_mic_test(self, seconds: float = 5.0) -> None:
+        from console.engine.mic_test import MicTestState, Phase
+
+        self.mic_tests_started += 1
+        self.mic_test = MicTestState(Phase.RECORDING, 0.0, seconds, float("nan"))
+
+    def cancel_mic_test(self) -> None:
+        self.mic_test = None
+
+    def mic_test_state(self) -> Any:
+        from console.engine.mic_test import IDLE_TEST
+
+        return self.mic_test if self.mic_test is not None else IDLE_TEST
+
+    def set_hear_myself(self, on: bool) -> None:
+        self.hearing_myself = on
+
+    def hear_myself_latency_ms(self) -> float:
+        return 48.0 if self.hearing_myself else float("nan")
 
     def mic_meters(self) -> MicMeters:
         return MicMeters(self.heard, self.meter)

@@ -150,6 +150,37 @@ def test_open_and_start_failures_keep_the_wording() -> None:
     assert stream.error == "cannot start input 'mic': device busy"
 
 
+def test_a_switch_starts_the_new_stream_before_the_old_one_stops() -> None:
+    """The hand-over is the only gap a switch makes: the new device's start-up is spent
+    while the old one still plays; a new one that cannot start leaves the old playing."""
+    stream = DeviceStream("output", stopped="stopped playing", silent="asked for audio")
+    events: list[str] = []
+
+    class Logged(_Stand):
+        def __init__(self, name: str, fail_start: bool = False) -> None:
+            super().__init__(fail_start)
+            self.name = name
+
+        def start(self) -> None:
+            events.append(f"start {self.name} (gen now {stream.gen})")
+            super().start()
+
+        def abort(self) -> None:
+            events.append(f"abort {self.name} (gen now {stream.gen})")
+
+    stream.open(_device("a"), lambda gen, finished: Logged("a"))
+    first = stream.gen
+    stream.open(_device("b"), lambda gen, finished: Logged("b"),
+                before_start=lambda: events.append("before_start"))
+    assert events == [f"start a (gen now {first - 1})", f"start b (gen now {first})",
+                      "before_start", f"abort a (gen now {first + 1})"]
+    assert stream.gen == first + 1 and stream.device is not None
+    with pytest.raises(devices.DeviceError, match=r"^cannot start output 'c': device busy$"):
+        stream.open(_device("c"), lambda gen, finished: Logged("c", fail_start=True))
+    assert stream.device.name == "b" and stream.error is None and stream.gen == first + 1
+    assert stream.is_open
+
+
 def test_reopen_of_a_vanished_device_says_so() -> None:
     stream = DeviceStream("output", stopped="stopped playing", silent="asked for audio")
     stream.open(_device("spk"), lambda gen, finished: _Stand())

@@ -141,3 +141,38 @@ def test_a_ci_job_holds_a_conversation_with_the_agent(tmp_path: Path) -> None:
     assert any(seg["identity"].startswith("agent-") for seg in said)  # its reply, final
     states = [e["state"] for line in lines for e in line["agent_events"]]
     assert "thinking" in states and "speaking" in states
+
+
+@pytest.mark.audio
+def test_echo_cancellation_leaves_a_recording_whole_while_the_room_plays(
+        sound_card: object, tmp_path: Path) -> None:
+    """A recording hears no speaker: what we play is no echo in it. With the echo reference
+    fed, the canceller damped the user's speech over an agent's reply (seen as an
+    interruption the sandbox agent never heard)."""
+    from console.engine.apm import ProcessingConfig
+    from console.signals import speech_like
+
+    # The user: steady noise at -20 dBFS, so every 100 ms of it should be sent as it is.
+    noise = np.random.default_rng(3).standard_normal(6 * SAMPLE_RATE) * 0.1
+    path = tmp_path / "user.wav"
+    soundfile.write(str(path), noise.astype(np.float32), SAMPLE_RATE)
+    processing = ProcessingConfig(echo_cancellation=True, noise_suppression=False,
+                                  auto_gain_control=False, high_pass_filter=False)
+    with running_engine("lkc_mic_a", processing=processing,
+                        output_device="lkc_speaker_b") as eng:
+        sent: list[np.ndarray[Any, Any]] = []
+        eng.set_input_file(path, loop=True)
+        time.sleep(1.0)
+        eng.chain.add_sent_tap(lambda x, _t: sent.append(x.copy()))
+        # The far end talks over the user (an agent's reply through the output mixer).
+        eng._mixer.play_cue(speech_like(4.0, -12.0, seed=2).astype(np.float32))
+        time.sleep(4.0)
+        played = list(sent)
+    assert len(played) > 350, len(played)
+    y = np.concatenate(played[:len(played) // 10 * 10]).astype(np.float64)
+    y = y.reshape(-1, 10 * FRAME) / 32768.0
+    level = 10 * np.log10(np.mean(y * y, axis=1) + 1e-12)
+    # Steady as the noise is (the level the chain sends it at, whatever the canceller's
+    # fixed share): no 100 ms dips while the far end talks (-52 dBFS before).
+    assert -26.0 < np.median(level) < -17.0, np.median(level)
+    assert np.min(level) > np.median(level) - 3.0, np.round(np.sort(level)[:10], 1)

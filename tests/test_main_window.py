@@ -184,7 +184,7 @@ def test_keyboard_tab_order_mnemonics_and_quit(make_window, engine, qtbot, ini):
     window = make_window()
     mic = window.mic
     expected = [mic.picker.combo, mic.refresh_button, mic.heard, mic.sent, mic.gain.slider,
-                *window.processing.toggles.values()]
+                mic.test_button, mic.hear_myself, *window.processing.toggles.values()]
     window.mic.picker.combo.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.mic.picker.combo, timeout=1000)
     visited = [QApplication.focusWidget()]
@@ -310,9 +310,12 @@ def test_run_app_falls_back_from_a_remembered_device_that_is_gone(tmp_path):
     assert seen["code"] == 0
     assert seen["visible"] is True
     # The banner says what stands in for it until it is back; no error under the picker.
-    assert "lkc_gone_mic" in seen["banner"] and "'default' until it is back" in seen["banner"]
+    # (the app lists the sound server's devices: its default input stands in, by the name
+    # the desktop shows)
+    assert "lkc_gone_mic" in seen["banner"], seen
+    assert "'Virtual Mic A (hears Speaker A)' until it is back" in seen["banner"], seen
     assert seen["error"] == ""
-    assert seen["device"] == "default"
+    assert seen["device"] == "lkc_mic_a"
     assert seen["echo"] is False
     # the override is not remembered; the gone device still is
     assert seen["remembered"] == ["lkc_gone_mic", True]

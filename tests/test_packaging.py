@@ -168,8 +168,13 @@ def test_the_bundle_lists_the_sound_cards_devices(bundle: Path, sound_card: obje
     done = subprocess.run([str(bundle / "livekit-console"), "devices", "--json"],
                           capture_output=True, text=True, timeout=60, env=_env())
     assert done.returncode == 0, done.stderr
-    names = {d["name"] for d in json.loads(done.stdout)}
+    listed = json.loads(done.stdout)
+    names = {d["name"] for d in listed}
     assert {"lkc_mic_a", "lkc_speaker_a"} <= names
+    # the sound server's own lists, through pulsectl in the bundle and the system's libpulse
+    assert {d["backend"] for d in listed} == {"pulse"}, listed
+    assert {"Virtual Mic A (hears Speaker A)", "Virtual Speaker A"} <= {
+        d["description"] for d in listed}
 
 
 WATCHED = ("libportaudio.so.2", "liblivekit_ffi.so", "QtOpenGL.abi3.so")

@@ -11,10 +11,10 @@ each turn: the end of the user's burst on the way up, the reply's first onset on
 down (``console.bench.agent.Paths``, shared with ``bench agent``). A turn's latency
 must be the agent's own, placed to the millisecond (its user_end within the 10 ms block
 it stamped, ``speech_end``; its reply's first audible millisecond as it left,
-``reply_onset``), plus the uplink and downlink delays so measured, within 20 ms. Echo
-cancellation is off: the microphone is a recording, so there is no echo to cancel, and
-with it on the canceller damped the user's speech over the agent's reply until the agent
-no longer heard itself interrupted.
+``reply_onset``), plus the uplink and downlink delays so measured, within 20 ms. All
+processing is on, echo cancellation too: a recording hears no speaker, so the canceller
+is given no echo reference (fed one, it damped the user's speech over the agent's reply
+until the agent no longer heard itself interrupted).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def pause(seconds: float) -> npt.NDArray[np.float32]:
 def talk_engine(sound_card: object) -> Iterator[Any]:
     from console.engine.apm import ProcessingConfig
 
-    with running_engine("lkc_mic_b", processing=ProcessingConfig(echo_cancellation=False),
+    with running_engine("lkc_mic_b", processing=ProcessingConfig(),
                         output_device="lkc_speaker_b") as eng:
         yield eng
 
@@ -117,3 +117,37 @@ def test_each_turn_agrees_with_the_agents_ground_truth_plus_the_path(
     assert turns.p50_ms == pytest.approx(
         float(np.median([t.latency_s * 1000 for t in turns.turns if t.answered])))
 
+
+
+@pytest.mark.audio
+def test_without_the_agent_features_no_transcript_is_read_and_no_turn_measured(
+        talk_engine: Any, tmp_path: Path) -> None:
+    """What ``bench agent`` compares the features' CPU against: the agent answers and
+    sends its transcript as ever, the session reads none and measures no turn."""
+    import soundfile
+
+    from console.session.room_session import RoomSession
+
+    wav = tmp_path / "user.wav"
+    soundfile.write(str(wav), np.concatenate([pause(0.6), burst(0.8), pause(3.0)]),
+                    SAMPLE_RATE)
+    engine = talk_engine
+    with SandboxThread(port=0) as sandbox:
+        sandbox.run(sandbox.server.register_agent, AGENT, AgentOptions(think_s=0.3))
+        session = RoomSession(engine, turn_timeout_s=1.0, agent_features=False)
+        try:
+            spec = JoinSpec(url=sandbox.url, api_key="devkey", api_secret="secret", room=ROOM,
+                            identity="me", agent=AGENT)
+            assert session.join(resolve(spec)).state is ConnState.CONNECTED
+            assert wait_until(lambda: bool(session.snapshot().agents), 10.0)
+            engine.set_input_file(wav)
+            assert wait_until(lambda: any(t.reply_start is not None
+                                          for t in sandbox.server.agent_turns(ROOM)), 8.0)
+            assert wait_until(lambda: session.snapshot().agents[0].agent_state == "listening"
+                              and any(t.reply_end is not None
+                                      for t in sandbox.server.agent_turns(ROOM)), 8.0)
+            transcript, turns = session.transcript(), session.turns()
+        finally:
+            session.leave()
+    assert transcript.lines == ()
+    assert turns.n == 0 and turns.unanswered == 0 and turns.turns == ()

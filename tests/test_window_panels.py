@@ -505,6 +505,89 @@ def test_new_device_lists_from_the_engine_are_shown_without_reopening(
     assert engine.refreshes == refreshes  # listed, not re-scanned (that reopens streams)
 
 
+def test_an_output_that_went_away_is_said_beside_its_list_until_it_is_back(
+        make_window: MakeWindow) -> None:
+    """The engine plays on the default meanwhile (tests/test_pulse_devices.py, real); the
+    window says so under the output list at the next re-listing, and stops when it is back."""
+    engine = FakeEngine()
+    window = make_window(engine, FakeController())
+    line = window.output.picker.error
+    assert line.plain_text() == "" and not line.isVisibleTo(window)
+    engine.output_notice = "USB Headset went away: playing on Speakers until it is back."
+    engine.lists_version += 1
+    window.poll()
+    assert line.plain_text() == engine.output_notice and line.isVisibleTo(window)
+    engine.output_notice = None
+    engine.lists_version += 1
+    window.poll()
+    assert not line.isVisibleTo(window)
+
+
+def test_the_microphone_is_checked_from_the_panel_without_a_room(
+        make_window: MakeWindow) -> None:
+    """Fake engine (the real one: tests/test_mic_test.py): the button and Ctrl+T start and
+    stop a test, the line says what happens; Hear myself says its latency."""
+    from console.engine.mic_test import MicTestState, Phase
+
+    engine = FakeEngine()
+    window = make_window(engine, None)
+    mic = window.mic
+    mic.test_button.click()
+    assert engine.mic_tests_started == 1
+    window.poll()
+    assert mic.check_status.text() == "Recording: speak now (5 s left)"
+    assert mic.test_button.text() == "Stop test"
+    engine.mic_test = MicTestState(Phase.PLAYING, 0.5, 5.0, -23.2)
+    window.poll()
+    assert mic.check_status.text() == "Playing back what was recorded (-23 dBFS)"
+    window.actions_by_name["mic_test"].trigger()  # Ctrl+T: stops it
+    assert engine.mic_test is None and engine.mic_tests_started == 1
+    engine.mic_test = MicTestState(Phase.IDLE, 1.0, 5.0, -23.2)
+    window.poll()
+    assert mic.check_status.text() == "Last test: recorded at -23 dBFS"
+    assert mic.test_button.text() == "Test microphone"
+    window.actions_by_name["hear_myself"].trigger()  # Ctrl+H
+    assert engine.hearing_myself and mic.hear_myself.isChecked()
+    window.poll()
+    assert mic.check_status.text() == "Hearing yourself, 48 ms late (use headphones)"
+    mic.hear_myself.click()
+    assert not engine.hearing_myself
+
+
+def test_a_server_device_shows_what_the_server_says_of_it(make_window: MakeWindow) -> None:
+    """Rate and channels of the open device; a Bluetooth headset's profile, and a warning
+    when its hands-free profile makes it narrow band (listed again as the server changes
+    it: the entry of the latest listing is shown, not the one from when it opened)."""
+    import dataclasses
+
+    from console.engine.devices import AudioDevice
+
+    headset = AudioDevice(index=0, name="bluez_output.00_11", hostapi="PulseAudio",
+                          max_input_channels=0, max_output_channels=2,
+                          default_samplerate=48000.0, is_default_input=False,
+                          is_default_output=True, backend="pulse",
+                          description="WH-1000XM4", bus="bluetooth", profile="a2dp-sink")
+    engine = FakeEngine()
+    engine.outputs[:] = [headset]
+    window = make_window(engine, FakeController())
+    assert window.output is not None
+    info = window.output.picker.info
+    assert window.output.picker.combo.currentText() == "WH-1000XM4 (default)"
+    assert info.text() == "48 kHz, 2 channels; Bluetooth, profile a2dp-sink"
+    narrow = dataclasses.replace(headset, profile="headset-head-unit",
+                                 default_samplerate=16000.0, max_output_channels=1)
+    engine.outputs[:] = [narrow]
+    engine.lists_version += 1
+    window.poll()
+    assert info.text().startswith("16 kHz, 1 channel; Bluetooth, profile headset-head-unit. "
+                                  "Narrow band"), info.text()
+    # PortAudio's devices say nothing more than their name
+    engine.outputs[:] = [dataclasses.replace(headset, backend="portaudio")]
+    engine.lists_version += 1
+    window.poll()
+    assert info.text() == "" and not info.isVisibleTo(window)
+
+
 def test_the_transcript_tab_shows_the_rooms_words_and_is_remembered(
         make_window: MakeWindow, ini: Path) -> None:
     from console.session.transcript import Speaker

@@ -19,6 +19,10 @@ Three parts:
   ends of speech on the way up, onsets on the way down).
   CPU: the process during the conversation, and the media thread's share for the
   agent features (the detectors per frame and the tracker's updates).
+- **CPU with and without the agent features**: the same conversation with the sandbox and
+  its agent in a child process, so this process holds only the console; its whole CPU
+  with the features (transcript, turns) and without (``RoomSession(agent_features=False)``),
+  alternating, ``--cpu-rounds`` of each; medians.
 """
 
 from __future__ import annotations
@@ -324,20 +328,16 @@ def conversation(turns: int) -> dict[str, Any]:
     from console.session.join import JoinSpec, resolve
     from console.session.room_session import RoomSession
 
-    rng = np.random.default_rng(7)
-    script = [np.zeros(int(0.6 * SAMPLE_RATE), np.float32)]
-    for _ in range(turns):
-        script += [burst(float(rng.uniform(0.6, 1.4))),
-                   np.zeros(int(4.6 * SAMPLE_RATE), np.float32)]
+    script = _script(np.random.default_rng(7), turns)
     engine = AudioEngine(input_device="lkc_mic_b", output_device="lkc_speaker_b",
-                         processing=ProcessingConfig(echo_cancellation=False))
+                         processing=ProcessingConfig())
     engine.start()
     errors: list[float] = []
     rows = []
     cpu = math.nan
     with tempfile.TemporaryDirectory() as tmp, SandboxThread(port=0) as sandbox:
         wav = Path(tmp) / "user.wav"
-        soundfile.write(str(wav), np.concatenate(script), SAMPLE_RATE)
+        soundfile.write(str(wav), script, SAMPLE_RATE)
         sandbox.run(sandbox.server.register_agent, "helper", AgentOptions(think_s=0.3))
         session = RoomSession(engine)
         try:
@@ -354,7 +354,7 @@ def conversation(turns: int) -> dict[str, Any]:
             paths = Paths(engine, session, sandbox, "bench", "me", agent, key)
             cpu0, wall0 = time.process_time(), time.monotonic()
             engine.set_input_file(wav)
-            total = sum(len(p) for p in script) / SAMPLE_RATE
+            total = len(script) / SAMPLE_RATE
             _wait(lambda: session.turns().n + session.turns().unanswered >= turns, total + 10)
             cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100.0
             ours = session.turns()
@@ -416,6 +416,70 @@ def feature_cost() -> dict[str, float]:
             "media_thread_percent": round(share, 3)}
 
 
+def _script(rng: np.random.Generator, turns: int) -> npt.NDArray[np.float32]:
+    """The scripted user: voiced bursts of 0.6-1.4 s, each followed by 4.6 s of silence."""
+    script = [np.zeros(int(0.6 * SAMPLE_RATE), np.float32)]
+    for _ in range(turns):
+        script += [burst(float(rng.uniform(0.6, 1.4))),
+                   np.zeros(int(4.6 * SAMPLE_RATE), np.float32)]
+    return np.concatenate(script)
+
+
+def feature_cpu(rounds: int, seconds: float) -> dict[str, Any]:
+    """This process's CPU in a conversation with the sandbox's agent (in a child process),
+    with the agent features and without, alternating: ``rounds`` of ``seconds`` each."""
+    import soundfile
+
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+    from console.session.join import JoinSpec, resolve
+    from console.session.local_sandbox import LocalSandbox
+    from console.session.room_session import RoomSession
+
+    engine = AudioEngine(input_device="lkc_mic_b", output_device="lkc_speaker_b",
+                         processing=ProcessingConfig())
+    engine.start()
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    turns: list[int] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp, \
+                LocalSandbox(voices=0, room="cpu", agents=("helper",)) as sandbox:
+            wav = Path(tmp) / "user.wav"
+            soundfile.write(str(wav), _script(np.random.default_rng(11), 4), SAMPLE_RATE)
+            engine.set_input_file(wav, loop=True)
+            for _ in range(rounds):
+                for features in (True, False):
+                    # the microphone stays watched once a session has watched it
+                    engine.watch_mic_voice(features)
+                    session = RoomSession(engine, agent_features=features)
+                    try:
+                        snap = session.join(resolve(JoinSpec(
+                            url=sandbox.url, api_key="devkey", api_secret="secret",
+                            room="cpu", identity="me", agent="helper")))
+                        if snap.state.value != "connected":
+                            raise RuntimeError(f"join failed: {snap.detail}")
+                        _wait(lambda s=session: bool(s.snapshot().agents), 10.0)
+                        time.sleep(1.0)  # the agent's voice opens, the first turn starts
+                        cpu0, wall0 = time.process_time(), time.monotonic()
+                        time.sleep(seconds)
+                        cpu[features].append((time.process_time() - cpu0)
+                                             / (time.monotonic() - wall0) * 100.0)
+                        if features:
+                            turns.append(session.turns().n)
+                    finally:
+                        session.leave()
+    finally:
+        engine.stop()
+    on, off = statistics.median(cpu[True]), statistics.median(cpu[False])
+    return {"rounds": rounds, "seconds": seconds,
+            "cpu_percent_with": [round(c, 1) for c in cpu[True]],
+            "cpu_percent_without": [round(c, 1) for c in cpu[False]],
+            "cpu_percent_with_median": round(on, 1),
+            "cpu_percent_without_median": round(off, 1),
+            "features_cost_percent": round(on - off, 1),
+            "turns_measured_with": turns}
+
+
 def _wait(predicate: Any, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not predicate():
@@ -424,19 +488,26 @@ def _wait(predicate: Any, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def run(turns: int) -> dict[str, Any]:
-    return {"detectors": detector_figures(), "echo": echo_figures(),
-            "feature_cost": feature_cost(), "conversation": conversation(turns)}
+def run(turns: int, cpu_rounds: int = 3, cpu_seconds: float = 20.0) -> dict[str, Any]:
+    out = {"detectors": detector_figures(), "echo": echo_figures(),
+           "feature_cost": feature_cost(), "conversation": conversation(turns)}
+    if cpu_rounds > 0:
+        out["feature_cpu"] = feature_cpu(cpu_rounds, cpu_seconds)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="livekit-console bench agent")
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--cpu-rounds", type=int, default=3,
+                        help="rounds of the CPU comparison with and without the agent "
+                             "features (0: skip it)")
+    parser.add_argument("--cpu-seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.turns < 1:
         parser.error("--turns must be at least 1")
-    result = run(args.turns)
+    result = run(args.turns, args.cpu_rounds, args.cpu_seconds)
     if args.json:
         print(json.dumps(result))
     else:

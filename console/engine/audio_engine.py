@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -25,13 +26,22 @@ from console.engine.capture import IDLE_METERS, CaptureChain, CaptureStats, MicM
 from console.engine.channel import Channel, ChannelStats, open_track_stream
 from console.engine.device_watch import DeviceWatch
 from console.engine.echo_metrics import EchoStats
-from console.engine.format import SAMPLE_RATE
+from console.engine.format import FRAME_MS, SAMPLE_RATE
 from console.engine.input_gain import clamp_db
 from console.engine.media_thread import MediaThread
 from console.engine.meter import SILENT, MeterSnapshot
 from console.engine.mic_keeper import MicKeeper
 from console.engine.mic_state import OFF as MIC_OFF
 from console.engine.mic_state import MicState
+from console.engine.mic_test import (
+    IDLE_TEST,
+    SELF_KEY,
+    TEST_SECONDS,
+    MicTest,
+    MicTestState,
+    Phase,
+    SelfMonitor,
+)
 from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
@@ -41,6 +51,11 @@ from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voic
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
 SOURCE_QUEUE_MS = 30
 
+_log = logging.getLogger(__name__)
+# A device that came back is reopened once it has been listed this long: a stream opened
+# in its first moments (a source whose master sink had just appeared) was seen to leave
+# PortAudio's ALSA thread spinning for ever when the device went away again.
+SETTLE_BACK_S = 0.5
 T = TypeVar("T")
 
 
@@ -76,9 +91,21 @@ class AudioEngine:
         output_latency: DeviceLatency = "low",
         input_gain_db: float = 0.0,
         input_fallback: bool = True,
+        backend: str = "portaudio",
     ) -> None:
         """``input_fallback``: when the chosen microphone goes away, open the default input
-        until it is back (False: send silence meanwhile)."""
+        until it is back (False: send silence meanwhile). ``backend``: where the device
+        lists come from, ``pulse`` (the sound server's devices, followed by its events),
+        ``portaudio``, or ``auto`` (the server where one answers); see
+        :mod:`console.engine.devices`."""
+        self._backend_choice = backend
+        self._backend = "portaudio"
+        self._output_missing: str | None = None  # the chosen output, gone (pulse)
+        self._output_back: threading.Timer | None = None  # its reopening, once it settled
+        self._mic_test: MicTest | None = None
+        self._mic_test_tap: Callable[[npt.NDArray[np.int16]], None] | None = None
+        self._self_monitor: SelfMonitor | None = None
+        self._self_tap: Callable[[npt.NDArray[np.int16]], None] | None = None
         self._output_spec = output_device
         self._output_latency = output_latency
         self._output_target_ms = output_target_ms
@@ -116,15 +143,25 @@ class AudioEngine:
         """
         if self._chain is not None:
             return
+        try:
+            self._backend = devices.use_backend(self._backend_choice)
+        except devices.DeviceError as exc:  # pulse asked for, no server: PortAudio's lists
+            _log.warning("%s; using PortAudio's device list", exc)
+            self._backend = devices.use_backend("portaudio")
         self._media.start()
         chain = self._chain = self._media.run(self._create_chain())
         if self._output_spec is not None:
             self.output.open(self._output_spec)
+        server = devices.pulse_watch()
+        if server is not None:
+            server.listeners.append(self._on_server_devices)
         keeper = self._keeper = MicKeeper(
             chain.stream, open_=chain.open, close=chain.close_device,
             default_input=lambda: devices.find_device(None, "input"),
             refresh=self.refresh_devices, lock=self._devices_lock,
-            fallback=self._input_fallback, watch=DeviceWatch())
+            fallback=self._input_fallback,
+            # the server's devices are followed by its events (below), not by polling
+            watch=DeviceWatch() if server is None else None)
         try:
             with self._devices_lock:
                 try:
@@ -142,7 +179,9 @@ class AudioEngine:
         """Open the output device (or switch to another one while playing)."""
         self._output_spec = spec
         with self._devices_lock:
-            return self.output.open(spec, channels)
+            dev = self.output.open(spec, channels)
+            self._output_missing = self.output.notice = None  # the user chose anew
+            return dev
 
     async def _create_chain(self) -> CaptureChain:
         loop = self._media.loop
@@ -163,7 +202,12 @@ class AudioEngine:
 
     def stop(self) -> None:
         """Stop capture and the media thread; safe to call twice."""
+        server = devices.pulse_watch()
+        if server is not None and self._on_server_devices in server.listeners:
+            server.listeners.remove(self._on_server_devices)
         keeper, self._keeper = self._keeper, None
+        self._mic_test = self._mic_test_tap = None
+        self._self_monitor = self._self_tap = None  # its channel is closed with the others
         if keeper is not None:
             keeper.stop()  # first: it must not reopen what is being closed
         chain, self._chain = self._chain, None
@@ -181,6 +225,9 @@ class AudioEngine:
                 with contextlib.suppress(Exception):
                     self._media.run(source.aclose())
         self._media.close()
+        if self._backend == "pulse":  # the server's watch lives with the engine that used it
+            devices.use_backend("portaudio")
+            self._backend = "portaudio"
 
     # -- the media loop (the session's coroutines run there) ---------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
@@ -246,6 +293,12 @@ class AudioEngine:
         or the ALSA configuration change; :attr:`device_lists_version` counts every re-read,
         so a window lists them again (without refreshing again) when it moves.
         """
+        if self._backend == "pulse":  # the lists follow the server's events: nothing to
+            with self._devices_lock:  # re-read, and PortAudio's streams play on
+                self._lists_version += 1
+                if self._keeper is not None:
+                    self._keeper.retry_soon()
+            return
         with self._devices_lock:
             output = self._output
             playing = output.device if output is not None else None
@@ -262,6 +315,66 @@ class AudioEngine:
                     output.reopen(playing)
                 if self._keeper is not None:
                     self._keeper.retry_soon()
+
+    @property
+    def device_backend(self) -> str:
+        """``pulse`` (the sound server's devices) or ``portaudio``, once started."""
+        return self._backend
+
+    def _on_server_devices(self, _old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
+        """The server's devices changed (its watch's thread): a device in use that went
+        away is reported at once, and the default plays (records) in its place until it
+        is back; the lists move."""
+        listed = {(d.kind, d.name) for d in new}
+        with self._devices_lock:
+            chain, output, keeper = self._chain, self._output, self._keeper
+            if chain is not None:
+                dev = chain.device
+                if dev is not None and dev.backend == "pulse" and (
+                        "input", dev.name) not in listed:
+                    chain.stream.lose(f"input {dev.label!r} went away (unplugged?)")
+            if output is not None:
+                self._keep_output(output, listed)
+            self._lists_version += 1
+            if keeper is not None:  # a missing microphone may be back: once it settled
+                keeper.retry_soon(after=SETTLE_BACK_S)
+
+    def _keep_output(self, output: OutputDevice, listed: set[tuple[str, str]]) -> None:
+        dev = output.device
+        if dev is not None and dev.backend == "pulse" and ("output", dev.name) not in listed:
+            output.lose(f"output {dev.label!r} went away (unplugged?)")
+            self._output_missing = dev.name
+            try:
+                fallback = output.open(None, output.stats().device_channels)
+            except devices.DeviceError as exc:
+                output.notice = f"{dev.label} went away; no other output to play on ({exc})."
+            else:
+                output.notice = (f"{dev.label} went away: playing on {fallback.label} "
+                                 "until it is back.")
+            _log.warning("output %r went away: %s", dev.name, output.notice)
+        elif (self._output_missing is not None and ("output", self._output_missing) in listed
+              and self._output_back is None):
+            timer = self._output_back = threading.Timer(SETTLE_BACK_S, self._output_is_back,
+                                                         (self._output_missing,))
+            timer.daemon = True
+            timer.start()
+
+    def _output_is_back(self, name: str) -> None:
+        """The chosen output came back and settled (a timer's thread): play there again."""
+        with self._devices_lock:
+            self._output_back = None
+            output = self._output
+            if output is None or self._output_missing != name:
+                return  # stopped, or the user chose another meanwhile
+            self._output_missing = None
+            try:
+                back = output.open(name, output.stats().device_channels)
+            except devices.DeviceError as exc:
+                output.notice = f"{name} is back but could not be opened: {exc}"
+            else:
+                output.notice = None
+                _log.warning("output %r is back: reopened", back.name)
+            self._lists_version += 1
 
     @property
     def device_lists_version(self) -> int:
@@ -452,11 +565,14 @@ class AudioEngine:
         return voice.spans() if voice is not None else ()
 
     def channel_stats(self) -> list[ChannelStats]:
-        return [c.stats() for c in list(self._mixer.channels.values())]
+        """The participants' channels (not the "hear myself" one)."""
+        return [c.stats() for key, c in list(self._mixer.channels.items())
+                if key != SELF_KEY]
 
     def channel_meters(self) -> dict[str, MeterSnapshot]:
         """Each channel's pre-fader meter alone: cheaper than :meth:`channel_stats`."""
-        return {key: c.meter.snapshot() for key, c in list(self._mixer.channels.items())}
+        return {key: c.meter.snapshot() for key, c in list(self._mixer.channels.items())
+                if key != SELF_KEY}
 
     def output_stats(self) -> OutputStats:
         """The playback path's counters; before start, an idle figure with no device."""
@@ -491,6 +607,84 @@ class AudioEngine:
         self._input_gain_db = clamp_db(db)
         if self._chain is not None:
             self._chain.gain.set_db(self._input_gain_db)
+
+    # -- checking the microphone outside a room --------------------------------------------
+    def start_mic_test(self, seconds: float = TEST_SECONDS) -> None:
+        """Record ``seconds`` of the microphone as a room would get it (after the gain and
+        processing), then play it back once through the output; any thread. Starting
+        again restarts it."""
+        chain = self.chain
+        self.cancel_mic_test()
+        test = MicTest(seconds)
+
+        def tap(samples: npt.NDArray[np.int16]) -> None:
+            if self._mic_test is test and test.frame(samples):
+                chain.remove_tap(tap)
+                if test.recording is not None:
+                    self._mixer.play_cue(test.recording)
+
+        self._mic_test, self._mic_test_tap = test, tap
+        chain.add_tap(tap)
+
+    def cancel_mic_test(self) -> None:
+        """Stop a recording or its playback; any thread."""
+        test, tap = self._mic_test, self._mic_test_tap
+        self._mic_test = self._mic_test_tap = None
+        if tap is not None and self._chain is not None:
+            self._chain.remove_tap(tap)
+        if test is not None and test.done and self._mixer.cue_playing:
+            self._mixer.stop_cue()
+
+    def mic_test_state(self) -> MicTestState:
+        """Where the test is: recording (progress), playing back, or idle; any thread."""
+        test = self._mic_test
+        if test is None:
+            return IDLE_TEST
+        if not test.done:
+            return MicTestState(Phase.RECORDING, test.progress, test.seconds, math.nan)
+        left = self._mixer.cue_remaining
+        if left > 0:
+            played = 1.0 - left / max(1, int(test.seconds * SAMPLE_RATE))
+            return MicTestState(Phase.PLAYING, max(0.0, played), test.seconds,
+                                test.level_dbfs)
+        return MicTestState(Phase.IDLE, 1.0, test.seconds, test.level_dbfs)
+
+    def set_hear_myself(self, on: bool) -> None:
+        """Play the microphone as a room would get it on the output, live (headphones!);
+        any thread."""
+        chain = self.chain
+        monitor, tap = self._self_monitor, self._self_tap
+        if on and monitor is None:
+            monitor = SelfMonitor()
+            self._self_tap = tap = lambda x: monitor.push(x, time.monotonic())
+            self._self_monitor = monitor
+            self._media.run(self._add_self_channel(monitor))
+            chain.add_tap(tap)
+        elif not on and monitor is not None:
+            self._self_monitor = self._self_tap = None
+            if tap is not None:
+                chain.remove_tap(tap)
+            self._media.run(self._close_channel(SELF_KEY))
+
+    async def _add_self_channel(self, monitor: SelfMonitor) -> None:
+        self._mixer.remove(SELF_KEY)
+        self._mixer.add(Channel(SELF_KEY, monitor, label="you (hear myself)"))
+
+    @property
+    def hearing_myself(self) -> bool:
+        return self._self_monitor is not None
+
+    def hear_myself_latency_ms(self) -> float:
+        """Mouth to ear while hearing oneself: the capture device, one frame of the chain,
+        the channel's queue, the output ring and the output device (nan when off)."""
+        channel = self._mixer.channels.get(SELF_KEY)
+        if channel is None or self._chain is None:
+            return math.nan
+        out = self.output_stats()
+        if out.device is None:
+            return math.nan
+        return (self._chain.stream.latency_s * 1000 + FRAME_MS
+                + channel.stats().channel_queue_ms + out.ring_ms + out.device_latency_ms)
 
     def play_test_tone(self, hz: float = 440.0, dbfs: float = -18.0,
                        seconds: float = 1.0) -> None:

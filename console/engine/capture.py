@@ -424,10 +424,17 @@ class CaptureChain:
         stalled process catching up) never shifts the echo path the APM sees.
         """
         reverse = self._reverse
+        # A recording in place of the microphone hears no speaker: with the reference fed,
+        # the canceller took what we play for echo in it and damped the user's speech over
+        # an agent's reply (the agent then missed being interrupted).
+        device = self._stream.device
+        deaf = device is not None and device.hostapi == file_input.HOSTAPI
         while reverse.available() >= FRAME:
             if not math.isnan(ready) and reverse.next_ready(FRAME, SAMPLE_RATE) > ready:
                 break
             reverse.take(self._reverse_pcm, SAMPLE_RATE)
+            if deaf:
+                continue
             self.echo.on_far(self._reverse_pcm)
             ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
             self.apm.process_reverse(ref)

@@ -77,6 +77,7 @@ class MicKeeper:
         self._clock = clock
         self._chosen: str | None = None
         self._chosen_name = "the default input"
+        self._shown: dict[str, str] = {}  # device name -> what the desktop calls it
         self._missing: str | None = None
         self._unplugged = False
         self._since: float | None = None
@@ -119,6 +120,7 @@ class MicKeeper:
         with self.lock:
             self._chosen = None if spec is None or spec == "default" else dev.name
             self._chosen_name = dev.name
+            self._note(dev)
             self._back()
 
     def unavailable(self, spec: Spec) -> bool:
@@ -143,9 +145,10 @@ class MicKeeper:
                 self._retry()  # the chosen first, then (if allowed) the default
                 self._publish()
 
-    def retry_soon(self) -> None:
-        """The device lists were re-read: a missing input may be back, try it next tick."""
-        self._next_retry = self._clock()
+    def retry_soon(self, after: float = 0.0) -> None:
+        """The device lists were re-read: a missing input may be back, try it at the first
+        tick ``after`` seconds from now."""
+        self._next_retry = self._clock() + after
 
     # -- one look (the thread's, or a test's) -------------------------------------------------
     def step(self) -> None:
@@ -211,6 +214,7 @@ class MicKeeper:
             _log.info("no default input to fall back to: %s", exc)
             return
         self._fallback = opened.name
+        self._note(opened)
         _log.warning("microphone: fell back to %r", opened.name)
 
     def _retry(self) -> None:
@@ -223,6 +227,7 @@ class MicKeeper:
                 self._fall_back()
             return
         self._chosen_name = dev.name
+        self._note(dev)
         _log.warning("microphone %r is back: reopened", dev.name)
         self._back()
 
@@ -244,4 +249,12 @@ class MicKeeper:
         self._record = _Record(
             chosen=self._chosen, missing=self._missing, unplugged=self._unplugged,
             action=action, since=self._since,
-            message=describe(self._missing, self._unplugged, action, self._fallback))
+            message=describe(self._label(self._missing), self._unplugged, action,
+                             self._label(self._fallback)))
+
+    def _note(self, dev: AudioDevice) -> None:
+        if dev.backend == "pulse" and dev.description:  # the sound server's own name
+            self._shown[dev.name] = dev.description
+
+    def _label(self, name: str | None) -> str | None:
+        return None if name is None else self._shown.get(name, name)

@@ -47,6 +47,15 @@ class Mixer:
         """Mix ``samples`` in once, from the next frame (any thread; replaces a cue)."""
         self._cue = Cue(samples)
 
+    def stop_cue(self) -> None:
+        self._cue = None
+
+    @property
+    def cue_remaining(self) -> int:
+        """Samples of the cue still to play (0 when none plays)."""
+        cue = self._cue
+        return cue.remaining if cue is not None else 0
+
     @property
     def cue_playing(self) -> bool:
         cue = self._cue

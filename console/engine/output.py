@@ -77,6 +77,7 @@ class OutputStats:
     host_stalls: int = 0         # callback gaps of 30 ms or more: this process froze
     host_stall_ms_max: float = 0.0
     underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
+    notice: str | None = None    # the chosen output went away: where it plays meanwhile
 
 
 class OutputDevice:
@@ -104,6 +105,7 @@ class OutputDevice:
         self._stream = DeviceStream("output", stopped="stopped playing",
                                     silent="asked for audio")
         self._channels = 1
+        self.notice: str | None = None  # set by the engine while the chosen output is away
         self._wake = Wakeup(loop)
         self._underruns = 0
         self._overruns = 0
@@ -159,6 +161,15 @@ class OutputDevice:
     def close_device(self) -> None:
         """Close the output; the mixer goes on, on the engine's own clock."""
         self._stream.close()
+
+    @property
+    def stream_index(self) -> int | None:
+        """Our stream's index on the sound server (pulse devices), for tests and benches."""
+        return self._stream.server_stream
+
+    def lose(self, message: str) -> None:
+        """The device went away (the sound server said so): close it, say ``message``."""
+        self._stream.lose(message)
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
@@ -289,4 +300,5 @@ class OutputDevice:
             host_stalls=self._host_stalls,
             host_stall_ms_max=self._host_stall_max * 1000.0,
             underruns_after_stall=self._underruns_stall,
+            notice=self.notice,
         )

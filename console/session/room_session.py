@@ -77,9 +77,11 @@ class RoomSession:
 
     def __init__(self, engine: AudioEngine, *, publish: bool = True, dtx: bool = True,
                  red: bool = True, prefs: ParticipantPrefs | None = None,
-                 turn_timeout_s: float = TIMEOUT_S) -> None:
+                 turn_timeout_s: float = TIMEOUT_S, agent_features: bool = True) -> None:
         """``turn_timeout_s``: the user's speech left without an agent's reply this long
-        is an unanswered turn."""
+        is an unanswered turn. ``agent_features=False`` reads no transcript and measures
+        no turns (what ``bench agent`` compares their cost against); agents' states are
+        still shown."""
         self.engine = engine
         # Local volume and mute per participant: applied when their audio opens and
         # whenever the window changes them (prefs tells every listener which identity).
@@ -107,6 +109,7 @@ class RoomSession:
         # Turn latency, like the transcript, outlives a room; voice detection runs only
         # while an agent is in the room.
         self._turns = TurnTracker(timeout_s=turn_timeout_s)
+        self.agent_features = agent_features
         self._voice_keys: set[str] = set()
         self._mic_watched = False
         self._turns_task: asyncio.Task[None] | None = None
@@ -332,7 +335,8 @@ class RoomSession:
         loop = asyncio.get_running_loop()
         self._stats_task = loop.create_task(self._stats_loop(room), name="session-stats")
         self._speaking_task = loop.create_task(self._speaking_loop(), name="session-speaking")
-        self._turns_task = loop.create_task(self._turns_loop(), name="session-turns")
+        if self.agent_features:
+            self._turns_task = loop.create_task(self._turns_loop(), name="session-turns")
         if resolved.agent:
             await self._dispatch_agent(resolved)
         return self._snap
@@ -468,8 +472,9 @@ class RoomSession:
         room.on("reconnecting", mine(lambda: self._state(ConnState.RECONNECTING)))
         room.on("reconnected", mine(lambda: self._state(ConnState.RECONNECTED)))
         room.on("disconnected", mine(self._on_disconnected))
-        self._transcript.attach(room, alive=lambda: self._room is room, spawn=self._spawn,
-                                attribute=self._speaker_of)
+        if self.agent_features:
+            self._transcript.attach(room, alive=lambda: self._room is room,
+                                    spawn=self._spawn, attribute=self._speaker_of)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

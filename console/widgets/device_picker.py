@@ -26,6 +26,23 @@ if TYPE_CHECKING:
     from console.engine.devices import AudioDevice
 
 
+def device_info(dev: AudioDevice) -> str:
+    """What the sound server says of a device (its own lists only): rate and channels, and
+    for Bluetooth the profile, with a warning when it is the narrow-band hands-free one."""
+    if dev.backend != "pulse":
+        return ""
+    channels = max(dev.max_input_channels, dev.max_output_channels)
+    parts = [f"{dev.default_samplerate / 1000:g} kHz, {channels} channel"
+             + ("s" if channels != 1 else "")]
+    if dev.bus == "bluetooth":
+        parts.append(f"Bluetooth, profile {dev.profile or 'unknown'}")
+    text = "; ".join(parts)
+    if dev.narrow_band:
+        text += (". Narrow band: a Bluetooth headset whose microphone is in use drops to "
+                 "telephone quality (its hands-free profile) for listening too")
+    return text
+
+
 class DevicePicker(QWidget):
     """``chosen(name)`` when the user picks a device other than the open one."""
 
@@ -47,11 +64,18 @@ class DevicePicker(QWidget):
         self.label = QLabel(label, self)
         self.label.setBuddy(self.combo)
         self.error = ErrorLine(f"{accessible} error", self)
+        # What the sound server says of the open device (rate, channels, Bluetooth profile).
+        self.info = QLabel("", self)
+        self.info.setAccessibleName(f"{accessible} details")
+        self.info.setWordWrap(True)
+        self.info.hide()
         grid.addWidget(self.label, 0, 0)
         grid.addWidget(self.combo, 0, 1)
-        grid.addWidget(self.error, 1, 1)
+        grid.addWidget(self.info, 1, 1)
+        grid.addWidget(self.error, 2, 1)
         grid.setColumnStretch(1, 1)
         self._populating = False
+        self._found: dict[str, AudioDevice] = {}
         self._open: Callable[[], AudioDevice | None] = lambda: None
         self._is_default: Callable[[AudioDevice], bool] = lambda d: False
         self.combo.currentIndexChanged.connect(self._on_index)
@@ -73,6 +97,7 @@ class DevicePicker(QWidget):
                                        Qt.ItemDataRole.ToolTipRole)
         finally:
             self._populating = False
+        self._found = {dev.name: dev for dev in found}
         self.select_open()
 
     def names(self) -> list[str]:
@@ -89,6 +114,13 @@ class DevicePicker(QWidget):
             finally:
                 self._populating = False
         self.combo.setToolTip(self.combo.currentText())
+        # the listing's entry, not the one from when it opened: a Bluetooth headset changes
+        # its profile once its microphone is in use
+        listed = self._found.get(current.name) if current is not None else None
+        text = device_info(listed) if listed is not None else ""
+        if self.info.text() != text:
+            self.info.setText(text)
+        self.info.setVisible(bool(text))
 
     def show_error(self, text: str) -> None:
         self.error.show_text(text)

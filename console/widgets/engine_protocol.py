@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # types only: importing the engine pulls in livekit
     from console.engine.devices import AudioDevice
     from console.engine.echo_metrics import EchoStats
     from console.engine.mic_state import MicState
+    from console.engine.mic_test import MicTestState
     from console.engine.output import OutputStats
 
 
@@ -72,3 +73,16 @@ class AudioEngineLike(Protocol):
 
     @property
     def device_lists_version(self) -> int: ...
+
+    def start_mic_test(self, seconds: float = 5.0) -> None: ...
+
+    def cancel_mic_test(self) -> None: ...
+
+    def mic_test_state(self) -> MicTestState: ...
+
+    def set_hear_myself(self, on: bool) -> None: ...
+
+    @property
+    def hearing_myself(self) -> bool: ...
+
+    def hear_myself_latency_ms(self) -> float: ...

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from console import gc_pauses
+from console.engine.mic_test import TEST_SECONDS
 from console.gc_pauses import ROOM_SETTLE_S
 from console.settings import BOTTOM_TABS, Settings
 from console.widgets import mnemonics
@@ -188,6 +189,12 @@ class MainWindow(QMainWindow):
         specs = [
             ActionSpec("refresh", "&Refresh devices", "F5", "List the audio devices again",
                        lambda: self.refresh_devices(refresh=True), menu="&File"),
+            ActionSpec("mic_test", "Test &microphone", "Ctrl+T",
+                       f"Record {TEST_SECONDS:.0f} s of your microphone as sent and play it "
+                       "back (again: stop)", self.mic.toggle_mic_test, menu="&File"),
+            ActionSpec("hear_myself", "&Hear myself", "Ctrl+H",
+                       "Hear your microphone live on the output (headphones)",
+                       self.mic.hear_myself.toggle, menu="&File"),
             ActionSpec("quit", "&Quit", "Ctrl+Q", "Quit", self.close, menu="&File",
                        app_wide=True),
             ActionSpec("shortcuts", "&Keyboard shortcuts", "F1", "This list",
@@ -242,7 +249,8 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             chain += self.join_panel.tab_chain()
         chain += [self.mic.picker.combo, self.mic.refresh_button, self.mic.heard,
-                  self.mic.sent, self.mic.gain.slider, self.mic.self_mute, self.mic.ptt]
+                  self.mic.sent, self.mic.gain.slider, self.mic.self_mute, self.mic.ptt,
+                  self.mic.test_button, self.mic.hear_myself]
         if self.output is not None:
             chain += [self.output.picker.combo, self.output.test_tone]
         chain += list(self.processing.toggles.values())

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from console.engine.meter import FLOOR_DB, MeterSnapshot
 from console.engine.mic_state import MicStatus
+from console.engine.mic_test import TEST_SECONDS, Phase
 from console.widgets.device_picker import DevicePicker
 from console.widgets.engine_protocol import AudioEngineLike
 from console.widgets.gain_control import GainControl
@@ -125,6 +126,24 @@ class MicrophonePanel(QGroupBox):
         me.addWidget(self.ptt)
         me.addStretch(1)
         outer.addLayout(me)
+
+        # Checking the microphone without a room: a recording played back, or oneself live.
+        check = QHBoxLayout()
+        self.test_button = QPushButton("Test microphone", self)
+        self.test_button.setToolTip(
+            f"Record {TEST_SECONDS:.0f} s as the others would hear you (after processing), "
+            "then hear it played back on the output (Ctrl+T; again to stop)")
+        self.test_button.clicked.connect(self.toggle_mic_test)
+        self.hear_myself = QCheckBox("Hear myself", self)
+        self.hear_myself.setToolTip("Hear your microphone live, as it is sent, on the output "
+                                    "(Ctrl+H). Use headphones: speakers feed it back.")
+        self.hear_myself.toggled.connect(self._on_hear_myself)
+        self.check_status = QLabel("", self)
+        self.check_status.setAccessibleName("Microphone check")
+        check.addWidget(self.test_button)
+        check.addWidget(self.hear_myself)
+        check.addWidget(self.check_status, 1)
+        outer.addLayout(check)
         for box in (self.self_mute, self.ptt):
             box.setVisible(room)
         self.in_room = False
@@ -157,6 +176,44 @@ class MicrophonePanel(QGroupBox):
         self._engine.set_input_gain_db(db)
         self._prefs.remember(input_gain_db=db)
 
+    # -- checking the microphone ---------------------------------------------------------
+    def toggle_mic_test(self) -> None:
+        """Start a microphone test, or stop the one under way."""
+        if self._engine.mic_test_state().phase is not Phase.IDLE:
+            self._engine.cancel_mic_test()
+        else:
+            self._engine.start_mic_test(TEST_SECONDS)
+        self._poll_check()
+
+    def _on_hear_myself(self, on: bool) -> None:
+        try:
+            self._engine.set_hear_myself(on)
+        except Exception as exc:  # the engine is not running: say so, leave it off
+            self.picker.show_error(f"Cannot play the microphone back: {exc}")
+            self.hear_myself.setChecked(False)
+        self._poll_check()
+
+    def _poll_check(self) -> None:
+        test = self._engine.mic_test_state()
+        if test.phase is Phase.RECORDING:
+            left = max(0.0, test.seconds * (1.0 - test.progress))
+            text, button = f"Recording: speak now ({left:.0f} s left)", "Stop test"
+        elif test.phase is Phase.PLAYING:
+            text, button = f"Playing back what was recorded ({test.level_dbfs:.0f} dBFS)", \
+                "Stop test"
+        else:
+            text = (f"Last test: recorded at {test.level_dbfs:.0f} dBFS"
+                    if test.level_dbfs == test.level_dbfs else "")
+            button = "Test microphone"
+            if self._engine.hearing_myself:
+                latency = self._engine.hear_myself_latency_ms()
+                text = ("Hearing yourself" + (f", {latency:.0f} ms late"
+                                              if latency == latency else "")
+                        + " (use headphones)")
+        _set_text(self.check_status, text)
+        if self.test_button.text() != button:
+            self.test_button.setText(button)
+
     # -- display ---------------------------------------------------------------------------
     def poll(self) -> None:
         meters = self._engine.mic_meters()
@@ -168,6 +225,7 @@ class MicrophonePanel(QGroupBox):
         self.banner.show_text(state.message)
         if state.device is not None and self.picker.combo.currentData() != state.device:
             self.picker.select_open()  # the engine fell back, or reopened the chosen one
+        self._poll_check()
         self.badge.show_look(mic_look(
             has_device=state.status in (MicStatus.LIVE, MicStatus.STALLED),
             in_room=self.in_room, reconnecting=self.reconnecting,

@@ -24,6 +24,7 @@ class OutputPanel(QGroupBox):
         super().__init__("Output", parent)
         self._engine = engine
         self._prefs = prefs
+        self._notice: str | None = None
         outer = QVBoxLayout(self)
         self.picker = DevicePicker("O&utput device:", "Output device", "No output device", self)
         self.picker.bind(lambda: engine.output_device, lambda d: d.is_default_output)
@@ -45,6 +46,12 @@ class OutputPanel(QGroupBox):
             self.picker.show_error(f"Cannot list output devices: {exc}")
             return
         self.picker.set_devices(found)
+        # The chosen output went away (or came back): where it plays meanwhile, said in
+        # place; a notice the engine no longer gives is cleared.
+        notice = self._engine.output_stats().notice
+        if notice is not None or self._notice is not None:
+            self.picker.show_error(notice or "")
+        self._notice = notice
         if self._engine.output_device is None:
             wanted = self._prefs.value.output_device
             names = {d.name for d in found}

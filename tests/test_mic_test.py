@@ -1,0 +1,79 @@
+"""Checking the microphone outside a room (issue 17): the recording played back, and hearing
+oneself, on the virtual card with the real engine.
+
+The engine records mic B (which hears speaker B, where the test plays a tone of its own)
+and plays on speaker A; what reaches speaker A is read back from its monitor with ``parec``
+(``monitor_level``), so the microphone never hears its own playback. Processing is off, so
+a -20 dBFS sine (RMS -23 dBFS) must come back at that level.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from console.engine.mic_test import Phase
+from tests.audio_helpers import playing, running_engine, sine, wait_until
+from tests.test_pulse_devices import monitor_level
+
+pytestmark = pytest.mark.audio
+
+TONE_RMS_DB = -23.0   # a -20 dBFS (peak) sine
+
+
+@pytest.fixture
+def engine(sound_card: Any) -> Iterator[Any]:
+    with running_engine("lkc_mic_b", output_device="lkc_speaker_a") as eng:
+        yield eng
+
+
+def test_the_mic_test_plays_back_what_was_recorded_at_its_level(
+        sound_card: Any, engine: Any) -> None:
+    assert engine.mic_test_state().phase is Phase.IDLE
+    with playing("lkc_speaker_b", sine(-20.0, 440.0)):
+        time.sleep(0.2)
+        engine.start_mic_test(1.5)
+        assert engine.mic_test_state().phase is Phase.RECORDING
+        assert wait_until(lambda: engine.mic_test_state().progress > 0.3, 2.0)
+        # meanwhile the meter is live, and nothing is played back yet
+        assert engine.mic_meters().heard.rms_db > -24.0
+        assert monitor_level(sound_card, "lkc_speaker_a", 0.4) < -60.0
+        assert wait_until(lambda: engine.mic_test_state().phase is Phase.PLAYING, 2.0)
+    # the tone stopped: what speaker A plays now is the recording
+    state = engine.mic_test_state()
+    assert state.level_dbfs == pytest.approx(TONE_RMS_DB, abs=1.0)
+    assert monitor_level(sound_card, "lkc_speaker_a", 0.8) == pytest.approx(TONE_RMS_DB,
+                                                                            abs=1.5)
+    assert wait_until(lambda: engine.mic_test_state().phase is Phase.IDLE, 2.0)
+    assert monitor_level(sound_card, "lkc_speaker_a", 0.4) < -60.0
+
+
+def test_a_mic_test_can_be_cancelled_while_it_plays_back(engine: Any) -> None:
+    engine.start_mic_test(1.0)
+    assert wait_until(lambda: engine.mic_test_state().phase is Phase.PLAYING, 2.5)
+    engine.cancel_mic_test()
+    assert engine.mic_test_state().phase is Phase.IDLE
+    assert not engine.test_tone_playing
+
+
+def test_hearing_myself_plays_the_microphone_live_and_says_its_latency(
+        sound_card: Any, engine: Any) -> None:
+    assert math.isnan(engine.hear_myself_latency_ms())
+    with playing("lkc_speaker_b", sine(-20.0, 440.0)):
+        engine.set_hear_myself(True)
+        assert engine.hearing_myself
+        time.sleep(0.3)
+        assert monitor_level(sound_card, "lkc_speaker_a", 0.8) == pytest.approx(
+            TONE_RMS_DB, abs=1.5)
+        latency = engine.hear_myself_latency_ms()
+        # capture + a frame + the channel's queue + ring + device: tens of ms, not seconds
+        assert 20.0 < latency < 250.0, latency
+        assert all(c.key != "__self_monitor__" for c in engine.channel_stats())
+        engine.set_hear_myself(False)
+        time.sleep(0.2)
+        assert monitor_level(sound_card, "lkc_speaker_a", 0.4) < -60.0
+    assert not engine.hearing_myself and math.isnan(engine.hear_myself_latency_ms())
