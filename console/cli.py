@@ -46,8 +46,9 @@ Tokens and API secrets never appear in it; they are replaced by [redacted].
 
 
 BACKEND_CHOICES = ("auto", "pulse", "portaudio")
-BACKEND_HELP = ("device lists: the sound server's (pulse: PulseAudio or PipeWire), "
-                "PortAudio's, or the server's where one answers (auto, the default)")
+BACKEND_HELP = ("device lists: PortAudio's (the default), the sound server's (pulse: "
+                "PulseAudio or PipeWire; not yet the default, see the README), or the "
+                "server's where one answers (auto)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     _logging(parser, top=True)
     parser.add_argument("--input-device", metavar="D", help="input device: index or name")
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="portaudio",
                         help=BACKEND_HELP)
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("devices", help="list audio devices")
     _common(dev)
     dev.add_argument("--json", action="store_true", help="print JSON")
-    dev.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
+    dev.add_argument("--backend", choices=BACKEND_CHOICES, default="portaudio",
+                     help=BACKEND_HELP)
     dev.add_argument("--monitors", action="store_true",
                      help="list the server's monitor sources too (what a sink plays)")
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -295,6 +296,17 @@ class VirtualSoundCard:
     def unplug(self, headset: VirtualHeadset) -> None:
         """Unplug it: its modules unloaded, the microphone first (its streams stop)."""
         for module in headset.modules:
+            self._pactl("unload-module", str(module), check=False)
+
+    @contextlib.contextmanager
+    def rescuing(self) -> Iterator[None]:
+        """Streams of a device that goes away are moved to the default meanwhile, as on a
+        desktop (PulseAudio's module-rescue-streams; PipeWire does the same): the card
+        itself runs without, so that the PortAudio path sees an unplug end its stream."""
+        module = self._load("module-rescue-streams", "")
+        try:
+            yield
+        finally:
             self._pactl("unload-module", str(module), check=False)
 
     def _load(self, module: str, args: str) -> int:

@@ -165,7 +165,8 @@ def test_the_bundled_window_paints_offscreen_and_on_x11(bundle: Path, tmp_path: 
 @SLOW
 @pytest.mark.audio
 def test_the_bundle_lists_the_sound_cards_devices(bundle: Path, sound_card: object) -> None:
-    done = subprocess.run([str(bundle / "livekit-console"), "devices", "--json"],
+    done = subprocess.run([str(bundle / "livekit-console"), "devices", "--json",
+                           "--backend", "pulse"],
                           capture_output=True, text=True, timeout=60, env=_env())
     assert done.returncode == 0, done.stderr
     listed = json.loads(done.stdout)

@@ -31,6 +31,18 @@ from typing import Any
 from console.engine import devices, pulse_route
 
 STALL_S = 0.5  # no callback for this long: the device is not alive
+# A server device is opened only once it has been listed this long: a capture stream opened
+# in a new source's first moments left PortAudio's ALSA thread spinning for ever (a core,
+# millions of lines on stderr) when the source went away again (seen on a loaded machine).
+SETTLE_S = 1.5
+
+
+def _settle(kind: devices.Kind, name: str) -> None:
+    watch = devices.pulse_watch()
+    if watch is not None:
+        wait = SETTLE_S - watch.listed_for(kind, name)
+        if wait > 0:
+            time.sleep(wait)
 
 # (generation, finished callback) -> an unstarted sounddevice stream
 StreamFactory = Callable[[int, Callable[[], None]], Any]
@@ -76,6 +88,7 @@ class DeviceStream:
         """
         with self.lock:
             if dev.backend == "pulse":
+                _settle(self.kind, dev.name)
                 router = pulse_route.route()
                 with router.placing:  # our new stream is told apart from the others
                     before = set(router.ours(self.kind))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class PulseWatch:
         self.monitors = monitors
         self.listeners: list[Listener] = []
         self._devices: tuple[ServerDevice, ...] = ()
+        self._appeared: dict[tuple[str, str], float] = {}  # when each was first listed
         self._version = 0
         self._connected = False
         self._changed_at = 0.0
@@ -56,6 +58,11 @@ class PulseWatch:
     def version(self) -> int:
         """Moves whenever the list changed."""
         return self._version
+
+    def listed_for(self, kind: str, name: str) -> float:
+        """Seconds since the device was first listed (inf for one there at the start)."""
+        appeared = self._appeared.get((kind, name))
+        return time.monotonic() - appeared if appeared is not None else math.inf
 
     @property
     def connected(self) -> bool:
@@ -144,7 +151,10 @@ class PulseWatch:
         if devices == old:
             return
         self._devices = devices
-        self._changed_at = time.monotonic()
+        self._changed_at = now = time.monotonic()
+        seen = self._appeared
+        new = now if self._version > 0 else -math.inf  # the first listing: there already
+        self._appeared = {(d.kind, d.name): seen.get((d.kind, d.name), new) for d in devices}
         self._version += 1
         for listener in list(self.listeners):
             try:

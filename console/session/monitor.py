@@ -58,9 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     audio.add_argument("--loop", action="store_true",
                        help="play --input-file again and again (else silence after it)")
     audio.add_argument("--output-device", metavar="D")
-    audio.add_argument("--backend", choices=("auto", "pulse", "portaudio"), default="auto",
-                       help="device lists: the sound server's (pulse), PortAudio's, or the "
-                            "server's where one answers (auto)")
+    audio.add_argument("--backend", choices=("auto", "pulse", "portaudio"),
+                       default="portaudio",
+                       help="device lists: PortAudio's (the default), the sound server's "
+                            "(pulse), or the server's where one answers (auto)")
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
         audio.add_argument(f"--no-{flag}", action="store_true", help=f"{stage} off")
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     # The microphone named on the command line is the one measured: never another instead.
     engine = AudioEngine(input_device=args.input_device, processing=processing,
                          input_fallback=args.input_device is None,
-                         backend=getattr(args, "backend", "auto"))
+                         backend=getattr(args, "backend", "portaudio"))
     watch = EngineWatch(engine)
     sandbox: LocalSandbox | None = None
     session: RoomSession | None = None
