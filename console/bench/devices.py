@@ -44,23 +44,23 @@ GAP_SINK = "lkc_gap"
 QUIET_DB = -40.0
 
 
-def pactl(*args: str) -> str:
-    """``pactl`` on the server this process uses (PULSE_SERVER when the card set it)."""
-    done = subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=10,
-                          check=False)
-    if done.returncode != 0:
+def pactl(*args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    """``pactl`` on the server this process uses (PULSE_SERVER when the card set it), or
+    the one ``env`` names."""
+    done = subprocess.run(["pactl", *args], env=env, capture_output=True, text=True,
+                          timeout=10, check=False)
+    if check and done.returncode != 0:
         raise RuntimeError(f"pactl {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
 
 
-def load(module: str, args: str) -> int:
-    return int(pactl("load-module", module, args))
+def load(module: str, args: str, env: dict[str, str] | None = None) -> int:
+    return int(pactl("load-module", module, args, env=env))
 
 
-def unload(*modules: int) -> None:
+def unload(*modules: int, env: dict[str, str] | None = None) -> None:
     for module in modules:
-        subprocess.run(["pactl", "unload-module", str(module)], capture_output=True,
-                       timeout=10, check=False)
+        pactl("unload-module", str(module), env=env, check=False)
 
 
 def plug_headset(name: str, description: str) -> tuple[int, ...]:
@@ -87,18 +87,13 @@ class GapMeter:
         self._modules: list[int] = []
         self._chunks: list[bytes] = []
 
-    def _pactl(self, *args: str) -> str:
-        done = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True,
-                              timeout=10, check=True)
-        return done.stdout.strip()
-
     def __enter__(self) -> GapMeter:
-        self._modules.append(int(self._pactl(
-            "load-module", "module-null-sink", f"sink_name={GAP_SINK} rate=48000 channels=1")))
+        self._modules.append(load("module-null-sink",
+                                  f"sink_name={GAP_SINK} rate=48000 channels=1", self.env))
         for sink in self.sinks:
-            self._modules.append(int(self._pactl(
-                "load-module", "module-loopback",
-                f"source={sink}.monitor sink={GAP_SINK} latency_msec=20")))
+            self._modules.append(load("module-loopback",
+                                      f"source={sink}.monitor sink={GAP_SINK} latency_msec=20",
+                                      self.env))
         self._proc = subprocess.Popen(
             ["parec", "-d", f"{GAP_SINK}.monitor", "--raw", "--format=s16le", "--rate=48000",
              "--channels=1", "--latency-msec=10"], env=self.env, stdout=subprocess.PIPE)
@@ -121,9 +116,7 @@ class GapMeter:
         self._proc.terminate()
         self._proc.wait(5)
         self._reader.join(5)
-        for module in reversed(self._modules):
-            subprocess.run(["pactl", "unload-module", str(module)], env=self.env,
-                           capture_output=True, timeout=10, check=False)
+        unload(*reversed(self._modules), env=self.env)
         x = np.frombuffer(b"".join(self._chunks), dtype=np.int16).astype(np.float64) / 32768
         n = x.size // 48
         if n == 0:

@@ -316,11 +316,6 @@ class AudioEngine:
                 if self._keeper is not None:
                     self._keeper.retry_soon()
 
-    @property
-    def device_backend(self) -> str:
-        """``pulse`` (the sound server's devices) or ``portaudio``, once started."""
-        return self._backend
-
     def _on_server_devices(self, _old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
         """The server's devices changed (its watch's thread): a device in use that went
         away is reported at once, and the default plays (records) in its place until it

@@ -116,10 +116,6 @@ class PulseRoute:
         self._call("sink_input_move" if kind == "output" else "source_output_move",
                    stream, target)
 
-    def close(self) -> None:
-        with self._lock:
-            self._drop()
-
 
 _route: PulseRoute | None = None
 _route_lock = threading.Lock()

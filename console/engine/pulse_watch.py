@@ -42,7 +42,6 @@ class PulseWatch:
         self._appeared: dict[tuple[str, str], float] = {}  # when each was first listed
         self._version = 0
         self._connected = False
-        self._changed_at = 0.0
         self._stop = threading.Event()
         self._pulse: Any = None
         self._pulse_lock = threading.Lock()
@@ -67,11 +66,6 @@ class PulseWatch:
     @property
     def connected(self) -> bool:
         return self._connected
-
-    @property
-    def changed_at(self) -> float:
-        """``time.monotonic()`` when the list last changed (benchmarks compare it)."""
-        return self._changed_at
 
     def start(self, timeout: float = 2.0) -> bool:
         """Start following; whether the server answered within ``timeout``."""
@@ -151,7 +145,7 @@ class PulseWatch:
         if devices == old:
             return
         self._devices = devices
-        self._changed_at = now = time.monotonic()
+        now = time.monotonic()
         seen = self._appeared
         new = now if self._version > 0 else -math.inf  # the first listing: there already
         self._appeared = {(d.kind, d.name): seen.get((d.kind, d.name), new) for d in devices}
