@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 def run_app(
     *, input_device: str | None = None, processing_overrides: dict[str, bool] | None = None,
-    backend: str = "portaudio",
+    backend: str = "auto",
 ) -> int:
     """Show the console window until the application quits; returns the exit status (0).
 
@@ -174,7 +174,7 @@ def _log_qt(app: QApplication) -> None:
 
 
 def _start_engine(effective: Settings, *, explicit_device: bool,
-                  backend: str = "portaudio") -> tuple[AudioEngine, str]:
+                  backend: str = "auto") -> tuple[AudioEngine, str]:
     """Start the engine; when no input opens, return it running on silence, with why.
 
     A remembered microphone that cannot be opened (unplugged, renamed) is stood in for by

@@ -46,9 +46,9 @@ Tokens and API secrets never appear in it; they are replaced by [redacted].
 
 
 BACKEND_CHOICES = ("auto", "pulse", "portaudio")
-BACKEND_HELP = ("device lists: PortAudio's (the default), the sound server's (pulse: "
-                "PulseAudio or PipeWire; not yet the default, see the README), or the "
-                "server's where one answers (auto)")
+BACKEND_HELP = ("devices: the sound server's where one answers (auto, the default), "
+                "the server's or an error (pulse: PulseAudio or PipeWire), or PortAudio's "
+                "(portaudio)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     _logging(parser, top=True)
     parser.add_argument("--input-device", metavar="D", help="input device: index or name")
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="portaudio",
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
                         help=BACKEND_HELP)
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("devices", help="list audio devices")
     _common(dev)
     dev.add_argument("--json", action="store_true", help="print JSON")
-    dev.add_argument("--backend", choices=BACKEND_CHOICES, default="portaudio",
+    dev.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
                      help=BACKEND_HELP)
     dev.add_argument("--monitors", action="store_true",
                      help="list the server's monitor sources too (what a sink plays)")
@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--toggles", type=int, default=100)
     cap.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
     cap.add_argument("--output", default="lkc_speaker_a", help="speaker playing the tone")
+    cap.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
+                     default="portaudio", help="how our engine opens the devices")
     cap.add_argument("--json", action="store_true")
     out = bsub.add_parser("output", help="playback latency, drift, underruns, CPU")
     _common(out)
@@ -118,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--seconds", type=float, default=20.0)
     out.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                      help="output device buffer (default low)")
+    out.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
+                     default="portaudio", help="how our engine opens the devices")
     out.add_argument("--json", action="store_true")
     aec = bsub.add_parser("aec", help="echo cancellation: ERLE per second, echo delay")
     _common(aec)
@@ -126,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also measure with NS, AGC and HPF on (doubles the time)")
     aec.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                      help="output device buffer (default low)")
+    aec.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
+                     default="portaudio", help="how our engine opens the devices")
     aec.add_argument("--json", action="store_true")
     sbb = bsub.add_parser("sandbox", help="sandbox join time, first audio, server CPU")
     sbb.add_argument("--participants", type=int, default=10)
@@ -244,14 +250,16 @@ def _run(args: argparse.Namespace) -> int:
         if args.bench == "capture":
             from console.bench.capture import main as runner
             argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles),
-                    "--input", args.input, "--output", args.output]
+                    "--input", args.input, "--output", args.output,
+                    "--backend", args.bench_backend]
         elif args.bench == "output":
             from console.bench.output import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
-                    "--output-latency", args.output_latency]
+                    "--output-latency", args.output_latency, "--backend", args.bench_backend]
         elif args.bench == "aec":
             from console.bench.aec import main as runner
             argv = ["--seconds", str(args.seconds), "--output-latency", args.output_latency,
+                    "--backend", args.bench_backend,
                     *(["--all-stages"] if args.all_stages else [])]
         elif args.bench == "session":
             from console.bench.session import main as runner

@@ -310,9 +310,11 @@ def test_run_app_falls_back_from_a_remembered_device_that_is_gone(tmp_path):
     assert seen["code"] == 0
     assert seen["visible"] is True
     # The banner says what stands in for it until it is back; no error under the picker.
-    assert "lkc_gone_mic" in seen["banner"] and "'default' until it is back" in seen["banner"]
+    # (the sound server's lists, the app's default: its default input by description)
+    assert "lkc_gone_mic" in seen["banner"] and "'Virtual Mic A (hears Speaker A)' until it " \
+        "is back" in seen["banner"], seen["banner"]
     assert seen["error"] == ""
-    assert seen["device"] == "default"
+    assert seen["device"] == "lkc_mic_a"
     assert seen["echo"] is False
     # the override is not remembered; the gone device still is
     assert seen["remembered"] == ["lkc_gone_mic", True]

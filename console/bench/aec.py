@@ -171,11 +171,12 @@ def _far_track(run: Callable[[Coroutine[Any, Any, BenchTrack]], BenchTrack],
 
 # -- phases -----------------------------------------------------------------------------------
 def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
-             output_latency: DeviceLatency = "low") -> dict[str, Any]:
+             output_latency: DeviceLatency = "low",
+             backend: str = "portaudio") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
     engine = AudioEngine(input_device=mic, processing=config, output_device=speaker,
-                         output_latency=output_latency)
+                         output_latency=output_latency, backend=backend)
     recorder = MicRecorder(mic)
     tap = AfterTap()
     far: BenchTrack | None = None
@@ -309,18 +310,20 @@ def _config_json(config: ProcessingConfig) -> dict[str, bool]:
 
 
 def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_mic_a",
-        all_stages: bool = False, output_latency: DeviceLatency = "low") -> dict[str, Any]:
+        all_stages: bool = False, output_latency: DeviceLatency = "low",
+        backend: str = "portaudio") -> dict[str, Any]:
     if seconds <= CONVERGE_S + 1:
         raise ValueError(f"--seconds must be more than {CONVERGE_S + 1:.0f}")
     devices.find_device(mic, "input")  # clear errors before anything starts
     devices.find_device(speaker, "output")
-    ours = run_ours(seconds, speaker, mic, AEC_ONLY, output_latency)
+    ours = run_ours(seconds, speaker, mic, AEC_ONLY, output_latency, backend)
     reference = run_reference(seconds, speaker, mic, AEC_ONLY)
     result: dict[str, Any] = {
         "benchmark": "aec",
         "seconds": seconds,
         "output": speaker,
         "input": mic,
+        "backend": backend,
         "signal": (f"speech-like far end (seed {SEED}), {FAR_RMS_DBFS:.0f} dBFS RMS while "
                    "active, syllables at 3-5 Hz, phrases with pauses"),
         "erle_note": (f"per 1 s window after the first {CONVERGE_S:.0f} s: raw mic power / "
@@ -338,7 +341,7 @@ def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_m
         },
     }
     if all_stages:
-        result["all_stages"] = run_ours(seconds, speaker, mic, ALL_ON, output_latency)
+        result["all_stages"] = run_ours(seconds, speaker, mic, ALL_ON, output_latency, backend)
         result["reference_defaults"] = {
             **run_reference(seconds, speaker, mic, ALL_ON),
             "note": "open_input() defaults: AEC, NS, HPF and AGC on",
@@ -355,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run both systems with NS, AGC and HPF on (doubles the time)")
     parser.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                         help="our output device's buffer (default low)")
+    parser.add_argument("--backend", choices=("portaudio", "pulse"), default="portaudio",
+                        help="how our engine opens the devices (default portaudio)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.seconds <= CONVERGE_S + 1:
@@ -363,5 +368,5 @@ def main(argv: list[str] | None = None) -> int:
         latency = parse_latency(args.output_latency)
     except ValueError as exc:
         parser.error(str(exc))
-    result = run(args.seconds, args.output, args.input, args.all_stages, latency)
+    result = run(args.seconds, args.output, args.input, args.all_stages, latency, args.backend)
     return emit(result, args.json)

@@ -82,10 +82,11 @@ def _toggle_configs(n: int) -> list[ProcessingConfig]:
     return out
 
 
-def run_ours(mic: str, seconds: float, toggles: int) -> dict[str, Any]:
+def run_ours(mic: str, seconds: float, toggles: int,
+             backend: str = "portaudio") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
-    engine = AudioEngine(input_device=mic, processing=ProcessingConfig())
+    engine = AudioEngine(input_device=mic, processing=ProcessingConfig(), backend=backend)
     queue_ms: list[float] = []
     try:
         engine.start()
@@ -237,10 +238,10 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
 
 
 def run(seconds: float = 20.0, toggles: int = 100, mic: str = "lkc_mic_a",
-        speaker: str = "lkc_speaker_a") -> dict[str, Any]:
+        speaker: str = "lkc_speaker_a", backend: str = "portaudio") -> dict[str, Any]:
     devices.find_device(mic, "input")  # a clear error before anything starts
     with tone_playing(speaker):
-        ours = run_ours(mic, seconds, toggles)
+        ours = run_ours(mic, seconds, toggles, backend)
         reference = run_reference(mic, seconds)
     ratio = (ours["latency_ms_p95"] / reference["latency_ms_p95"]
              if reference["latency_ms_p95"] else math.nan)
@@ -248,6 +249,7 @@ def run(seconds: float = 20.0, toggles: int = 100, mic: str = "lkc_mic_a",
         "benchmark": "capture",
         "seconds": seconds,
         "input": mic,
+        "backend": backend,
         "signal": f"{TONE_HZ:.0f} Hz sine at {TONE_DBFS:.0f} dBFS on {speaker}",
         **ours,
         "p95_ratio_vs_reference": round(ratio, 3),
@@ -266,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toggles", type=int, default=100)
     parser.add_argument("--input", default="lkc_mic_a")
     parser.add_argument("--output", default="lkc_speaker_a")
+    parser.add_argument("--backend", choices=("portaudio", "pulse"), default="portaudio",
+                        help="how our engine opens the devices (default portaudio)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.seconds, args.toggles, args.input, args.output)
+    result = run(args.seconds, args.toggles, args.input, args.output, args.backend)
     return emit(result, args.json)

@@ -36,7 +36,6 @@ import numpy as np
 
 from console.bench import emit
 from console.bench.capture import _pct
-from console.engine.device_stream import SETTLE_S
 
 SINK = "lkc_bench_headset"
 DESCRIPTION = "Bench Headset"
@@ -203,9 +202,8 @@ def run(rounds: int, idle_seconds: float) -> dict[str, Any]:
             pump_until(listed, 5.0)
             appear.append(seen.get("out", float("nan")))
             appear_mic.append(seen.get("in", float("nan")))
-            # a device is opened once it has been listed SETTLE_S (device_stream.py): the
-            # switch is measured after that, as a person would pick it
-            pump_until(lambda: False, SETTLE_S)
+            # a person takes a moment to pick it
+            pump_until(lambda: False, 0.5)
             with GapMeter((default_out, SINK)) as meter:
                 t1 = time.perf_counter()
                 window.choose_output_device(SINK, remember=False)

@@ -341,11 +341,13 @@ def measure_loopback(speaker: str, mic: str, clicks: int = 6) -> dict[str, Any]:
 
 
 def run_ours(participants: int, seconds: float, speaker: str, mic: str,
-             engine_mic: str, output_latency: DeviceLatency = "low") -> dict[str, Any]:
+             engine_mic: str, output_latency: DeviceLatency = "low",
+             backend: str = "portaudio") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
     engine = AudioEngine(input_device=engine_mic, processing=ProcessingConfig.off(),
-                         output_device=speaker, output_latency=output_latency)
+                         output_device=speaker, output_latency=output_latency,
+                         backend=backend)
     recorder = MicRecorder(mic)
     tracks: list[BenchTrack] = []
     ring_ms: list[float] = []
@@ -511,13 +513,13 @@ def run_reference(participants: int, seconds: float, speaker: str, mic: str) -> 
 
 def run(participants: int = 8, seconds: float = 20.0, speaker: str = "lkc_speaker_a",
         mic: str = "lkc_mic_a", engine_mic: str = "lkc_mic_b",
-        output_latency: DeviceLatency = "low") -> dict[str, Any]:
+        output_latency: DeviceLatency = "low", backend: str = "portaudio") -> dict[str, Any]:
     if participants < 1:
         raise ValueError("at least one participant (the click track) is needed")
     devices.find_device(mic, "input")  # clear errors before anything starts
     devices.find_device(speaker, "output")
     loop = measure_loopback(speaker, mic)
-    ours = run_ours(participants, seconds, speaker, mic, engine_mic, output_latency)
+    ours = run_ours(participants, seconds, speaker, mic, engine_mic, output_latency, backend)
     reference = run_reference(participants, seconds, speaker, mic)
     ratio = (ours["latency_ms_p95"] / reference["latency_ms_p95"]
              if reference["latency_ms_p95"] else math.nan)
@@ -527,6 +529,7 @@ def run(participants: int = 8, seconds: float = 20.0, speaker: str = "lkc_speake
         "benchmark": "output",
         "seconds": seconds,
         "participants": participants,
+        "backend": backend,
         "output": speaker,
         "loopback_mic": mic,
         "signal": (f"p0: a {CLICK_SAMPLES / SAMPLE_RATE * 1000:.0f} ms click at "
@@ -566,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", default="lkc_mic_a", help="microphone that hears --output")
     parser.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                         help="our output device's buffer (default low)")
+    parser.add_argument("--backend", choices=("portaudio", "pulse"), default="portaudio",
+                        help="how our engine opens the devices (default portaudio)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.participants < 1 or args.seconds < 1:
@@ -575,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     result = run(args.participants, args.seconds, args.output, args.input,
-                 output_latency=latency)
+                 output_latency=latency, backend=args.backend)
     return emit(result, args.json)
 
 

@@ -52,10 +52,10 @@ from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voic
 SOURCE_QUEUE_MS = 30
 
 _log = logging.getLogger(__name__)
-# A device that came back is reopened once it has been listed this long: a stream opened
-# in its first moments (a source whose master sink had just appeared) was seen to leave
-# PortAudio's ALSA thread spinning for ever when the device went away again.
-SETTLE_BACK_S = 0.5
+# A device that came back is reopened once it has been listed this long: a plugged device
+# arrives as a burst of server events (card, profile, sink, source), and a reopen in its
+# middle may be undone by the next one.
+SETTLE_BACK_S = 0.2
 T = TypeVar("T")
 
 

@@ -39,6 +39,7 @@ from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.input_gain import InputGain
 from console.engine.meter import SILENT, LevelMeter, MeterSnapshot
 from console.engine.outbox import Outbox
+from console.engine.pulse_stream import PulseStream
 from console.engine.ring import SampleRing
 from console.engine.stream_clock import StreamClock
 from console.engine.wakeup import Wakeup, cancel_and_wait
@@ -192,6 +193,10 @@ class CaptureChain:
             dev = devices.find_device(spec, "input")
 
             def make(gen: int, finished: Callable[[], None]) -> Any:
+                if dev.backend == "pulse":
+                    return PulseStream("input", dev.name, samplerate=SAMPLE_RATE, channels=1,
+                                       blocksize=self._block, callback=self._make_callback(gen),
+                                       finished_callback=finished)
                 return devices.sd().InputStream(
                     device=dev.index, channels=1, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=self._block, latency="low",

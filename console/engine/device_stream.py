@@ -1,4 +1,4 @@
-"""One PortAudio stream at a time, for a chain that outlives it (the microphone, the output).
+"""One device stream at a time, for a chain that outlives it (the microphone, the output).
 
 The chain behind a device (the AudioSource, the mixer and its channels) must keep running
 while the device changes, fails or goes away; so the stream is a replaceable part:
@@ -31,18 +31,6 @@ from typing import Any
 from console.engine import devices, pulse_route
 
 STALL_S = 0.5  # no callback for this long: the device is not alive
-# A server device is opened only once it has been listed this long: a capture stream opened
-# in a new source's first moments left PortAudio's ALSA thread spinning for ever (a core,
-# millions of lines on stderr) when the source went away again (seen on a loaded machine).
-SETTLE_S = 1.5
-
-
-def _settle(kind: devices.Kind, name: str) -> None:
-    watch = devices.pulse_watch()
-    if watch is not None:
-        wait = SETTLE_S - watch.listed_for(kind, name)
-        if wait > 0:
-            time.sleep(wait)
 
 # (generation, finished callback) -> an unstarted sounddevice stream
 StreamFactory = Callable[[int, Callable[[], None]], Any]
@@ -82,18 +70,17 @@ class DeviceStream:
         callbacks idle until the hand-over); then ``before_start`` runs, the generation
         moves to it and the old one is closed. If the new one cannot be created or
         started, the old one plays on. A sound
-        server's device (``dev.backend == "pulse"``) is opened through PortAudio's ``pulse``
-        device and the new stream moved onto it (:mod:`console.engine.pulse_route`).
-        Raises :class:`~console.engine.devices.DeviceError`.
+        server's device (``dev.backend == "pulse"``) gets the owner's libpulse stream
+        (:mod:`console.engine.pulse_stream`); its index on the server is looked up
+        (:mod:`console.engine.pulse_route`). Raises
+        :class:`~console.engine.devices.DeviceError`.
         """
         with self.lock:
             if dev.backend == "pulse":
-                _settle(self.kind, dev.name)
                 router = pulse_route.route()
                 with router.placing:  # our new stream is told apart from the others
                     before = set(router.ours(self.kind))
-                    with router.targeting(self.kind, dev.name):
-                        self._open(dev, make, before_start)
+                    self._open(dev, make, before_start)
                     try:
                         self.server_stream = router.place(self.kind, dev.name, before)
                     except devices.DeviceError:

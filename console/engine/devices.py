@@ -4,8 +4,8 @@ Two backends, one process-wide choice (:func:`use_backend`), as PortAudio itself
 
 * ``pulse``: where a PulseAudio-compatible server answers (PulseAudio, PipeWire's pulse
   server: nearly every Linux desktop), its sinks and sources by description, followed by
-  its events (:mod:`console.engine.pulse_watch`). Streams open PortAudio's ``pulse`` device
-  and are moved onto the chosen one (:mod:`console.engine.pulse_route`).
+  its events (:mod:`console.engine.pulse_watch`). Our streams on them are libpulse's, on the
+  chosen device by name (:mod:`console.engine.pulse_stream`), not PortAudio's.
 * ``portaudio``: PortAudio's own list (macOS, Windows, plain ALSA), re-read when the ALSA
   cards change (:mod:`console.engine.device_watch`).
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Kind = Literal["input", "output"]
 BACKENDS = ("auto", "pulse", "portaudio")
 PULSE_HOSTAPI = "PulseAudio"
-PULSE_ROUTE = "pulse"   # PortAudio's device through which the server's devices are opened
+PULSE_ROUTE = "pulse"   # PortAudio's device for the server (its default sink and source)
 
 _lock = threading.Lock()
 
@@ -123,11 +123,11 @@ def use_backend(choice: str = "auto", *, monitors: bool = False) -> str:
 
         _stop_watch()
         watch = PulseWatch(monitors=monitors)
-        if not watch.start() or _route_index() is None:
+        if not watch.start():
             watch.stop()
             if choice == "pulse":
-                raise DeviceError("no PulseAudio-compatible sound server answers (or "
-                                  "PortAudio has no 'pulse' device): use --backend portaudio")
+                raise DeviceError("no PulseAudio-compatible sound server answers: use "
+                                  "--backend portaudio")
             _backend.name = "portaudio"
             return _backend.name
         _backend.watch = watch
@@ -152,7 +152,8 @@ def pulse_watch() -> PulseWatch | None:
 
 
 def _route_index() -> int | None:
-    """PortAudio's index of its ``pulse`` device (through which server devices open)."""
+    """PortAudio's index of its ``pulse`` device: a server device's ``index``, for code
+    that opens PortAudio itself (the engine's own streams on it are libpulse's)."""
     mod = sd()
     with _lock:
         raw = mod.query_devices()
@@ -186,10 +187,9 @@ def list_devices(refresh_first: bool = False) -> list[AudioDevice]:
     order otherwise), the defaults marked. ``refresh_first`` re-reads PortAudio's list
     (never needed for the server's, which follows its events)."""
     watch = pulse_watch()
-    if watch is not None:
+    if watch is not None and watch.connected:
         route = _route_index()
-        if route is not None and watch.connected:
-            return [_from_server(d, route) for d in watch.devices]
+        return [_from_server(d, -1 if route is None else route) for d in watch.devices]
     return portaudio_devices(refresh_first)
 
 

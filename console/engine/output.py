@@ -34,6 +34,7 @@ from console.engine.adaptive_target import AdaptiveTarget
 from console.engine.device_stream import DeviceStream
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
+from console.engine.pulse_stream import PulseStream
 from console.engine.ring import SampleRing
 from console.engine.wakeup import Wakeup, cancel_and_wait
 
@@ -138,6 +139,12 @@ class OutputDevice:
             n = channels or (2 if dev.max_output_channels >= 2 else 1)
 
             def make(gen: int, finished: Callable[[], None]) -> Any:
+                if dev.backend == "pulse":
+                    return PulseStream("output", dev.name, samplerate=SAMPLE_RATE, channels=n,
+                                       blocksize=FRAME, latency=self._device_latency,
+                                       callback=self._make_callback(gen),
+                                       finished_callback=finished,
+                                       ready=lambda: self._stream.gen == gen)
                 return devices.sd().OutputStream(
                     device=dev.index, channels=n, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=FRAME, latency=self._device_latency,

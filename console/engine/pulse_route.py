@@ -1,17 +1,9 @@
-"""Putting our own streams on the sink or source the user chose, through the server.
+"""Finding our own streams on the sound server (pulsectl), to tell which is whose.
 
-PortAudio opens a server device only as its ``pulse`` device (ALSA's PulseAudio plug-in),
-which plays on the default of the client it creates at open. So the chosen device is made
-that client's default for the open (``PULSE_SINK`` / ``PULSE_SOURCE`` in the environment,
-read by libpulse when the plug-in connects), and the stream is checked on the server after
-its start (moved there if it is not). The plug-in creates its server stream again whenever
-ALSA recovers from an underrun or overrun, on the client's default: set at open, that keeps
-it where it was opened.
-
-A switch during a call opens a new stream on the new device while the old one plays, then
-swaps them (``DeviceStream.open``). Moving our stream on the server instead was measured
-and refused: the plug-in's stream then fell silent for about 0.6 s, until an underrun made
-the plug-in create it again (on the device it was opened on: the move undone).
+Our server streams are libpulse streams created on the chosen device by name
+(:mod:`console.engine.pulse_stream`); this looks up the index the server gave the newest
+one (tests and ``bench devices`` read what reaches a sink by it), and moves it should the
+server have put it elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +12,6 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from console.engine.devices import DeviceError, Kind
@@ -78,21 +69,6 @@ class PulseRoute:
                 return int(dev.index)
         raise DeviceError(f"the sound server has no {'sink' if kind == 'output' else 'source'}"
                           f" named {name!r} (unplugged?)")
-
-    @contextlib.contextmanager
-    def targeting(self, kind: Kind, name: str) -> Iterator[None]:
-        """While PortAudio opens a stream: the client it creates takes device ``name`` as
-        its default (hold :attr:`placing`)."""
-        var = "PULSE_SINK" if kind == "output" else "PULSE_SOURCE"
-        was = os.environ.get(var)
-        os.environ[var] = name
-        try:
-            yield
-        finally:
-            if was is None:
-                del os.environ[var]
-            else:
-                os.environ[var] = was
 
     def place(self, kind: Kind, name: str, before: set[int],
               timeout: float = FIND_TIMEOUT_S) -> int:

@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="play --input-file again and again (else silence after it)")
     audio.add_argument("--output-device", metavar="D")
     audio.add_argument("--backend", choices=("auto", "pulse", "portaudio"),
-                       default="portaudio",
-                       help="device lists: PortAudio's (the default), the sound server's "
-                            "(pulse), or the server's where one answers (auto)")
+                       default="auto",
+                       help="devices: the sound server's where one answers (auto, the "
+                            "default), the server's (pulse), or PortAudio's")
     for flag, stage in (("aec", "echo cancellation"), ("ns", "noise suppression"),
                         ("agc", "auto gain control"), ("hpf", "high-pass filter")):
         audio.add_argument(f"--no-{flag}", action="store_true", help=f"{stage} off")

@@ -138,11 +138,13 @@ class MicrophonePanel(QGroupBox):
         self.hear_myself.setToolTip("Hear your microphone live, as it is sent, on the output "
                                     "(Ctrl+H). Use headphones: speakers feed it back.")
         self.hear_myself.toggled.connect(self._on_hear_myself)
-        self.check_status = QLabel("", self)
-        self.check_status.setAccessibleName("Microphone check")
+        # wraps in the width it is given: a long line must not widen the panel
+        self.check_status = WrappingLabel("Microphone check", self)
+        self.check_status.setVisible(False)
         check.addWidget(self.test_button)
         check.addWidget(self.hear_myself)
         check.addWidget(self.check_status, 1)
+        check.addStretch(0)  # the buttons keep their size while the line is hidden
         outer.addLayout(check)
         for box in (self.self_mute, self.ptt):
             box.setVisible(room)
@@ -210,7 +212,7 @@ class MicrophonePanel(QGroupBox):
                 text = ("Hearing yourself" + (f", {latency:.0f} ms late"
                                               if latency == latency else "")
                         + " (use headphones)")
-        _set_text(self.check_status, text)
+        self.check_status.show_text(text)
         if self.test_button.text() != button:
             self.test_button.setText(button)
 
