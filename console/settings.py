@@ -63,6 +63,16 @@ def _to_bytes(raw: Any) -> bytes | None:
     return None
 
 
+def _to_size(raw: Any) -> str | None:
+    """``"WxH"`` in pixels, each 100..20000."""
+    if isinstance(raw, str):
+        w, sep, h = raw.strip().partition("x")
+        if sep and w.isdigit() and h.isdigit() and 100 <= int(w) <= 20000 \
+                and 100 <= int(h) <= 20000:
+            return f"{int(w)}x{int(h)}"
+    return None
+
+
 def _to_text(raw: Any) -> str | None:
     if isinstance(raw, str) and len(raw) <= 2048 and raw.isprintable():
         return raw.strip()
@@ -145,6 +155,9 @@ class Settings:
     high_pass_filter: bool = _option("processing/high_pass_filter", True, _to_bool)
     window_geometry: bytes = _option("window/geometry", b"", _to_bytes)
     window_state: bytes = _option("window/state", b"", _to_bytes)
+    # the window's own size, beside Qt's geometry: Qt scales a geometry saved on another
+    # screen size (1008x624 saved at 1024x640 came back as 627x377 at 1600x1000)
+    window_size: str = _option("window/size", "", _to_size)
     output_device: str | None = _option("audio/output_device", None, _to_device)
     server_url: str = _option("room/url", "", _to_text)
     identity: str = _option("room/identity", "", _to_text)

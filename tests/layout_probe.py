@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--theme", default="light")
     parser.add_argument("--participants", type=int, default=10)
     parser.add_argument("--geometry", default="", help="WxH: a remembered window size")
+    parser.add_argument("--store", default="", help="the settings file (kept across runs)")
     args = parser.parse_args()
 
     from PySide6.QtCore import QPoint, QRect
@@ -38,7 +39,8 @@ def main() -> int:
     from tests.fakes import FakeController, FakeEngine, channel, connected, participant
 
     app = QApplication(sys.argv[:1])
-    store = settings.open_store(Path(args.out).with_suffix(".ini"))
+    store = settings.open_store(Path(args.store) if args.store
+                                else Path(args.out).with_suffix(".ini"))
     store.setValue("window/theme", args.theme)
     engine = FakeEngine()
     controller = FakeController()

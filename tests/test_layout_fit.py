@@ -75,3 +75,13 @@ def test_a_window_asked_to_be_too_large_is_shrunk_to_the_screen(tmp_path) -> Non
     """A size remembered on a larger monitor (here asked directly) must not go off screen."""
     report = probe(tmp_path, "1024x640", "1", "light", "--geometry", "2400x1600")
     assert report["problems"] == [], report
+
+
+def test_the_size_left_on_a_small_screen_comes_back_on_a_large_one(tmp_path) -> None:
+    """Closed at 1024x640 (the window fitted to the screen), opened at 1600x1000: the size
+    it was left at, not Qt's rescaling of it (which gave 627x377 for 1008x624)."""
+    store = str(tmp_path / "kept.ini")
+    small = probe(tmp_path, "1024x640", "1", "light", "--store", store)
+    large = probe(tmp_path, "1600x1000", "1", "light", "--store", store)
+    assert large["problems"] == [], large
+    assert small["frame"] == large["frame"], (small["frame"], large["frame"])

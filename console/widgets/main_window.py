@@ -75,7 +75,8 @@ class MainWindow(QMainWindow):
     """The console window; ``initial`` overrides what ``store`` remembers for this run only."""
 
     # The frame's own settings; the participants' preferences are saved here for their owner.
-    SETTINGS: ClassVar[tuple[str, ...]] = ("window_geometry", "window_state", "splitters",
+    SETTINGS: ClassVar[tuple[str, ...]] = ("window_geometry", "window_state", "window_size",
+                                           "splitters",
                                            "theme", "volumes", "muted_here", "bottom_tab")
 
     def __init__(
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray(value.window_geometry))
         else:
             self.resize(*DEFAULT_SIZE)
+        if value.window_size and not (self.isMaximized() or self.isFullScreen()):
+            width, height = (int(v) for v in value.window_size.split("x"))
+            self.resize(width, height)  # the size left, whatever the screen was then
         if value.window_state:
             self.restoreState(QByteArray(value.window_state))
         if self._controller is not None and value.splitters:
@@ -462,6 +466,8 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self)
         changes: dict[str, object] = {"window_geometry": self.saveGeometry().data(),
                                       "window_state": self.saveState().data()}
+        if not (self.isMaximized() or self.isFullScreen()):
+            changes["window_size"] = f"{self.width()}x{self.height()}"
         if self._controller is not None:
             changes["splitters"] = pack_splitters((self._root, self._right))
         with contextlib.suppress(Exception):  # a full disk must not keep the window open
