@@ -484,6 +484,25 @@ def test_the_output_target_rises_when_the_media_thread_falls_behind_then_comes_b
     assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
 
 
+def test_a_gap_in_silence_is_not_an_underrun(engine) -> None:
+    """Nothing playing (the app's start, nobody talking): the same 60 ms blocks of the media
+    loop as above leave the ring dry, but nobody hears it, so nothing is counted, logged or
+    drawn; with a voice playing, each does count."""
+    time.sleep(0.3)
+    quiet = engine.output_stats()
+    for _ in range(3):
+        engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
+        time.sleep(0.3)
+    assert engine.output_stats().underruns == quiet.underruns
+    assert engine.output_stats().target_ms == pytest.approx(30.0, abs=0.05)
+    add_tone(engine, "alice", -20.0, 440.0)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
+    for _ in range(3):
+        engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
+        time.sleep(0.3)
+    assert engine.output_stats().underruns > quiet.underruns
+
+
 def test_a_lone_underrun_is_forgiven_and_a_frozen_host_never_raises_the_target() -> None:
     """The policy alone, on the real class without a device: counters are set by hand."""
     from console.engine.mixer import Mixer

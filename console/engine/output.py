@@ -117,6 +117,7 @@ class OutputDevice:
         self._underruns_stall = 0
         self._played = 0
         self._started_playing = False
+        self._gap_heard = False  # the current gap cut into sound (see the callback)
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
@@ -201,10 +202,14 @@ class OutputDevice:
             block = scratch[:frames]
             got = ring.read_into(block)
             if got < frames:
+                if not self._dry:
+                    # A gap in silence is not heard (the app's start, nobody talking): only
+                    # one that cuts into sound counts, for all its blocks.
+                    self._gap_heard = bool(block[:got].any() or tail.any())
                 # Continue from what was played (unless that was already a fade-out).
                 conceal.fade_out_into(block, got, None if self._dry else tail)
                 self._dry = True
-                if self._started_playing:
+                if self._started_playing and self._gap_heard:
                     self._underruns += 1
                     if now < self._stall_until:
                         self._underruns_stall += 1
