@@ -285,6 +285,11 @@ def test_each_tick_shows_the_engines_meter_status_and_echo_figures(
     assert window.mic.sent_readout.text() == "Peak -3.0   RMS -12.0 dBFS"  # the held peak
     assert window.mic.sent.clipped
     assert window.status.capture.text().startswith("capturing from fake_mic_a  |")
+    # a sound server's device is named as the pickers name it, not by its server name
+    engine._input = dataclasses.replace(engine._input, backend="pulse",
+                                        description="USB Headset Microphone")
+    window.poll()
+    assert window.status.capture.text().startswith("capturing from USB Headset Microphone  |")
     assert window.processing.echo_label.text() == "ERLE 18 dB · delay 42 ms"
 
     window.mic.sent.reset_clip()  # what a click on the clip box does

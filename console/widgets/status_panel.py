@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from console.session.model import SessionSnapshot
 
 
-def status_text(stats: CaptureStats) -> str:
-    """One line: the device's condition, frames dropped, AudioSource queue depth."""
+def status_text(stats: CaptureStats, label: str | None = None) -> str:
+    """One line: the device's condition, frames dropped, AudioSource queue depth; the
+    device by ``label`` (what the pickers show) when given."""
     if stats.device_error:
         state = stats.device_error
     elif stats.stalled:
@@ -29,7 +30,7 @@ def status_text(stats: CaptureStats) -> str:
     elif not stats.running:
         state = "audio engine not running"
     else:
-        state = f"capturing from {stats.device}" if stats.device else "no microphone"
+        state = f"capturing from {label or stats.device}" if stats.device else "no microphone"
     dropped = sum(stats.frames_dropped.values())
     return f"{state}  |  dropped {dropped} frames  |  queue {stats.source_queue_ms:.0f} ms"
 
@@ -54,7 +55,11 @@ class StatusPanel:
         self._cpu = (time.monotonic(), time.process_time())
 
     def poll(self) -> None:
-        _set_text(self.capture, status_text(self._engine.capture_stats(latency=False)))
+        stats = self._engine.capture_stats(latency=False)
+        device = self._engine.input_device
+        label = (device.description or None) if device is not None \
+            and device.name == stats.device else None  # the server's name for it
+        _set_text(self.capture, status_text(stats, label))
         now, cpu = time.monotonic(), time.process_time()
         wall = now - self._cpu[0]
         if wall >= 1.0:
