@@ -188,6 +188,7 @@ def _start_engine(effective: Settings, *, explicit_device: bool,
     engine = AudioEngine(input_device=effective.input_device,
                          processing=ProcessingConfig(**effective.processing()),
                          input_fallback=not explicit_device, backend=backend)
+    engine.set_publishing(False)  # until a room takes the microphone (it only meters)
     try:
         engine.start()
     except DeviceError as exc:

@@ -28,6 +28,7 @@ commands:
   bench output      measure the playback path (N participants) against livekit's OutputPlayer
   bench aec         measure echo cancellation (ERLE) against livekit's MediaDevices
   bench meter       measure the level meter's cost per frame
+  bench idle        what the console costs while it waits (shown, minimised, hidden, in a room)
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
   bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
   bench strips      fifty participant strips kept live while the list scrolls
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     aec.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
                      default="portaudio", help="how our engine opens the devices")
     aec.add_argument("--json", action="store_true")
+    idl = bsub.add_parser("idle", help="what the console costs while it waits")
+    _common(idl)
+    idl.add_argument("--seconds", type=float, default=20.0, help="per state")
+    idl.add_argument("--json", action="store_true")
     sbb = bsub.add_parser("sandbox", help="sandbox join time, first audio, server CPU")
     sbb.add_argument("--participants", type=int, default=10)
     sbb.add_argument("--seconds", type=float, default=20.0)
@@ -261,6 +266,9 @@ def _run(args: argparse.Namespace) -> int:
             argv = ["--seconds", str(args.seconds), "--output-latency", args.output_latency,
                     "--backend", args.bench_backend,
                     *(["--all-stages"] if args.all_stages else [])]
+        elif args.bench == "idle":
+            from console.bench.idle import main as runner
+            argv = ["--seconds", str(args.seconds)]
         elif args.bench == "session":
             from console.bench.session import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]

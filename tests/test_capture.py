@@ -204,3 +204,29 @@ def test_refreshing_the_device_list_keeps_capturing(make_engine) -> None:
     stats = engine.capture_stats()
     assert stats.device_error is None and stats.device == "lkc_mic_b"
     assert engine.source is source
+
+
+def test_with_no_room_taking_the_microphone_it_is_only_metered(make_engine) -> None:
+    """Issue 18: while no room takes the microphone and nobody listens, a frame is only
+    metered: nothing reaches the AudioSource, the processing does not run (the sent meter
+    reads the raw tone; with noise suppression running, a steady tone is taken down), and
+    nothing counts as lost. A room taking it brings both back at once."""
+    engine = make_engine("lkc_mic_a", ProcessingConfig())
+    engine.set_publishing(False)
+    with playing("lkc_speaker_a", sine(-12.0, 1000.0)):
+        assert wait_until(lambda: engine.mic_meter().rms_db > -13.0, 3.0)
+        time.sleep(1.5)
+        before = engine.capture_stats()
+        time.sleep(1.0)
+        idle = engine.capture_stats()
+        raw = engine.mic_meter().rms_db
+        engine.set_publishing(True)
+        time.sleep(2.5)
+        sending = engine.capture_stats()
+        processed = engine.mic_meter().rms_db
+    assert idle.frames_delivered == before.frames_delivered
+    assert idle.frames_captured - before.frames_captured >= 80  # the device goes on
+    assert idle.samples_lost == 0 and sending.samples_lost == 0
+    assert raw == pytest.approx(-12.0, abs=0.5)
+    assert sending.frames_delivered - idle.frames_delivered >= 200
+    assert processed < raw - 3.0, (raw, processed)

@@ -65,9 +65,10 @@ class _App(NamedTuple):
     window: MainWindow
 
 
-def _open_window(participants: int, mic: str, speaker: str) -> _App:
+def _open_window(participants: int, mic: str, speaker: str,
+                 backend: str = "portaudio") -> _App:
     """The app as it starts: offscreen, APM on, a private settings file, the sandbox with
-    N voices behind the controller, the window shown."""
+    N voices behind the controller, the window shown; ``backend`` as the engine's."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
@@ -80,7 +81,8 @@ def _open_window(participants: int, mic: str, speaker: str) -> _App:
     from console.widgets.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    engine = AudioEngine(input_device=mic, processing=ProcessingConfig())
+    engine = AudioEngine(input_device=mic, processing=ProcessingConfig(), backend=backend)
+    engine.set_publishing(False)  # as the app: until the room takes the microphone
     engine.start()
     home = tempfile.TemporaryDirectory()
     store = settings.open_store(os.path.join(home.name, "console.ini"))

@@ -119,6 +119,7 @@ class AudioEngine:
         self._output: OutputDevice | None = None
         self._input_gain_db = clamp_db(input_gain_db)
         self._gate_open = True
+        self._publishing = True
         self._input_fallback = input_fallback
         self._keeper: MicKeeper | None = None
         # Every change of devices (a choice, a re-listing, the keeper's reopening) holds it,
@@ -189,6 +190,7 @@ class AudioEngine:
         chain = CaptureChain(loop, self._source, processing=self._processing)
         chain.gain.set_db(self._input_gain_db)
         chain.set_gate(self._gate_open)
+        chain.set_publishing(self._publishing)
         chain.start()
         # The playback path runs from the start (on its own clock until a device opens), so
         # channels can be added at any moment; what it plays is the chain's echo reference.
@@ -587,6 +589,15 @@ class AudioEngine:
         self._gate_open = bool(open_)
         if self._chain is not None:
             self._chain.set_gate(self._gate_open)
+
+    def set_publishing(self, on: bool) -> None:
+        """Whether a room takes the microphone (the session says so as it publishes and
+        leaves; the window's app starts with none). While none does and nobody else
+        listens, the chain only meters: no processing, nothing to the AudioSource. Any
+        thread; remembered before start."""
+        self._publishing = bool(on)
+        if self._chain is not None:
+            self._chain.set_publishing(self._publishing)
 
     @property
     def mic_gate_open(self) -> bool:

@@ -101,6 +101,7 @@ class _Counters:
     ring_full: int = 0           # samples the ring refused
     delivered_samples: int = 0   # device samples handed to capture_frame
     silence_samples: int = 0     # synthetic silence handed to capture_frame
+    unsent_samples: int = 0      # device samples metered only: nobody took the microphone
     reverse_dropped: int = 0
     apm_errors: int = 0
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
@@ -165,6 +166,7 @@ class CaptureChain:
         self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
         self._in_flight = 0  # device samples inside the capture_frame being awaited
         self._gate_open = True
+        self._publishing = True  # a room takes what is sent (see set_publishing)
         self._counters = _Counters()
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
@@ -241,6 +243,12 @@ class CaptureChain:
     def set_render_delay(self, seconds: float) -> None:
         """Output-side delay (for the APM's echo delay hint); set by the playback path."""
         self._render_delay_s = max(0.0, seconds)
+
+    def set_publishing(self, on: bool) -> None:
+        """Whether a room takes the microphone. While none does, and no tap listens (a
+        mic test, hear-myself, the turn detector), a frame is only metered (the sent meter
+        shows it raw): no APM and no AudioSource, which cost most of an idle console."""
+        self._publishing = bool(on)
 
     def set_gate(self, open_: bool) -> None:
         """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
@@ -391,13 +399,19 @@ class CaptureChain:
         """
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
+        listened = self._publishing or bool(self._taps) or bool(self._sent_taps)
         if not math.isnan(ready):
-            self._feed_reverse(self._capture_clock.stamp(FRAME, ready))
+            self._feed_reverse(self._capture_clock.stamp(FRAME, ready), listened)
         else:
-            self._feed_reverse(ready)
+            self._feed_reverse(ready, listened)
         pcm = self.gain.apply(pcm)
         if not silent:
             self.heard.process(pcm)
+        if not listened:
+            if not silent:
+                self.meter.process(pcm)
+                self._counters.unsent_samples += FRAME
+            return
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
             delay = self._stream.latency_s + self._render_delay_s
@@ -422,8 +436,9 @@ class CaptureChain:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _feed_reverse(self, ready: float) -> None:
-        """Hand the APM what was played up to the moment this microphone frame was captured.
+    def _feed_reverse(self, ready: float, listened: bool = True) -> None:
+        """Hand the APM what was played up to the moment this microphone frame was captured
+        (without ``listened``, only drop it: the APM does not run).
 
         Both streams are ordered by their own timestamps, so a backlog on either side (a
         stalled process catching up) never shifts the echo path the APM sees.
@@ -438,7 +453,7 @@ class CaptureChain:
             if not math.isnan(ready) and reverse.next_ready(FRAME, SAMPLE_RATE) > ready:
                 break
             reverse.take(self._reverse_pcm, SAMPLE_RATE)
-            if deaf:
+            if deaf or not listened:
                 continue
             self.echo.on_far(self._reverse_pcm)
             ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
@@ -455,7 +470,7 @@ class CaptureChain:
         outbox = self._outbox
         pending = self._ring.available() + outbox.real_pending + self._in_flight
         lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
-                - pending)
+                - pending - c.unsent_samples)
         return CaptureStats(
             device=device.name if device is not None else None,
             running=self._running,

@@ -365,6 +365,7 @@ class RoomSession:
         self._set(agent_dispatch=f"agent {name!r} dispatched")
 
     async def _publish_mic(self, room: rtc.Room) -> None:
+        self.engine.set_publishing(True)  # the chain processes and sends from here
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self.engine.source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE,
                                           dtx=self.dtx, red=self.red)
@@ -433,6 +434,7 @@ class RoomSession:
             for key in view.channel_keys:
                 await self.engine.close_channel(key)
         self._track = None
+        self.engine.set_publishing(False)
         self._views.clear()
         self._agents.reset(time.monotonic())
         self._transcript.flush()

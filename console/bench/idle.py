@@ -1,0 +1,131 @@
+"""``bench idle``: what the console costs while it waits (issue 18).
+
+The whole app in this process as a user leaves it open all day (the window offscreen, the
+engine on the sound server's devices as the app opens them, processing on, the meter
+visible), its CPU over ``--seconds`` in each state, from /proc (every thread of the
+process; the private sound server and the sandbox are other processes):
+
+1. ``shown``: the window shown, not in a room;
+2. ``minimised`` and ``hidden``: the same, the window minimised, then hidden;
+3. ``room``: joined to the local sandbox with its scripted agent (the console is the one
+   human), the window shown.
+
+Each state also gives the threads' shares (by their names: ``media``, ``pulse-in``, Qt's
+main thread ``python``, livekit's ``tokio-rt-worker`` ...): where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from console.bench import emit
+from console.bench.gui import MIC, SPEAKER, _join_then, _open_window
+
+SETTLE_S = 3.0
+AGENT = "helper"
+GOALS = {"shown": 3.0, "minimised": 1.0, "hidden": 1.0, "room": 15.0}  # % of a core
+
+
+def thread_ticks() -> Counter[str]:
+    """CPU ticks of this process's threads, summed by thread name."""
+    out: Counter[str] = Counter()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = open(f"/proc/self/task/{tid}/stat").read()  # noqa: SIM115
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] += int(fields[11]) + int(fields[12])
+    return out
+
+
+class Window:
+    """One measurement: process CPU and the threads' shares between start and stop."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.cpu0 = time.process_time()
+        self.threads0 = thread_ticks()
+
+    def stop(self) -> dict[str, Any]:
+        wall = time.monotonic() - self.t0
+        tick = os.sysconf("SC_CLK_TCK")
+        now = thread_ticks()
+        shares = {name: round(100.0 * (now[name] - self.threads0.get(name, 0)) / tick / wall, 1)
+                  for name in now}
+        return {"cpu_percent": round(100.0 * (time.process_time() - self.cpu0) / wall, 1),
+                "threads_percent": dict(sorted(((k, v) for k, v in shares.items() if v > 0),
+                                               key=lambda kv: -kv[1]))}
+
+
+def run(seconds: float = 20.0, mic: str = MIC, speaker: str = SPEAKER) -> dict[str, Any]:
+    from PySide6.QtCore import QTimer
+
+    app, engine, home, controller, window = _open_window(0, mic, speaker, backend="auto")
+    result: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("shown", lambda: None),
+        ("minimised", window.showMinimized),
+        ("hidden", window.hide),
+    ]
+
+    def measure(name: str, then: Callable[[], None]) -> None:
+        window_ = Window()
+
+        def done() -> None:
+            result[name] = window_.stop()
+            then()
+        QTimer.singleShot(int(seconds * 1000), done)
+
+    def step(i: int) -> None:
+        if i == len(steps):
+            join()
+            return
+        name, enter = steps[i]
+        enter()
+        QTimer.singleShot(int(SETTLE_S * 1000), lambda: measure(name, lambda: step(i + 1)))
+
+    def join() -> None:
+        window.showNormal()
+        window.join_panel.agent.setText(AGENT)
+        _join_then(app, window, controller, result, 1,
+                   lambda: QTimer.singleShot(int(SETTLE_S * 1000),
+                                             lambda: measure("room", app.quit)))
+
+    QTimer.singleShot(int(SETTLE_S * 1000), lambda: step(0))
+    try:
+        app.exec()
+    finally:
+        window.close()
+        controller.close()
+        engine.stop()
+        home.cleanup()
+    return {
+        "benchmark": "idle",
+        "seconds": seconds,
+        "note": (f"this process only (window offscreen, engine on the sound server's devices, "
+                 f"APM on, microphone {mic}, output {speaker}); the sandbox and its agent "
+                 "run in a child process"),
+        **result,
+        "goals": {f"{name}_le_{limit:g}_percent":
+                  result.get(name, {}).get("cpu_percent", 1e9) <= limit
+                  for name, limit in GOALS.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="livekit-console bench idle")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per state")
+    parser.add_argument("--input", default=MIC, help="the app's microphone")
+    parser.add_argument("--output", default=SPEAKER, help="its speaker")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.seconds < 1:
+        parser.error("--seconds must be at least 1")
+    return emit(run(args.seconds, args.input, args.output), args.json)
