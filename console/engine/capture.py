@@ -47,6 +47,11 @@ from console.engine.wakeup import Wakeup, cancel_and_wait
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow",
                 "priming_output")
 
+# While the chain only meters (no room, nobody listening), the media loop is woken for
+# this many frames at a time: the display reads the meters at 30 Hz, and each wake-up
+# costs more than the frames' work (bench idle).
+IDLE_WAKE_FRAMES = 3
+
 
 @dataclass(frozen=True)
 class CaptureStats:
@@ -167,6 +172,9 @@ class CaptureChain:
         self._in_flight = 0  # device samples inside the capture_frame being awaited
         self._gate_open = True
         self._publishing = True  # a room takes what is sent (see set_publishing)
+        # The device's callback wakes the media loop once this much is waiting: every frame
+        # while someone listens, every IDLE_WAKE_FRAMES while the chain only meters.
+        self._wake_at = FRAME
         self._counters = _Counters()
         self._outbox = Outbox()
         self._send_waiter: asyncio.Future[None] | None = None
@@ -249,6 +257,8 @@ class CaptureChain:
         mic test, hear-myself, the turn detector), a frame is only metered (the sent meter
         shows it raw): no APM and no AudioSource, which cost most of an idle console."""
         self._publishing = bool(on)
+        if on:
+            self._wake_at = FRAME  # at once, not after the next batch
 
     def set_gate(self, open_: bool) -> None:
         """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
@@ -268,6 +278,7 @@ class CaptureChain:
     def add_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         """Call ``tap`` on the media thread with every processed frame (what is sent)."""
         self._taps = (*self._taps, tap)
+        self._wake_at = FRAME
 
     def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         self._taps = tuple(t for t in self._taps if t is not tap)
@@ -278,6 +289,7 @@ class CaptureChain:
         when the device delivered its last sample (``time.monotonic()``). The chain's own
         silence (no device) is not tapped."""
         self._sent_taps = (*self._sent_taps, tap)
+        self._wake_at = FRAME
 
     def remove_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
         self._sent_taps = tuple(t for t in self._sent_taps if t is not tap)
@@ -317,7 +329,8 @@ class CaptureChain:
                         flags[name] += 1
             if not ring.write(indata[:, 0], now):
                 counters.ring_full += frames
-            wake.notify_threadsafe()
+            if ring.available() >= self._wake_at:
+                wake.notify_threadsafe()
 
         return callback
 
@@ -407,6 +420,7 @@ class CaptureChain:
         pcm = self.gain.apply(pcm)
         if not silent:
             self.heard.process(pcm)
+        self._wake_at = FRAME if listened else IDLE_WAKE_FRAMES * FRAME
         if not listened:
             if not silent:
                 self.meter.process(pcm)

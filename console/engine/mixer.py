@@ -61,6 +61,11 @@ class Mixer:
         cue = self._cue
         return cue is not None and cue.remaining > 0
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to play: no channel, no cue (what it mixes is silence)."""
+        return not self._channels and self._cue is None
+
     def mix(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.int16]:
         """One 10 ms mono frame of everything that has audio right now.
 

@@ -45,6 +45,7 @@ RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
+IDLE_REFILL_FRAMES = 2
 
 def parse_latency(text: str) -> DeviceLatency:
     """``low``, ``high`` or milliseconds (``80``) -> what sounddevice takes."""
@@ -118,6 +119,10 @@ class OutputDevice:
         self._played = 0
         self._started_playing = False
         self._gap_heard = False  # the current gap cut into sound (see the callback)
+        # The device's callback wakes the media loop below this fill: the target while
+        # something plays; IDLE_REFILL_FRAMES less while the mixer has nothing (silence is
+        # then topped up that many frames at a time: half the wake-ups, bench idle).
+        self._wake_below = 0
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
@@ -225,7 +230,8 @@ class OutputDevice:
             self._played += frames
             if self._reverse is not None:
                 self._reverse(block)
-            wake.notify_threadsafe()
+            if ring.available() < self._wake_below:
+                wake.notify_threadsafe()
 
         return callback
 
@@ -281,7 +287,10 @@ class OutputDevice:
                         break
                 if self._on_delay is not None:
                     self._on_delay(self._stream.latency_s + ring.available() / SAMPLE_RATE)
-                await self._wake.wait(lambda: ring.available() < self._target, 0.02)
+                idle = self.mixer.idle
+                self._wake_below = self._target - (IDLE_REFILL_FRAMES * FRAME if idle else 0)
+                await self._wake.wait(lambda: ring.available() < self._wake_below,
+                                      0.03 if idle else 0.02)
                 next_tick = time.monotonic()
             else:
                 # No device: keep the mixer (and so the channels) running on our own clock.
