@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from console.bench import emit
+from console.bench.threads import ThreadShares
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
 from console.engine.format import FRAME, SAMPLE_RATE
@@ -65,9 +66,14 @@ def _pct(values: list[float] | npt.NDArray[np.float64], q: float) -> float:
 class _Cpu:
     wall: float = field(default_factory=time.monotonic)
     cpu: float = field(default_factory=time.process_time)
+    shares: ThreadShares = field(default_factory=ThreadShares)
 
     def percent(self) -> float:
         return round(100.0 * (time.process_time() - self.cpu) / (time.monotonic() - self.wall), 1)
+
+    def threads(self) -> dict[str, float]:
+        """Each thread name's share of a core since this began (where the time goes)."""
+        return self.shares.percent()
 
 
 def _toggle_configs(n: int) -> list[ProcessingConfig]:
@@ -107,7 +113,7 @@ def run_ours(mic: str, seconds: float, toggles: int,
                 next_toggle += interval
             queue_ms.append(engine.source.queued_duration * 1000)
             time.sleep(min(0.02, max(0.0, t_end - now)))
-        cpu_pct = cpu.percent()
+        cpu_pct, cpu_threads = cpu.percent(), cpu.threads()
         end = chain.stats()
         # Settle the books: close the input, let the ring drain, count from the chain's start.
         chain.close_device()
@@ -141,6 +147,7 @@ def run_ours(mic: str, seconds: float, toggles: int,
         "source_queue_ms_p50": _pct(queue_ms, 50),
         "source_queue_ms_p95": _pct(queue_ms, 95),
         "cpu_percent": cpu_pct,
+        "cpu_threads_percent": cpu_threads,
     }
 
 
@@ -194,7 +201,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
         while time.monotonic() < t_end:
             queue_ms.append(capture.source.queued_duration * 1000)
             time.sleep(0.02)
-        cpu_pct = cpu.percent()
+        cpu_pct, cpu_threads = cpu.percent(), cpu.threads()
         time.sleep(0.25)  # let the last block reach capture_frame
         with lock:
             seen = list(blocks)
@@ -234,6 +241,7 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
         "source_queue_ms_p50": _pct(queue_ms, 50),
         "source_queue_ms_p95": _pct(queue_ms, 95),
         "cpu_percent": cpu_pct,
+        "cpu_threads_percent": cpu_threads,
     }
 
 

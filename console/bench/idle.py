@@ -17,32 +17,17 @@ main thread ``python``, livekit's ``tokio-rt-worker`` ...): where the time goes.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from console.bench import emit
 from console.bench.gui import MIC, SPEAKER, _join_then, _open_window
+from console.bench.threads import ThreadShares
 
 SETTLE_S = 3.0
 AGENT = "helper"
 GOALS = {"shown": 3.0, "minimised": 1.0, "hidden": 1.0, "room": 15.0}  # % of a core
-
-
-def thread_ticks() -> Counter[str]:
-    """CPU ticks of this process's threads, summed by thread name."""
-    out: Counter[str] = Counter()
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            stat = open(f"/proc/self/task/{tid}/stat").read()  # noqa: SIM115
-        except OSError:
-            continue  # the thread ended meanwhile
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        out[name] += int(fields[11]) + int(fields[12])
-    return out
 
 
 class Window:
@@ -51,17 +36,12 @@ class Window:
     def __init__(self) -> None:
         self.t0 = time.monotonic()
         self.cpu0 = time.process_time()
-        self.threads0 = thread_ticks()
+        self.threads = ThreadShares()
 
     def stop(self) -> dict[str, Any]:
         wall = time.monotonic() - self.t0
-        tick = os.sysconf("SC_CLK_TCK")
-        now = thread_ticks()
-        shares = {name: round(100.0 * (now[name] - self.threads0.get(name, 0)) / tick / wall, 1)
-                  for name in now}
         return {"cpu_percent": round(100.0 * (time.process_time() - self.cpu0) / wall, 1),
-                "threads_percent": dict(sorted(((k, v) for k, v in shares.items() if v > 0),
-                                               key=lambda kv: -kv[1]))}
+                "threads_percent": self.threads.percent()}
 
 
 def run(seconds: float = 20.0, mic: str = MIC, speaker: str = SPEAKER) -> dict[str, Any]:
