@@ -189,6 +189,8 @@ def _start_engine(effective: Settings, *, explicit_device: bool,
                          processing=ProcessingConfig(**effective.processing()),
                          input_fallback=not explicit_device, backend=backend)
     engine.set_publishing(False)  # until a room takes the microphone (it only meters)
+    if effective.input_device and effective.input_label and not explicit_device:
+        engine.know_label(effective.input_device, effective.input_label)
     try:
         engine.start()
     except DeviceError as exc:

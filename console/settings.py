@@ -159,6 +159,7 @@ class Settings:
     # screen size (1008x624 saved at 1024x640 came back as 627x377 at 1600x1000)
     window_size: str = _option("window/size", "", _to_size)
     output_device: str | None = _option("audio/output_device", None, _to_device)
+    input_label: str = _option("audio/input_label", "", _to_text)  # its description then
     server_url: str = _option("room/url", "", _to_text)
     identity: str = _option("room/identity", "", _to_text)
     agent_name: str = _option("room/agent", "", _to_text)  # the agent to dispatch, if any

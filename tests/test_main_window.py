@@ -274,7 +274,7 @@ try:
     QApplication(sys.argv[:1])
     app = QApplication.instance()
     app.setOrganizationName(settings.ORGANIZATION); app.setApplicationName(settings.APPLICATION)
-    settings.save(Settings(input_device="lkc_gone_mic"))
+    settings.save(Settings(input_device="lkc_gone_mic", input_label="Gone USB Microphone"))
     QTimer.singleShot(1500, inspect_and_quit)
     seen["code"] = run_app(processing_overrides={"echo_cancellation": False})
     remembered = settings.load()
@@ -311,8 +311,9 @@ def test_run_app_falls_back_from_a_remembered_device_that_is_gone(tmp_path):
     assert seen["visible"] is True
     # The banner says what stands in for it until it is back; no error under the picker.
     # (the sound server's lists, the app's default: its default input by description)
-    assert "lkc_gone_mic" in seen["banner"] and "'Virtual Mic A (hears Speaker A)' until it " \
-        "is back" in seen["banner"], seen["banner"]
+    # named as the desktop called it when it was chosen (remembered with it)
+    assert "'Gone USB Microphone' is not available" in seen["banner"] and \
+        "'Virtual Mic A (hears Speaker A)' until it is back" in seen["banner"], seen["banner"]
     assert seen["error"] == ""
     assert seen["device"] == "lkc_mic_a"
     assert seen["echo"] is False

@@ -229,6 +229,16 @@ def test_a_failing_input_choice_is_shown_and_a_good_one_clears_it(
     assert not shown(window.mic.picker.error)
     assert engine.input_device is not None and engine.input_device.name == "fake_mic_b"
     assert remembered(ini).input_device == "fake_mic_b"
+    assert remembered(ini).input_label == ""  # PortAudio's devices have no description
+
+    # a sound server's device is remembered with what the desktop calls it (the words
+    # for it, should it be missing at the next start)
+    engine.inputs.append(dataclasses.replace(engine.inputs[0], name="usb_mic", index=9,
+                                             backend="pulse", description="USB Mic"))
+    window.mic.refresh(refresh=False)
+    combo.setCurrentIndex(combo.findData("usb_mic"))
+    assert remembered(ini).input_device == "usb_mic"
+    assert remembered(ini).input_label == "USB Mic"
 
 
 def test_a_failing_output_choice_is_shown_and_a_good_one_clears_it(

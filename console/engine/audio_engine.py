@@ -121,6 +121,7 @@ class AudioEngine:
         self._gate_open = True
         self._publishing = True
         self._input_fallback = input_fallback
+        self._labels: dict[str, str] = {}  # device name -> its remembered description
         self._keeper: MicKeeper | None = None
         # Every change of devices (a choice, a re-listing, the keeper's reopening) holds it,
         # so they happen one at a time whichever thread asks.
@@ -162,7 +163,7 @@ class AudioEngine:
             refresh=self.refresh_devices, lock=self._devices_lock,
             fallback=self._input_fallback,
             # the server's devices are followed by its events (below), not by polling
-            watch=DeviceWatch() if server is None else None)
+            watch=DeviceWatch() if server is None else None, labels=self._labels)
         try:
             with self._devices_lock:
                 try:
@@ -589,6 +590,12 @@ class AudioEngine:
         self._gate_open = bool(open_)
         if self._chain is not None:
             self._chain.set_gate(self._gate_open)
+
+    def know_label(self, name: str, label: str) -> None:
+        """What the desktop called device ``name`` when it was last seen (from the settings):
+        the words for it should it be missing at start. Call before :meth:`start`."""
+        if name and label:
+            self._labels[name] = label
 
     def set_publishing(self, on: bool) -> None:
         """Whether a room takes the microphone (the session says so as it publishes and

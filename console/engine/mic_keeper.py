@@ -65,7 +65,8 @@ class MicKeeper:
                  close: Callable[[], None], default_input: Callable[[], AudioDevice],
                  refresh: Callable[[], None], lock: threading.RLock, fallback: bool = True,
                  watch: DeviceWatch | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 labels: dict[str, str] | None = None) -> None:
         self._stream = stream
         self._open = open_
         self._close = close
@@ -77,7 +78,9 @@ class MicKeeper:
         self._clock = clock
         self._chosen: str | None = None
         self._chosen_name = "the default input"
-        self._shown: dict[str, str] = {}  # device name -> what the desktop calls it
+        # device name -> what the desktop calls it (``labels``: remembered from an earlier
+        # run, for a device that is gone before it was ever listed in this one)
+        self._shown: dict[str, str] = dict(labels or {})
         self._missing: str | None = None
         self._unplugged = False
         self._since: float | None = None

@@ -58,7 +58,7 @@ class _Banner(WrappingLabel):
 class MicrophonePanel(QGroupBox):
     """Owns the input device and the input gain; shows self-mute and push-to-talk."""
 
-    SETTINGS: ClassVar[tuple[str, ...]] = ("input_device", "input_gain_db")
+    SETTINGS: ClassVar[tuple[str, ...]] = ("input_device", "input_label", "input_gain_db")
 
     def __init__(self, engine: AudioEngineLike, prefs: Prefs, *, room: bool,
                  parent: QWidget | None = None) -> None:
@@ -167,7 +167,14 @@ class MicrophonePanel(QGroupBox):
         """Switch the microphone; on failure say why and keep the current one."""
         return self.picker.open_with(
             self._engine.set_input_device, spec,
-            (lambda name: self._prefs.remember(input_device=name)) if remember else None)
+            self._remember if remember else None)
+
+    def _remember(self, name: str) -> None:
+        """The device by its stable name, and what the desktop calls it (for the words
+        should it be missing at the next start)."""
+        device = self._engine.input_device
+        label = device.description if device is not None and device.name == name else ""
+        self._prefs.remember(input_device=name, input_label=label)
 
     def apply_gain(self, db: float) -> None:
         if db != self._engine.input_gain_db:
