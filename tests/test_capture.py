@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from console.engine.apm import ProcessingConfig
+from console.engine.format import FRAME
 from tests.audio_helpers import playing, sine, steady_level, wait_until
 
 pytestmark = pytest.mark.audio
@@ -226,7 +227,9 @@ def test_with_no_room_taking_the_microphone_it_is_only_metered(make_engine) -> N
         processed = engine.mic_meter().rms_db
     assert idle.frames_delivered == before.frames_delivered
     assert idle.frames_captured - before.frames_captured >= 80  # the device goes on
-    assert idle.samples_lost == 0 and sending.samples_lost == 0
+    # (read while the media thread runs: one frame may be in its hands, counted nowhere yet;
+    # uncounted, the unsent frames would show here as ~100 lost a second)
+    assert abs(idle.samples_lost) <= FRAME and abs(sending.samples_lost) <= FRAME
     assert raw == pytest.approx(-12.0, abs=0.5)
     assert sending.frames_delivered - idle.frames_delivered >= 200
     assert processed < raw - 3.0, (raw, processed)

@@ -413,6 +413,8 @@ class CaptureChain:
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
         listened = self._publishing or bool(self._taps) or bool(self._sent_taps)
+        if not listened and not silent:
+            self._counters.unsent_samples += FRAME  # at once: the books stay square
         if not math.isnan(ready):
             self._feed_reverse(self._capture_clock.stamp(FRAME, ready), listened)
         else:
@@ -424,7 +426,6 @@ class CaptureChain:
         if not listened:
             if not silent:
                 self.meter.process(pcm)
-                self._counters.unsent_samples += FRAME
             return
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
