@@ -17,31 +17,16 @@ main thread ``python``, livekit's ``tokio-rt-worker`` ...): where the time goes.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
 from console.bench import emit
+from console.bench.capture import _Cpu
 from console.bench.gui import MIC, SPEAKER, _join_then, _open_window
-from console.bench.threads import ThreadShares
 
 SETTLE_S = 3.0
 AGENT = "helper"
 GOALS = {"shown": 3.0, "minimised": 1.0, "hidden": 1.0, "room": 15.0}  # % of a core
-
-
-class Window:
-    """One measurement: process CPU and the threads' shares between start and stop."""
-
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
-        self.cpu0 = time.process_time()
-        self.threads = ThreadShares()
-
-    def stop(self) -> dict[str, Any]:
-        wall = time.monotonic() - self.t0
-        return {"cpu_percent": round(100.0 * (time.process_time() - self.cpu0) / wall, 1),
-                "threads_percent": self.threads.percent()}
 
 
 def run(seconds: float = 20.0, mic: str = MIC, speaker: str = SPEAKER) -> dict[str, Any]:
@@ -56,10 +41,10 @@ def run(seconds: float = 20.0, mic: str = MIC, speaker: str = SPEAKER) -> dict[s
     ]
 
     def measure(name: str, then: Callable[[], None]) -> None:
-        window_ = Window()
+        cpu = _Cpu()
 
         def done() -> None:
-            result[name] = window_.stop()
+            result[name] = {"cpu_percent": cpu.percent(), "threads_percent": cpu.threads()}
             then()
         QTimer.singleShot(int(seconds * 1000), done)
 
