@@ -455,3 +455,37 @@ def test_the_packet_rate_shows_dtx_on_a_silent_sender(sandbox, engine) -> None:
         session.leave()
         for bot in bots:
             bot.stop()
+
+
+def test_a_track_named_twice_in_one_instant_is_opened_once(sandbox, engine) -> None:
+    """The track-subscribed event and the walk over the tracks present at connect can
+    name one track together (a packaged run once failed on "already mixed"): both
+    openers run at once, one channel results, neither raises."""
+    bot = Bot(sandbox, "alice").start()
+    session = RoomSession(engine, publish=False)
+    try:
+        _join(sandbox, session)
+        assert wait_until(lambda: (p := session.snapshot().participant("alice")) is not None
+                          and bool(p.channel_keys), 5.0)
+
+        async def twice() -> list[Any]:
+            room = session._room
+            assert room is not None
+            participant = room.remote_participants["alice"]
+            pub = next(iter(participant.track_publications.values()))
+            assert pub.track is not None
+            key = session.snapshot().participant("alice").channel_keys[0]
+            assert await engine.close_channel(key)
+            assert not engine.has_channel(key)
+            return await asyncio.gather(session._open(pub.track, pub, participant),
+                                        session._open(pub.track, pub, participant),
+                                        return_exceptions=True)
+
+        results = session._loop.run(twice())
+        assert results == [None, None]
+        keys = [c.key for c in engine.channel_stats() if c.key.startswith("alice/")]
+        assert len(keys) == 1
+        assert wait_until(lambda: _rms(engine, "alice") > -25, 5.0)  # and it plays
+    finally:
+        session.leave()
+        bot.stop()

@@ -111,6 +111,9 @@ class RoomSession:
         self._turns = TurnTracker(timeout_s=turn_timeout_s)
         self.agent_features = agent_features
         self._voice_keys: set[str] = set()
+        # Channels being opened: the SDK's track-subscribed event and the walk over the
+        # tracks already there at connect can name the same track in one instant.
+        self._opening: set[str] = set()
         self._mic_watched = False
         self._turns_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
@@ -508,11 +511,17 @@ class RoomSession:
     async def _open(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
                     participant: rtc.RemoteParticipant) -> None:
         key = channel_key(participant.identity, pub.sid)
+        if key in self._opening:  # the other opener shows it when its channel is made
+            return
         if not self.engine.has_channel(key):
-            await self.engine.open_channel(
-                key, track, label=participant.name or participant.identity,
-                gain_db=self.prefs.volume_db(participant.identity),
-                muted=self.prefs.muted(participant.identity))
+            self._opening.add(key)
+            try:
+                await self.engine.open_channel(
+                    key, track, label=participant.name or participant.identity,
+                    gain_db=self.prefs.volume_db(participant.identity),
+                    muted=self.prefs.muted(participant.identity))
+            finally:
+                self._opening.discard(key)
             if not self._present(participant):  # they left while the channel opened
                 await self.engine.close_channel(key)
                 return
