@@ -146,3 +146,25 @@ def running_engine(input_device: str, *, processing: Any = None,
         yield eng
     finally:
         eng.stop()
+
+
+@contextmanager
+def pulse_engine(card: Any, *, publishing: bool = True) -> Iterator[Any]:
+    """A started ``AudioEngine`` on the sound server's devices (mic A, speaker A,
+    processing off), the server moving the streams of a device that goes away as a
+    desktop's does; ``publishing=False``: as the window's app starts, no room taking the
+    microphone. Stopped after, PortAudio's lists restored."""
+    from console.engine import devices
+    from console.engine.apm import ProcessingConfig
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_a", output_device="lkc_speaker_a",
+                      processing=ProcessingConfig.off(), backend="pulse")
+    eng.set_publishing(publishing)
+    with card.rescuing():
+        eng.start()
+        try:
+            yield eng
+        finally:
+            eng.stop()
+            devices.use_backend("portaudio")

@@ -256,6 +256,9 @@ class FakeEngine:
     def hear_myself_latency_ms(self) -> float:
         return 48.0 if self.hearing_myself else float("nan")
 
+    def set_resting(self, wanted: bool) -> None:
+        self.calls.append(("set_resting", wanted))
+
     def mic_meters(self) -> MicMeters:
         return MicMeters(self.heard, self.meter)
 

@@ -22,7 +22,7 @@ import pytest
 
 from console.bench.devices import GapMeter
 from console.engine import devices
-from tests.audio_helpers import wait_until
+from tests.audio_helpers import pulse_engine, wait_until
 
 pytestmark = pytest.mark.audio
 
@@ -41,21 +41,11 @@ def pulse_backend(sound_card: Any) -> Iterator[None]:
 
 @pytest.fixture
 def engine(sound_card: Any) -> Iterator[Any]:
-    from console.engine.apm import ProcessingConfig
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_a", output_device="lkc_speaker_a",
-                      processing=ProcessingConfig.off(), backend="pulse")
     # As on a desktop, the server moves the streams of a device that goes away (the card
     # runs without that for the PortAudio path's unplug tests); the engine must notice
     # from the server's events alone (a killed stream: tests/test_pulse_unplug.py).
-    with sound_card.rescuing():
-        eng.start()
-        try:
-            yield eng
-        finally:
-            eng.stop()
-            devices.use_backend("portaudio")
+    with pulse_engine(sound_card) as eng:
+        yield eng
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from console.engine.mic_test import (
 from console.engine.mixer import Mixer
 from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
+from console.engine.rest import DeviceRest
 from console.engine.test_tone import tone
 from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voice
 
@@ -128,6 +129,9 @@ class AudioEngine:
         self._devices_lock = threading.RLock()
         self._lists_version = 0
         self._mic_voice: VoiceActivity | None = None
+        self._rest: DeviceRest | None = None
+        self._rest_wanted = False  # the window is out of sight (set_resting)
+        self._channels_opening = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -152,6 +156,8 @@ class AudioEngine:
             self._backend = devices.use_backend("portaudio")
         self._media.start()
         chain = self._chain = self._media.run(self._create_chain())
+        self._rest = DeviceRest(chain, self.output, keeper=lambda: self._keeper,
+                                lock=self._devices_lock, output_gone=self._play_elsewhere)
         if self._output_spec is not None:
             self.output.open(self._output_spec)
         server = devices.pulse_watch()
@@ -181,6 +187,7 @@ class AudioEngine:
         """Open the output device (or switch to another one while playing)."""
         self._output_spec = spec
         with self._devices_lock:
+            self._wake()
             dev = self.output.open(spec, channels)
             self._output_missing = self.output.notice = None  # the user chose anew
             return dev
@@ -209,6 +216,7 @@ class AudioEngine:
         if server is not None and self._on_server_devices in server.listeners:
             server.listeners.remove(self._on_server_devices)
         keeper, self._keeper = self._keeper, None
+        self._rest = None
         self._mic_test = self._mic_test_tap = None
         self._self_monitor = self._self_tap = None  # its channel is closed with the others
         if keeper is not None:
@@ -341,21 +349,27 @@ class AudioEngine:
         dev = output.device
         if dev is not None and dev.backend == "pulse" and ("output", dev.name) not in listed:
             output.lose(f"output {dev.label!r} went away (unplugged?)")
-            self._output_missing = dev.name
-            try:
-                fallback = output.open(None, output.stats().device_channels)
-            except devices.DeviceError as exc:
-                output.notice = f"{dev.label} went away; no other output to play on ({exc})."
-            else:
-                output.notice = (f"{dev.label} went away: playing on {fallback.label} "
-                                 "until it is back.")
-            _log.warning("output %r went away: %s", dev.name, output.notice)
+            self._play_elsewhere(dev, output.stats().device_channels)
         elif (self._output_missing is not None and ("output", self._output_missing) in listed
               and self._output_back is None):
             timer = self._output_back = threading.Timer(SETTLE_BACK_S, self._output_is_back,
                                                          (self._output_missing,))
             timer.daemon = True
             timer.start()
+
+    def _play_elsewhere(self, gone: devices.AudioDevice, channels: int) -> None:
+        """The chosen output went away (under us, or while resting): play on the default
+        until it is back, and say so."""
+        output = self.output
+        self._output_missing = gone.name
+        try:
+            fallback = output.open(None, channels or None)
+        except devices.DeviceError as exc:
+            output.notice = f"{gone.label} went away; no other output to play on ({exc})."
+        else:
+            output.notice = (f"{gone.label} went away: playing on {fallback.label} "
+                             "until it is back.")
+        _log.warning("output %r went away: %s", gone.name, output.notice)
 
     def _output_is_back(self, name: str) -> None:
         """The chosen output came back and settled (a timer's thread): play there again."""
@@ -409,6 +423,7 @@ class AudioEngine:
         chain = self.chain
         keeper = self._keeper
         with self._devices_lock:
+            self._wake()
             try:
                 dev = chain.open(spec)
             except devices.DeviceError:
@@ -425,6 +440,7 @@ class AudioEngine:
         starts again (``loop``) or the microphone is silent. Raises DeviceError."""
         chain = self.chain
         with self._devices_lock:
+            self._wake()
             dev = chain.open_file(path, loop=loop)
             if self._keeper is not None:
                 self._keeper.chose(dev.name, dev)
@@ -455,8 +471,15 @@ class AudioEngine:
                            gain_db: float = 0.0, muted: bool = False) -> Channel:
         """:meth:`add_track` for code running on an event loop (the room session's, or the
         media loop itself): the channel is made on the media loop, the caller's loop waits."""
-        return await self._on_media(self._open_channel(key, track, label=label,
-                                                       gain_db=gain_db, muted=muted))
+        with self._devices_lock:  # a rest starting now sees the channel coming
+            self._channels_opening += 1
+            self._wake()
+        try:
+            return await self._on_media(self._open_channel(key, track, label=label,
+                                                           gain_db=gain_db, muted=muted))
+        finally:
+            with self._devices_lock:
+                self._channels_opening -= 1
 
     async def _open_channel(self, key: str, track: rtc.Track, *, label: str | None,
                             gain_db: float, muted: bool) -> Channel:
@@ -527,6 +550,7 @@ class AudioEngine:
         if voice is not None:
             chain.remove_sent_tap(self._feed_mic_voice)
         if on:
+            self._wake()
             self._mic_voice = mic_voice()
             chain.add_sent_tap(self._feed_mic_voice)
 
@@ -602,9 +626,47 @@ class AudioEngine:
         leaves; the window's app starts with none). While none does and nobody else
         listens, the chain only meters: no processing, nothing to the AudioSource. Any
         thread; remembered before start."""
+        if on:
+            self._wake()
         self._publishing = bool(on)
         if self._chain is not None:
             self._chain.set_publishing(self._publishing)
+        if not on:
+            self._maybe_rest()
+
+    # -- resting (console/engine/rest.py) -------------------------------------------------------
+    def set_resting(self, wanted: bool) -> None:
+        """The window is out of sight (minimised, hidden) or back. Out of sight, and while
+        no room takes the microphone, no channel plays and no test, hear-myself or detector
+        runs, both devices close and the engine's loops sleep; shown again, they reopen.
+        Anything that needs the devices (joining, a channel, a test) wakes them first.
+        Any thread; blocks for a device open or close (about 10 ms each)."""
+        self._rest_wanted = bool(wanted)
+        if wanted:
+            self._maybe_rest()
+        else:
+            self._wake()
+
+    @property
+    def resting(self) -> bool:
+        rest = self._rest
+        return rest is not None and rest.resting
+
+    def _maybe_rest(self) -> None:
+        rest = self._rest
+        if rest is None or not self._rest_wanted:
+            return
+        with self._devices_lock:
+            if (self._publishing or self._mixer.channels or self._channels_opening
+                    or self._mic_test is not None or self._self_monitor is not None
+                    or self._mic_voice is not None or self._mixer.cue_playing):
+                return
+            rest.rest()
+
+    def _wake(self) -> None:
+        rest = self._rest
+        if rest is not None and rest.resting:
+            rest.wake()
 
     @property
     def mic_gate_open(self) -> bool:
@@ -627,6 +689,7 @@ class AudioEngine:
         processing), then play it back once through the output; any thread. Starting
         again restarts it."""
         chain = self.chain
+        self._wake()
         self.cancel_mic_test()
         test = MicTest(seconds)
 
@@ -668,6 +731,7 @@ class AudioEngine:
         chain = self.chain
         monitor, tap = self._self_monitor, self._self_tap
         if on and monitor is None:
+            self._wake()
             monitor = SelfMonitor()
             self._self_tap = tap = lambda x: monitor.push(x, time.monotonic())
             self._self_monitor = monitor
@@ -702,6 +766,7 @@ class AudioEngine:
     def play_test_tone(self, hz: float = 440.0, dbfs: float = -18.0,
                        seconds: float = 1.0) -> None:
         """Play a tone once through the output mixer (peak ``dbfs``); any thread."""
+        self._wake()
         self._mixer.play_cue(tone(hz, dbfs, seconds))
 
     @property

@@ -184,6 +184,7 @@ class CaptureChain:
         self._stream = DeviceStream("input", stopped="stopped delivering audio",
                                     silent="delivered audio")
         self._render_delay_s = 0.0
+        self._resting = False  # the device closed on purpose: no silence is made (rest)
         self._running = False
         self._task: asyncio.Task[None] | None = None
 
@@ -247,6 +248,15 @@ class CaptureChain:
     def close_device(self) -> None:
         """Close the input; the chain goes on (on silence) until another is opened."""
         self._stream.close()
+
+    def rest(self, on: bool) -> None:
+        """Close the input and let the frame pump sleep (on), or let it run again (off:
+        the caller reopens a device); any thread. Meanwhile no frame, not even silence,
+        is made: nobody listens (see :mod:`console.engine.rest`)."""
+        self._resting = bool(on)
+        if on:
+            self.close_device()
+        self._wake.notify_threadsafe()
 
     def set_render_delay(self, seconds: float) -> None:
         """Output-side delay (for the APM's echo delay hint); set by the playback path."""
@@ -356,6 +366,14 @@ class CaptureChain:
         sender = self._loop.create_task(self._send(), name="capture-sender")
         try:
             while self._running:
+                if self._resting:
+                    if not on_silence:
+                        on_silence = True
+                        self.heard.reset()
+                        self.meter.reset()
+                    await self._wake.wait(lambda: not self._resting, 1.0)
+                    next_silence = time.monotonic() + 0.01
+                    continue
                 if ring.available() < FRAME:
                     await self._wake.wait(lambda: ring.available() >= FRAME, 0.05)
                 now = time.monotonic()

@@ -92,6 +92,7 @@ class MicKeeper:
         self._next_watch = now + WATCH_S
         self._record = _Record()
         self._stop = threading.Event()
+        self._paused = False  # the engine rests: no device is opened behind its back
         self._thread: threading.Thread | None = None
 
     # -- the thread ---------------------------------------------------------------------------
@@ -148,6 +149,12 @@ class MicKeeper:
                 self._retry()  # the chosen first, then (if allowed) the default
                 self._publish()
 
+    def pause(self, on: bool) -> None:
+        """While paused the keeper opens nothing (the engine rests with the input closed
+        on purpose); what it should retry waits until it resumes."""
+        with self.lock:
+            self._paused = bool(on)
+
     def retry_soon(self, after: float = 0.0) -> None:
         """The device lists were re-read: a missing input may be back, try it at the first
         tick ``after`` seconds from now."""
@@ -157,6 +164,8 @@ class MicKeeper:
     def step(self) -> None:
         now = self._clock()
         with self.lock:
+            if self._paused:
+                return
             if self._watch is not None and now >= self._next_watch:
                 self._next_watch = now + WATCH_S
                 if self._watch.poll():

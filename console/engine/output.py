@@ -128,6 +128,7 @@ class OutputDevice:
         self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
         self._tail = np.zeros(conceal.FADE_IN_SAMPLES, dtype=np.int16)  # the last played
         self._dry = True  # the ring ran dry (or never played): the next audio fades in
+        self._resting = False  # the device closed on purpose: the mixer sleeps (rest)
 
     # -- device (any thread) ------------------------------------------------------------------
     @property
@@ -174,6 +175,15 @@ class OutputDevice:
     def close_device(self) -> None:
         """Close the output; the mixer goes on, on the engine's own clock."""
         self._stream.close()
+
+    def rest(self, on: bool) -> None:
+        """Close the output and let the mixer sleep instead of ticking on the engine's
+        clock (on), or let it run again (off: the caller reopens a device); any thread.
+        Only while no channel plays (see :mod:`console.engine.rest`)."""
+        self._resting = bool(on)
+        if on:
+            self.close_device()
+        self._wake.notify_threadsafe()
 
     @property
     def stream_index(self) -> int | None:
@@ -272,6 +282,10 @@ class OutputDevice:
         ring = self._ring
         next_tick = time.monotonic()
         while self._running:
+            if self._resting:
+                await self._wake.wait(lambda: not self._resting, 1.0)
+                next_tick = time.monotonic()
+                continue
             now = time.monotonic()
             if self._stream.alive(now):
                 self._adapt_target(now)

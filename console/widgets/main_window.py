@@ -371,7 +371,21 @@ class MainWindow(QMainWindow):
         # Space released in another window never reaches us: stop talking on leaving.
         if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
             self._set_talking(False)
+        elif event.type() == QEvent.Type.WindowStateChange and self.isVisible():
+            # Minimised: where the window system does not hide the window (offscreen, some
+            # X11 set-ups) the state change is the only word of it.
+            self._in_sight(not self.isMinimized())
         super().changeEvent(event)
+
+    def _in_sight(self, shown: bool) -> None:
+        """Out of sight nothing is drawn, and the engine may close its devices while
+        nothing else needs them (``console/engine/rest.py``); back in sight they open
+        before the first tick reads them."""
+        self._engine.set_resting(not shown)
+        if shown:
+            self._timer.start()
+        else:
+            self._timer.stop()
 
     def _on_self_mute(self, muted: bool) -> None:
         if self._controller is not None:
@@ -452,11 +466,11 @@ class MainWindow(QMainWindow):
 
     # -- events ------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
-        self._timer.start()
+        self._in_sight(not self.isMinimized())
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
+        self._in_sight(False)  # hidden, or minimised (a spontaneous hide)
         super().hideEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
