@@ -29,6 +29,7 @@ commands:
   bench aec         measure echo cancellation (ERLE) against livekit's MediaDevices
   bench meter       measure the level meter's cost per frame
   bench idle        what the console costs while it waits (shown, minimised, hidden, in a room)
+  bench soak        minutes in a room, voices coming and going: memory, leftovers, underruns
   bench sandbox     join time, first audio and server CPU with N clients on the sandbox
   bench session     the console joined to the sandbox: connect, first audio, mouth-to-ear
   bench strips      fifty participant strips kept live while the list scrolls
@@ -138,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(idl)
     idl.add_argument("--seconds", type=float, default=20.0, help="per state")
     idl.add_argument("--json", action="store_true")
+    sok = bsub.add_parser("soak", help="minutes in a room: memory, leftovers, underruns")
+    _common(sok)
+    sok.add_argument("--minutes", type=float, default=10.0)
+    sok.add_argument("--voices", type=int, default=8)
+    sok.add_argument("--period", type=float, default=30.0,
+                     help="seconds between waves (half the voices leave and come back)")
+    sok.add_argument("--json", action="store_true")
     sbb = bsub.add_parser("sandbox", help="sandbox join time, first audio, server CPU")
     sbb.add_argument("--participants", type=int, default=10)
     sbb.add_argument("--seconds", type=float, default=20.0)
@@ -269,6 +277,10 @@ def _run(args: argparse.Namespace) -> int:
         elif args.bench == "idle":
             from console.bench.idle import main as runner
             argv = ["--seconds", str(args.seconds)]
+        elif args.bench == "soak":
+            from console.bench.soak import main as runner
+            argv = ["--minutes", str(args.minutes), "--voices", str(args.voices),
+                    "--period", str(args.period)]
         elif args.bench == "session":
             from console.bench.session import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds)]

@@ -210,3 +210,34 @@ async def test_the_reaper_outlives_a_handle_livekit_refuses_to_drop() -> None:
     assert reaper.failed == failed + 1
     assert reaper._thread is not None and reaper._thread.is_alive()
     assert reaper.pending == 0  # everything queued after the bad one was dropped too
+
+
+@pytest.mark.asyncio
+async def test_the_reaper_ends_when_nothing_plays_and_comes_back_with_a_track(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a room is left no thread of ours stays (bench soak); the next track's
+    buffers start it again and are all dropped."""
+    from console.engine import track_tap
+
+    monkeypatch.setattr(track_tap, "REAPER_IDLE_S", 0.2)
+    reaper = track_tap._reaper
+
+    def reaper_threads() -> int:
+        return sum(t.name == "livekit-buffer-reaper" for t in threading.enumerate())
+
+    for _ in range(2):
+        lt = await local_track("counter", counting)
+        tap = TrackTap(lt.track, capacity=10)
+        try:
+            blocks = await collect(tap, 0.3)
+            assert reaper_threads() == 1
+        finally:
+            tap.close()
+            await lt.aclose()
+        assert len(blocks) >= 20
+        for _ in range(400):  # its current wait (up to 5 s) ends first
+            if reaper._thread is None and reaper_threads() == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert reaper._thread is None and reaper_threads() == 0
+        assert reaper.pending == 0  # nothing was stranded by its ending

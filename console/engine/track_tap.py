@@ -48,10 +48,13 @@ _log = logging.getLogger(__name__)
 
 EARLY_LIMIT = 256  # events kept while a stream is being created and its handle is unknown
 REAP_EVERY_S = 0.02  # how long a native buffer waits, at most, for its batch to be dropped
+REAPER_IDLE_S = 5.0  # nothing to drop this long: the reaper ends (a room left, bench soak)
 
 
 class _Reaper:
-    """Drops native buffers for the FFI thread, from a daemon thread of its own."""
+    """Drops native buffers for the FFI thread, from a daemon thread of its own; the
+    thread ends after :data:`REAPER_IDLE_S` with nothing to drop (no room, nothing left
+    over) and starts again with the next buffer."""
 
     def __init__(self) -> None:
         self._handles: collections.deque[int] = collections.deque()
@@ -73,6 +76,8 @@ class _Reaper:
             self._handles.extend(handles)
             if not self._wake.is_set():
                 self._wake.set()
+            if self._thread is None:  # ended while idle: a buffer in flight after it
+                self.start()
 
     @property
     def pending(self) -> int:
@@ -81,7 +86,16 @@ class _Reaper:
     def _run(self) -> None:
         name_this_thread()
         while True:
-            self._wake.wait()
+            if not self._wake.wait(REAPER_IDLE_S):
+                with self._start:  # nothing came: end, unless something just did
+                    ending = not self._handles and not self._wake.is_set()
+                    if ending:
+                        self._thread = None
+                if not ending:
+                    continue
+                if self._handles:  # put() saw this thread still set: start the next one
+                    self.start()
+                return
             time.sleep(REAP_EVERY_S)  # let a batch gather
             self._wake.clear()  # what arrives from here on sets it again
             self.drain()
