@@ -47,6 +47,7 @@ from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
 from console.engine.rest import DeviceRest
 from console.engine.test_tone import tone
+from console.engine.track_tap import TrackTap
 from console.engine.vad import VoiceActivity, VoiceSpan, channel_voice, mic_voice
 
 # livekit's default is 1000 ms; a real-time source needs only a few frames of slack.
@@ -475,18 +476,27 @@ class AudioEngine:
             self._channels_opening += 1
             self._wake()
         try:
-            return await self._on_media(self._open_channel(key, track, label=label,
-                                                           gain_db=gain_db, muted=muted))
+            if key in self._mixer.channels:
+                raise ValueError(f"a channel named {key!r} is already mixed")
+            # The native stream is asked for here, on the caller's loop: its FFI request
+            # blocks for 0.5-13 ms (bench soak), and a wave of joins on the media loop would
+            # hold the mixer up for their sum while the output ring drains.
+            stream = open_track_stream(track)
+            try:
+                return await self._on_media(self._add_channel(key, stream, label=label,
+                                                              gain_db=gain_db, muted=muted))
+            except BaseException:
+                stream.close()
+                raise
         finally:
             with self._devices_lock:
                 self._channels_opening -= 1
 
-    async def _open_channel(self, key: str, track: rtc.Track, *, label: str | None,
-                            gain_db: float, muted: bool) -> Channel:
+    async def _add_channel(self, key: str, stream: TrackTap, *, label: str | None,
+                           gain_db: float, muted: bool) -> Channel:
         if key in self._mixer.channels:
             raise ValueError(f"a channel named {key!r} is already mixed")
-        channel = Channel(key, open_track_stream(track), label=label, gain_db=gain_db,
-                          muted=muted)
+        channel = Channel(key, stream, label=label, gain_db=gain_db, muted=muted)
         self._mixer.add(channel)
         return channel
 

@@ -313,8 +313,8 @@ class Channel:
 
 
 def open_track_stream(track: rtc.Track) -> TrackTap:
-    """A bounded 48 kHz mono tap on a track (call on the media loop): 10 ms blocks, or 20 ms
-    once :data:`BIG_ROOM_TRACKS` taps are open."""
+    """A bounded 48 kHz mono tap on a track (call on a running event loop: the engine asks
+    on its caller's): 10 ms blocks, or 20 ms once :data:`BIG_ROOM_TRACKS` taps are open."""
     frame_ms = 20 if open_taps() >= BIG_ROOM_TRACKS else 10
     return TrackTap(track, capacity=STREAM_CAPACITY_MS // frame_ms, sample_rate=SAMPLE_RATE,
                     frame_ms=frame_ms)
