@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output device buffer (default low)")
     aec.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
                      default="portaudio", help="how our engine opens the devices")
+    aec.add_argument("--freeze-every", type=float, default=0.0, metavar="S",
+                     help="stop the whole process every S seconds (both runs)")
+    aec.add_argument("--freeze-ms", type=float, default=30.0)
     aec.add_argument("--json", action="store_true")
     idl = bsub.add_parser("idle", help="what the console costs while it waits")
     _common(idl)
@@ -273,6 +276,7 @@ def _run(args: argparse.Namespace) -> int:
             from console.bench.aec import main as runner
             argv = ["--seconds", str(args.seconds), "--output-latency", args.output_latency,
                     "--backend", args.bench_backend,
+                    "--freeze-every", str(args.freeze_every), "--freeze-ms", str(args.freeze_ms),
                     *(["--all-stages"] if args.all_stages else [])]
         elif args.bench == "idle":
             from console.bench.idle import main as runner
