@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import threading
@@ -17,6 +18,22 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lkc-test-state-")
 
 # The fast window tests' fixtures (the window on the fakes), shared by their modules.
 pytest_plugins = ["tests.window_fixtures", "tests.room_fixtures"]
+
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with Qt widgets, collect its cycles here, on the GUI thread.
+
+    Left for later, a window caught in a reference cycle (a lambda connected to its own
+    signal) is freed by whichever thread's allocation triggers the next collection, a
+    worker's or livekit's callback thread, and Qt objects deleted off the GUI thread can
+    crash it: the full runs met an intermittent segfault in Qt's event loop a few tests on.
+    """
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
+
 
 # What starts the sound card or a room. A test, or any fixture it uses, that refers to one
 # of these needs ``audio``: the marker is added at collection, so ``-m "not audio"`` (the
