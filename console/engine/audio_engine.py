@@ -476,8 +476,6 @@ class AudioEngine:
             self._channels_opening += 1
             self._wake()
         try:
-            if key in self._mixer.channels:
-                raise ValueError(f"a channel named {key!r} is already mixed")
             # The native stream is asked for here, on the caller's loop: its FFI request
             # blocks for 0.5-13 ms (bench soak), and a wave of joins on the media loop would
             # hold the mixer up for their sum while the output ring drains.

@@ -210,9 +210,9 @@ class TrackTap:
     The :class:`~console.engine.block_source.BlockSource` of a live track.
     Create it on a running event loop (any: the router needs none of it). ``capacity``
     blocks wait at most; beyond that the oldest is dropped and counted (a mixer that
-    stopped pulling must not grow memory). livekit cuts
-    the stream into ``frame_ms`` blocks: 20 ms halves the events (and the work per event)
-    of 10 ms, for 10 ms more latency.
+    stopped pulling must not grow memory). livekit cuts the stream into ``frame_ms``
+    blocks: 20 ms halves the events (and the work per event) of 10 ms, for 10 ms more
+    latency.
     """
 
     def __init__(self, track: rtc.Track, *, capacity: int, sample_rate: int = SAMPLE_RATE,
