@@ -75,3 +75,13 @@ def test_tracks_are_kept_apart_and_a_restarted_count_is_not_a_rate() -> None:
     reader.clear()
     clock.now += 1.0
     assert math.isnan(reader.read("TR_b", [inbound(packets=110)]).packets_per_s)
+
+
+def test_a_round_trip_under_a_millisecond_is_a_figure_and_an_unmeasured_one_is_not() -> None:
+    """On this machine's sandbox the candidate pair's RTT is 0.0 s (livekit counts whole
+    milliseconds): measured, not missing. A pair with no RTT yet has the field unset."""
+    reader = StatsReader(Clock())
+    assert reader.read("TR_a", [inbound(packets=1), pair(0.0)]).rtt_ms == 0.0
+    unmeasured = stats_pb2.RtcStats()
+    unmeasured.candidate_pair.candidate_pair.packets_sent = 3
+    assert math.isnan(reader.read("TR_a", [inbound(packets=2), unmeasured]).rtt_ms)

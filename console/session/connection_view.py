@@ -121,7 +121,7 @@ def link_text(view: ConnectionView, snap: SessionSnapshot) -> str:
         return ""
     parts = []
     if not math.isnan(view.rtt_ms):
-        parts.append(f"RTT {view.rtt_ms:.0f} ms")
+        parts.append(f"RTT {view.rtt_ms:.0f} ms" if view.rtt_ms >= 0.5 else "RTT <1 ms")
     losses = [t.stats.loss_percent for p in snap.participants for t in p.tracks]
     if losses:
         parts.append(f"loss {max(losses):.1f} %")

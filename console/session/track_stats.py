@@ -58,7 +58,9 @@ class StatsReader:
                     jb_emitted=int(r.inbound.jitter_buffer_emitted_count))
             elif kind == "candidate_pair":
                 pair = s.candidate_pair.candidate_pair
-                if pair.current_round_trip_time > 0:
+                # Present once measured; 0.0 is a real figure (under a millisecond: a
+                # server on this machine), not "unknown".
+                if pair.HasField("current_round_trip_time"):
                     rtt = float(pair.current_round_trip_time) * 1000.0
         prev = self._last.get(sid)
         self._last[sid] = totals
