@@ -233,3 +233,26 @@ def test_with_no_room_taking_the_microphone_it_is_only_metered(make_engine) -> N
     assert raw == pytest.approx(-12.0, abs=0.5)
     assert sending.frames_delivered - idle.frames_delivered >= 200
     assert processed < raw - 3.0, (raw, processed)
+
+
+def test_the_microphone_reaches_the_source_while_the_media_loop_is_stalled(make_engine) -> None:
+    """Frames are processed and handed to the AudioSource on the device's callback thread:
+    a media loop held up for 300 ms (the mixer, a slow channel) holds none of them back."""
+    engine = make_engine("lkc_mic_a", ProcessingConfig())
+    with playing("lkc_speaker_a", sine(-20.0, 440.0)):
+        assert wait_until(lambda: engine.capture_stats().frames_delivered > 20, 3.0)
+        stalled = threading.Event()
+
+        def stall() -> None:
+            stalled.set()
+            time.sleep(0.3)
+
+        engine.call_soon(stall)
+        assert stalled.wait(1.0)
+        before = engine.capture_stats()
+        time.sleep(0.2)  # inside the stall
+        during = engine.capture_stats()
+        latencies = engine.capture_latencies_ms()
+    assert during.frames_delivered - before.frames_delivered >= 15
+    assert during.frames_dropped_total == 0
+    assert float(np.percentile(latencies[-20:], 95)) < 5.0

@@ -50,6 +50,10 @@ def test_capture_benchmark_prints_figures() -> None:
     assert result["apm_toggles"] == 10
     assert 0 < result["latency_ms_p95"] < result["reference"]["latency_ms_p95"]
     assert result["reference"]["block_ms"] == 100.0
+    # both sides measured in the same run, and compared (issue 18's CPU goal)
+    assert result["cpu_ratio_vs_reference"] == pytest.approx(
+        result["cpu_percent"] / result["reference"]["cpu_percent"], abs=0.001)
+    assert result["goals"]["cpu_le_reference"] == (result["cpu_ratio_vs_reference"] <= 1.0)
 
 
 @pytest.mark.audio

@@ -526,3 +526,27 @@ def test_a_lone_underrun_is_forgiven_and_a_frozen_host_never_raises_the_target()
         assert out.stats().target_ms == pytest.approx(40.0, abs=0.05)
     finally:
         loop.close()
+
+
+def test_with_no_output_device_and_nothing_to_play_the_mixer_sleeps(sound_card) -> None:
+    """No device and nothing to play: the mixer has nothing to keep running, so it does not
+    tick 100 times a second (``bench capture`` counted it as half the media thread). A cue
+    wakes it at once, on the engine's clock; once the cue has played it sleeps again."""
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off())
+    eng.start()
+    try:
+        time.sleep(0.3)
+        before = eng.output_stats().frames_mixed
+        time.sleep(0.5)
+        assert eng.output_stats().frames_mixed == before
+        eng.play_test_tone(seconds=0.3)
+        assert wait_until(lambda: eng.output_stats().frames_mixed - before >= 25, 1.0)
+        assert wait_until(lambda: not eng.test_tone_playing, 2.0)
+        time.sleep(0.1)
+        after_cue = eng.output_stats().frames_mixed
+        time.sleep(0.5)
+        assert eng.output_stats().frames_mixed == after_cue
+    finally:
+        eng.stop()

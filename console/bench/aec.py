@@ -8,8 +8,9 @@ with no near-end talker, everything that reaches the ``AudioSource`` is residual
 ERLE per 1 s window (after the first 3 s): microphone power before the APM over power
 after it, summed over the 10 ms cells in which the far end was active (echo on the
 microphone within the last 300 ms). "Before" is a raw PortAudio stream on the same
-microphone, "after" a copy of every frame handed to ``AudioSource.capture_frame``; the
-same measurement is applied to both systems. Ours also reports its own figures
+microphone, "after" a copy of every frame handed to the AudioSource (ours through its
+SourceFeed, the reference's through ``capture_frame``); the same measurement is applied to
+both systems. Ours also reports its own figures
 (``EchoMetrics``: windows, echo path delay).
 """
 
@@ -37,6 +38,7 @@ from console.engine.apm import ProcessingConfig
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.media_thread import MediaThread
 from console.engine.output import DeviceLatency, parse_latency
+from console.engine.source_feed import SourceFeed
 from console.signals import speech_like
 
 FAR_RMS_DBFS = -20.0
@@ -69,9 +71,14 @@ def _looping(signal: npt.NDArray[np.int16]) -> Any:
 # -- what reaches the AudioSource -----------------------------------------------------------
 @dataclass
 class AfterTap:
-    """Copies of the frames handed to ``capture_frame`` with the time of each call."""
+    """Copies of the frames handed to the AudioSource with the time of each hand-over."""
 
     frames: list[tuple[float, npt.NDArray[np.int16]]] = field(default_factory=list)
+
+    def watch(self, feed: SourceFeed) -> None:
+        """Ours: the engine hands frames over through a SourceFeed, not capture_frame."""
+        frames = self.frames
+        feed.watchers.append(lambda x: frames.append((time.monotonic(), x.copy())))
 
     def wrap(self, source: rtc.AudioSource) -> None:
         original = source.capture_frame
@@ -184,7 +191,7 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
     delays: list[float] = []
     try:
         engine.start()
-        tap.wrap(engine.source)
+        tap.watch(engine.chain.feed)
         recorder.start()
         far = _far_track(engine.run, seconds)
         with StallWatch() as stalls:

@@ -1,10 +1,15 @@
-"""The microphone path: PortAudio callback -> ring -> 10 ms frames -> gain -> APM -> source.
+"""The microphone path: device callback -> ring -> 10 ms frames -> gain -> APM -> source.
 
 Threads:
-- PortAudio's callback thread copies samples into a :class:`SampleRing` and wakes the
-  media loop; nothing else (no FFI, no allocation beyond the wake-up, no lock the GUI holds).
-- The media loop (:class:`CaptureChain.run`) slices 10 ms frames, applies the input gain,
-  runs the live-switchable APM and the meters, and feeds ``rtc.AudioSource.capture_frame``.
+- The device's callback thread (PortAudio's, or ours for the sound server's devices) copies
+  the block into a :class:`SampleRing`, then slices it into 10 ms frames, applies the input
+  gain, runs the live-switchable APM and the meters, and hands each frame to the AudioSource
+  through a :class:`~console.engine.source_feed.SourceFeed`, right there, as livekit's
+  ``MediaDevices`` does. Handing every frame to the media loop instead cost a loop wake-up
+  and two changes of the GIL per 10 ms: most of the path's CPU (``bench capture``).
+- The media loop (:class:`CaptureChain.run`) only watches: while the device is gone or
+  stalled it makes the silent frames itself, on its own clock, and it sends what had to
+  wait for livekit's queue. A lock lets one thread at a time process a frame.
 
 Two meters, because processing can change the level by tens of dB: ``heard`` reads what the
 microphone delivers (after the input gain, before the APM), ``meter`` what is sent (after the
@@ -20,7 +25,9 @@ the ring and the AudioSource.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,16 +48,21 @@ from console.engine.meter import SILENT, LevelMeter, MeterSnapshot
 from console.engine.outbox import Outbox
 from console.engine.pulse_stream import PulseStream
 from console.engine.ring import SampleRing
+from console.engine.source_feed import SourceFeed
 from console.engine.stream_clock import StreamClock
 from console.engine.wakeup import Wakeup, cancel_and_wait
+
+_log = logging.getLogger(__name__)
 
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_underflow",
                 "priming_output")
 
-# While the chain only meters (no room, nobody listening), the media loop is woken for
-# this many frames at a time: the display reads the meters at 30 Hz, and each wake-up
-# costs more than the frames' work (bench idle).
-IDLE_WAKE_FRAMES = 3
+# While the chain only meters (no room, nobody listening), the sound server's stream hands
+# over this many 10 ms blocks at a time.
+IDLE_BLOCKS_PER_READ = 3
+# How often the media loop looks whether the device still delivers (its silence then
+# starts within this of the stall being seen, and catches up the frames missed meanwhile).
+WATCH_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -169,15 +181,16 @@ class CaptureChain:
         self._reverse_pcm = np.zeros(FRAME, dtype=np.int16)
         self._reverse_clock = StreamClock(SAMPLE_RATE)
         self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
-        self._in_flight = 0  # device samples inside the capture_frame being awaited
         self._gate_open = True
         self._publishing = True  # a room takes what is sent (see set_publishing)
-        # The device's callback wakes the media loop once this much is waiting: every frame
-        # while someone listens, every IDLE_WAKE_FRAMES while the chain only meters.
-        self._wake_at = FRAME
+        # One frame is processed at a time: by the device's callback thread, or by the
+        # media loop (silence while the device is gone, frames that waited for livekit).
+        self._lock = threading.Lock()
+        self._pcm = np.zeros(FRAME, dtype=np.int16)
+        self._failed = False  # a frame raised: said once in the log
         self._counters = _Counters()
         self._outbox = Outbox()
-        self._send_waiter: asyncio.Future[None] | None = None
+        self.feed = SourceFeed(source, loop, self._flush_waiting)
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
         self._sent_taps: tuple[Callable[[npt.NDArray[np.int16], float], None], ...] = ()
         self._wake = Wakeup(loop)
@@ -207,7 +220,8 @@ class CaptureChain:
                 if dev.backend == "pulse":
                     return PulseStream("input", dev.name, samplerate=SAMPLE_RATE, channels=1,
                                        blocksize=self._block, callback=self._make_callback(gen),
-                                       finished_callback=finished)
+                                       finished_callback=finished,
+                                       blocks_per_read=self._blocks_per_read)
                 return devices.sd().InputStream(
                     device=dev.index, channels=1, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=self._block, latency="low",
@@ -267,8 +281,14 @@ class CaptureChain:
         mic test, hear-myself, the turn detector), a frame is only metered (the sent meter
         shows it raw): no APM and no AudioSource, which cost most of an idle console."""
         self._publishing = bool(on)
-        if on:
-            self._wake_at = FRAME  # at once, not after the next batch
+
+    def _blocks_per_read(self) -> int:
+        """How many device blocks the sound server's stream hands over at once: one while
+        anyone listens, :data:`IDLE_BLOCKS_PER_READ` while the chain only meters (the display
+        reads the meters at 30 Hz; every wake-up of the stream's thread costs more than
+        its frames' work, ``bench idle``)."""
+        listened = self._publishing or bool(self._taps) or bool(self._sent_taps)
+        return 1 if listened else IDLE_BLOCKS_PER_READ
 
     def set_gate(self, open_: bool) -> None:
         """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
@@ -286,20 +306,19 @@ class CaptureChain:
         self.meter.reset_clip()
 
     def add_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
-        """Call ``tap`` on the media thread with every processed frame (what is sent)."""
+        """Call ``tap`` with every processed frame (what is sent), on the thread that
+        processes it (the device's callback thread, or the media loop's on silence)."""
         self._taps = (*self._taps, tap)
-        self._wake_at = FRAME
 
     def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         self._taps = tuple(t for t in self._taps if t is not tap)
 
     def add_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
-        """Call ``tap(samples, ready)`` on the media thread with every frame of device audio
+        """Call ``tap(samples, ready)`` on the processing thread with every frame of device audio
         exactly as it is sent (after processing and the push-to-talk gate); ``ready`` is
         when the device delivered its last sample (``time.monotonic()``). The chain's own
         silence (no device) is not tapped."""
         self._sent_taps = (*self._sent_taps, tap)
-        self._wake_at = FRAME
 
     def remove_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
         self._sent_taps = tuple(t for t in self._sent_taps if t is not tap)
@@ -322,7 +341,6 @@ class CaptureChain:
         ring = self._ring
         counters = self._counters
         flags = counters.flags
-        wake = self._wake
         monotonic = time.monotonic
         stream = self._stream
 
@@ -339,10 +357,28 @@ class CaptureChain:
                         flags[name] += 1
             if not ring.write(indata[:, 0], now):
                 counters.ring_full += frames
-            if ring.available() >= self._wake_at:
-                wake.notify_threadsafe()
+            self._drain()
 
         return callback
+
+    def _drain(self) -> None:
+        """Process every whole frame the device delivered (its callback thread)."""
+        ring = self._ring
+        pcm = self._pcm
+        with self._lock:
+            if self._resting or not self._running:
+                return
+            try:
+                while ring.available() >= FRAME:
+                    ready = ring.take(pcm, SAMPLE_RATE)
+                    self._process(pcm, ready, silent=False)
+            except Exception:
+                # Never into the device's callback (PortAudio would stop the stream): the
+                # frame is lost, counted as the APM's, and said once.
+                self._counters.apm_errors += 1
+                if not self._failed:
+                    self._failed = True
+                    _log.exception("the microphone path failed on a frame")
 
     # -- media loop ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -358,12 +394,11 @@ class CaptureChain:
         await cancel_and_wait(task)
 
     async def run(self) -> None:
-        """Process frames as the device delivers them; a sender feeds the AudioSource."""
-        ring = self._ring
+        """Watch the device: while it is gone or stalled, make silent frames on the
+        engine's clock, so the published track and the counters keep running."""
         pcm = np.zeros(FRAME, dtype=np.int16)
         next_silence = time.monotonic() + 0.01
         on_silence = False
-        sender = self._loop.create_task(self._send(), name="capture-sender")
         try:
             while self._running:
                 if self._resting:
@@ -374,57 +409,53 @@ class CaptureChain:
                     await self._wake.wait(lambda: not self._resting, 1.0)
                     next_silence = time.monotonic() + 0.01
                     continue
-                if ring.available() < FRAME:
-                    await self._wake.wait(lambda: ring.available() >= FRAME, 0.05)
+                await self._wake.wait(lambda: False, WATCH_S)
                 now = time.monotonic()
-                if ring.available() >= FRAME:
-                    while ring.available() >= FRAME and self._running:
-                        ready = ring.take(pcm, SAMPLE_RATE)
-                        self._process(pcm, ready, silent=False)
-                    next_silence = time.monotonic() + 0.01
+                if self._stream.alive(now):
                     on_silence = False
-                elif not self._stream.alive(now):
-                    # The device is gone or stalled: keep the chain running on silence, and
-                    # let the meters say so at once instead of showing the last sound fade.
+                    next_silence = now + 0.01
+                    continue
+                # The device is gone or stalled: keep the chain running on silence, and
+                # let the meters say so at once instead of showing the last sound fade.
+                with self._lock:
                     if not on_silence:
                         on_silence = True
                         self.heard.reset()
                         self.meter.reset()
-                    while now >= next_silence and self._running:
+                    while now >= next_silence and self._running and not self._resting:
                         pcm[:] = 0
                         self._process(pcm, math.nan, silent=True)
                         next_silence += 0.01
-                    if now - next_silence > 0.1:
-                        next_silence = now + 0.01
+                if now - next_silence > 0.1:
+                    next_silence = now + 0.01
         finally:
-            await cancel_and_wait(sender)
+            self.feed.close()
 
-    async def _send(self) -> None:
-        """Drain the outbox into the AudioSource (its bounded queue paces this in real time)."""
+    def _flush_waiting(self) -> None:
+        """Send what waited for livekit's queue (media loop, when the feed says it can)."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand the outbox to the AudioSource, a frame at a time (under the lock): livekit's
+        bounded queue answers late when it is full, and then frames wait here (and are
+        caught up by the outbox) until the feed has the loop call this again."""
         outbox = self._outbox
-        while True:
+        feed = self.feed
+        while outbox.frames() and feed.claim():
             item = outbox.next_frame()
-            if item is None:
-                waiter = self._loop.create_future()
-                self._send_waiter = waiter
-                try:
-                    await waiter
-                finally:
-                    self._send_waiter = None
-                continue
-            frame = rtc.AudioFrame(item.samples.tobytes(), SAMPLE_RATE, 1, FRAME)
+            if item is None:  # cannot be (a whole frame waits), but never keep a claim
+                feed.release()
+                return
             if not math.isnan(item.ready):
                 self.latency.add(time.monotonic() - item.ready)
-            self._in_flight = item.real
-            try:
-                await self.source.capture_frame(frame)
-            finally:
-                self._in_flight = 0
             self._counters.delivered_samples += item.real
             self._counters.silence_samples += item.silent
+            feed.send(item.samples)
 
     def _process(self, pcm: npt.NDArray[np.int16], ready: float, silent: bool) -> None:
-        """Gain, meters, APM and taps for one frame, then into the outbox (media loop).
+        """Gain, meters, APM and taps for one frame, then on to the AudioSource (under the
+        lock).
 
         A ``silent`` frame is the chain's own (no device): processed and sent, never metered.
         """
@@ -440,7 +471,6 @@ class CaptureChain:
         pcm = self.gain.apply(pcm)
         if not silent:
             self.heard.process(pcm)
-        self._wake_at = FRAME if listened else IDLE_WAKE_FRAMES * FRAME
         if not listened:
             if not silent:
                 self.meter.process(pcm)
@@ -465,9 +495,7 @@ class CaptureChain:
             for sent_tap in self._sent_taps:
                 sent_tap(samples, ready)
         self._outbox.push(samples, ready, silent)
-        waiter = self._send_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._flush()
 
     def _feed_reverse(self, ready: float, listened: bool = True) -> None:
         """Hand the APM what was played up to the moment this microphone frame was captured
@@ -501,7 +529,7 @@ class CaptureChain:
         device = stream.device
         c = self._counters
         outbox = self._outbox
-        pending = self._ring.available() + outbox.real_pending + self._in_flight
+        pending = self._ring.available() + outbox.real_pending
         lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
                 - pending - c.unsent_samples)
         return CaptureStats(
@@ -511,12 +539,13 @@ class CaptureChain:
             frames_delivered=(c.delivered_samples + c.silence_samples) // FRAME,
             frames_dropped={"ring_full": c.ring_full // FRAME,
                             "backlog": outbox.dropped_real // FRAME,
-                            "apm_error": c.apm_errors},
+                            "apm_error": c.apm_errors,
+                            "source_error": self.feed.errors},
             status_flags=dict(c.flags),
             since_last_callback_s=None if last is None else now - last,
             stalled=stream.stalled(now),
             device_error=stream.report(now),
-            source_queue_ms=self.source.queued_duration * 1000.0,
+            source_queue_ms=self.feed.queued_duration * 1000.0,
             apm_switches=self.apm.switches,
             silence_frames=c.silence_samples // FRAME,
             pending_frames=pending // FRAME,

@@ -8,6 +8,8 @@ samples are counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,6 +32,9 @@ class Mixer:
         self.frames_limited = 0
         self.samples_clipped = 0
         self._cue: Cue | None = None
+        # Called (any thread) when something is given to play: the output wakes for it
+        # when it slept with nothing to play and no device.
+        self.on_change: Callable[[], None] | None = None
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -39,6 +44,7 @@ class Mixer:
         if channel.key in self._channels:
             raise ValueError(f"a channel named {channel.key!r} is already mixed")
         self._channels[channel.key] = channel
+        self._changed()
 
     def remove(self, key: str) -> Channel | None:
         return self._channels.pop(key, None)
@@ -46,6 +52,11 @@ class Mixer:
     def play_cue(self, samples: npt.NDArray[np.float32]) -> None:
         """Mix ``samples`` in once, from the next frame (any thread; replaces a cue)."""
         self._cue = Cue(samples)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def stop_cue(self) -> None:
         self._cue = None

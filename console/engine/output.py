@@ -46,6 +46,7 @@ ReverseSink = Callable[[npt.NDArray[np.int16]], None]
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
 IDLE_REFILL_FRAMES = 2
+IDLE_NO_DEVICE_S = 0.5  # with no device and nothing to play, the mixer looks this often
 
 def parse_latency(text: str) -> DeviceLatency:
     """``low``, ``high`` or milliseconds (``80``) -> what sounddevice takes."""
@@ -109,6 +110,7 @@ class OutputDevice:
         self._channels = 1
         self.notice: str | None = None  # set by the engine while the chosen output is away
         self._wake = Wakeup(loop)
+        mixer.on_change = self._wake.notify_threadsafe
         self._underruns = 0
         self._overruns = 0
         self._device_underflows = 0
@@ -165,7 +167,8 @@ class OutputDevice:
             self._target_ms = max(self._base_target_ms, latency_s * 1000.0)
             self._set_target()
             self._stall_gap = max(HOST_STALL_S, 1.5 * latency_s)
-            return dev
+        self._wake.notify_threadsafe()  # the mixer may be asleep (no device, nothing to play)
+        return dev
 
     def reopen(self, device: devices.AudioDevice) -> None:
         """Open ``device`` again by name (after PortAudio re-read its list); if it is gone,
@@ -305,6 +308,13 @@ class OutputDevice:
                 self._wake_below = self._target - (IDLE_REFILL_FRAMES * FRAME if idle else 0)
                 await self._wake.wait(lambda: ring.available() < self._wake_below,
                                       0.03 if idle else 0.02)
+                next_tick = time.monotonic()
+            elif self.mixer.idle:
+                # No device and nothing to play: nothing to keep running. Sleep until a
+                # channel or a cue arrives (the mixer wakes us) or a device opens.
+                await self._wake.wait(
+                    lambda: not self.mixer.idle or self._stream.alive(time.monotonic()),
+                    IDLE_NO_DEVICE_S)
                 next_tick = time.monotonic()
             else:
                 # No device: keep the mixer (and so the channels) running on our own clock.

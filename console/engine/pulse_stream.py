@@ -34,6 +34,7 @@ LOW_OUTPUT_MS = 30.0     # "low": what the server is asked to hold for our playb
 #                          its threads woke three times as often: docs/BENCHMARKS.md)
 HIGH_OUTPUT_MS = 80.0
 INPUT_FRAGMENT_MS = 10.0  # the server hands capture over in blocks of this much
+MAX_BLOCKS_PER_READ = 3   # a capture stream reads at most this many blocks at once
 
 _S16LE = 3
 _PLAYBACK, _RECORD = 1, 2
@@ -120,18 +121,22 @@ def output_ms(latency: str | float) -> float:
 class PulseStream:
     """One playback or capture stream on server device ``device`` (its name), ``blocksize``
     frames of int16 per callback, as a sounddevice stream would call it. A playback stream
-    writes its first block once ``ready()`` is true (given: polled every millisecond)."""
+    writes its first block once ``ready()`` is true (given: polled every millisecond).
+    A capture stream reads ``blocks_per_read()`` blocks at a time (asked before each read,
+    at most :data:`MAX_BLOCKS_PER_READ`): fewer wake-ups while only a meter looks."""
 
     def __init__(self, kind: str, device: str, *, samplerate: int, channels: int,
                  blocksize: int, callback: Callable[..., None],
                  finished_callback: Callable[[], None] | None = None,
                  latency: str | float = "low", stream_name: str = "",
-                 ready: Callable[[], bool] | None = None) -> None:
+                 ready: Callable[[], bool] | None = None,
+                 blocks_per_read: Callable[[], int] | None = None) -> None:
         lib, _ = _libs()
         self.kind = kind
         self._callback = callback
         self._finished = finished_callback
         self._ready = ready
+        self._per_read = blocks_per_read
         self._block = blocksize
         self._channels = channels
         self._bytes = blocksize * channels * 2
@@ -212,11 +217,15 @@ class PulseStream:
                         self.error = _why(err.value)
                         break
             else:
+                per_read = self._per_read
+                whole = np.zeros((block * MAX_BLOCKS_PER_READ, self._channels), dtype=np.int16)
+                pointer = whole.ctypes.data
                 while not self._stop.is_set():
-                    if lib.pa_simple_read(handle, pointer, size, ctypes.byref(err)) < 0:
+                    n = 1 if per_read is None else max(1, min(MAX_BLOCKS_PER_READ, per_read()))
+                    if lib.pa_simple_read(handle, pointer, size * n, ctypes.byref(err)) < 0:
                         self.error = _why(err.value)
                         break
-                    callback(data, block, None, NO_STATUS)
+                    callback(whole[:block * n], block * n, None, NO_STATUS)
         finally:
             self._free()
             if self._finished is not None:
