@@ -665,9 +665,12 @@ class AudioEngine:
         if rest is None or not self._rest_wanted:
             return
         with self._devices_lock:
+            # A finished mic test (kept for its figure) and the turn detector (watched
+            # from a room with an agent on) need nothing while no room takes the microphone.
+            test = self._mic_test
             if (self._publishing or self._mixer.channels or self._channels_opening
-                    or self._mic_test is not None or self._self_monitor is not None
-                    or self._mic_voice is not None or self._mixer.cue_playing):
+                    or (test is not None and not test.done) or self._self_monitor is not None
+                    or self._mixer.cue_playing):
                 return
             rest.rest()
 

@@ -278,8 +278,9 @@ class CaptureChain:
 
     def set_publishing(self, on: bool) -> None:
         """Whether a room takes the microphone. While none does, and no tap listens (a
-        mic test, hear-myself, the turn detector), a frame is only metered (the sent meter
-        shows it raw): no APM and no AudioSource, which cost most of an idle console."""
+        mic test, hear-myself), a frame is only metered (the sent meter shows it raw): no
+        APM and no AudioSource, which cost most of an idle console. Sent taps (the turn
+        detector) see nothing meanwhile: nothing is sent."""
         self._publishing = bool(on)
 
     def _blocks_per_read(self) -> int:
@@ -287,8 +288,7 @@ class CaptureChain:
         anyone listens, :data:`IDLE_BLOCKS_PER_READ` while the chain only meters (the display
         reads the meters at 30 Hz; every wake-up of the stream's thread costs more than
         its frames' work, ``bench idle``)."""
-        listened = self._publishing or bool(self._taps) or bool(self._sent_taps)
-        return 1 if listened else IDLE_BLOCKS_PER_READ
+        return 1 if self._publishing or self._taps else IDLE_BLOCKS_PER_READ
 
     def set_gate(self, open_: bool) -> None:
         """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
@@ -315,9 +315,9 @@ class CaptureChain:
 
     def add_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
         """Call ``tap(samples, ready)`` on the processing thread with every frame of device audio
-        exactly as it is sent (after processing and the push-to-talk gate); ``ready`` is
-        when the device delivered its last sample (``time.monotonic()``). The chain's own
-        silence (no device) is not tapped."""
+        exactly as it is sent (after processing and the push-to-talk gate), while a room
+        takes the microphone; ``ready`` is when the device delivered its last sample
+        (``time.monotonic()``). The chain's own silence (no device) is not tapped."""
         self._sent_taps = (*self._sent_taps, tap)
 
     def remove_sent_tap(self, tap: Callable[[npt.NDArray[np.int16], float], None]) -> None:
@@ -461,7 +461,8 @@ class CaptureChain:
         """
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
-        listened = self._publishing or bool(self._taps) or bool(self._sent_taps)
+        # What is sent is watched (sent taps) only while a room takes it.
+        listened = self._publishing or bool(self._taps)
         if not listened and not silent:
             self._counters.unsent_samples += FRAME  # at once: the books stay square
         if not math.isnan(ready):
@@ -491,7 +492,7 @@ class CaptureChain:
             tap(samples)
         if not self._gate_open:
             samples = np.zeros_like(samples)  # push-to-talk released: send silence
-        if not silent:
+        if not silent and self._publishing:
             for sent_tap in self._sent_taps:
                 sent_tap(samples, ready)
         self._outbox.push(samples, ready, silent)
