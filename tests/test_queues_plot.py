@@ -9,6 +9,7 @@ from console.engine.channel import ChannelStats
 from console.engine.meter import SILENT
 from console.engine.output import OutputStats
 from console.widgets.queues import (
+    GAP_S,
     MAX_NAMED,
     OTHERS_KEY,
     OUTPUT_KEY,
@@ -105,3 +106,29 @@ def test_a_big_room_keeps_eight_curves_and_draws_the_rest_as_one(qtbot) -> None:
     plot.add_sample([channel(k, 30.0, 1 if k.startswith("p15") else 0) for k in few],
                     output(30.0), labels, now=t + WINDOW_S + 1.5)
     assert set(plot._curves) == {"p00", "p01", "p02", OUTPUT_KEY}
+
+
+def test_a_stretch_with_no_samples_breaks_the_curves_instead_of_bridging_it(qtbot) -> None:
+    """Seen by hand: minimised for 15 s, the plot drew a straight line across the time
+    nothing was sampled. A gap of more than GAP_S is now a break (a NaN point) in every
+    curve, drawn as one; it leaves the window with the samples around it."""
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    labels = {"bob/TR_2": "bob"}
+    t = 3000.0
+    for i in range(4):
+        plot.add_sample([channel("bob/TR_2", 30.0, 0)], output(20.0), labels, now=t + i)
+    back = t + 3 + GAP_S + 10.0
+    assert plot.add_sample([channel("bob/TR_2", 25.0, 0)], output(22.0), labels, now=back)
+    depths = [d for _, d in plot.series["bob"]]
+    assert depths[:4] == [30.0] * 4 and np.isnan(depths[4]) and depths[5] == 25.0
+    assert np.isnan([d for _, d in plot.series[OUTPUT_KEY]]).sum() == 1
+    x, y = plot._curves["bob"].getData()
+    assert np.isnan(y).sum() == 1 and np.isfinite(x).all()
+    for i in range(1, int(WINDOW_S) + 1):  # sampled every second: no new break
+        plot.add_sample([channel("bob/TR_2", 26.0, 0)], output(21.0), labels, now=back + i)
+    assert not np.isnan([d for _, d in plot.series["bob"]]).any()  # out of the window
+    x, y = plot._curves["bob"].getData()
+    assert np.isfinite(y).all()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 WINDOW_S = 30.0
 SAMPLE_S = 0.2
+GAP_S = 2.0      # no sample this long (the window minimised or hidden): the curves break
 REDRAW_S = 0.5   # a redraw holds the GUI thread (and the GIL): twice a second is enough
 BIG_REDRAW_S = 1.0  # with "others" the redraw costs more and the plot is a summary: once
 Y_STEPS_MS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
@@ -113,6 +114,7 @@ class QueuesPlot(QWidget):
         self._last_underruns: dict[str, int] = {}
         self._last_underrun_at: dict[str, float] = {}
         self._last_sample = 0.0
+        self._gap_at = -np.inf  # the newest break in the curves (a NaN point)
         self._last_redraw = 0.0
         self._t0 = time.monotonic()
 
@@ -179,6 +181,12 @@ class QueuesPlot(QWidget):
         now = time.monotonic() if now is None else now
         if now - self._last_sample < SAMPLE_S:
             return False
+        if self._last_sample and now - self._last_sample > GAP_S:
+            # Nothing was sampled meanwhile (nobody saw the window): a break, not a line
+            # drawn across the time nobody measured.
+            self._gap_at = self._last_sample + SAMPLE_S / 2
+            for broken in self.series.values():
+                broken.append(self._gap_at, np.nan)
         self._last_sample = now
         points: dict[str, tuple[float, int]] = {
             labels.get(c.key, c.key): (c.queue_ms, c.underruns) for c in channels}
@@ -231,6 +239,7 @@ class QueuesPlot(QWidget):
         import pyqtgraph as pg
 
         named, others = self.split_named()
+        gaps = self._gap_at >= now - WINDOW_S  # a break still in sight: NaN in the curves
         drawn = [*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]
         for name in list(self._curves):
             if name not in drawn or (name != OTHERS_KEY and name not in self.series):
@@ -262,7 +271,7 @@ class QueuesPlot(QWidget):
             top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
             # Copies: the curve keeps what it is given, and the series' arrays move on.
             curve.setData(points[:, 0] - now, points[:, 1].copy(), connect="finite",
-                          skipFiniteCheck=name != OTHERS_KEY)
+                          skipFiniteCheck=name != OTHERS_KEY and not gaps)
         marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
         # The y range from what is known here: pyqtgraph's auto-range asks every curve for
