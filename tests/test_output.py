@@ -550,3 +550,26 @@ def test_with_no_output_device_and_nothing_to_play_the_mixer_sleeps(sound_card) 
         assert eng.output_stats().frames_mixed == after_cue
     finally:
         eng.stop()
+
+
+def test_with_nothing_to_play_the_mixer_sleeps_and_a_tone_plays_at_once(engine) -> None:
+    """A device open and nothing to play (the window waiting): the ring plays out its
+    silence and the device's callback plays silence on its own, so the media loop is not
+    woken 50 times a second to top it up (bench idle). A tone wakes the mixer at once, is
+    heard, and neither its start nor its end counts as an underrun."""
+    time.sleep(0.3)
+    quiet = engine.output_stats()
+    time.sleep(0.5)
+    idle = engine.output_stats()
+    assert idle.frames_mixed == quiet.frames_mixed  # nothing mixed ...
+    assert idle.frames_played - quiet.frames_played >= 40  # ... while the device plays on
+    engine.play_test_tone(440.0, -12.0, 0.6)
+    assert wait_until(lambda: engine.mic_meter().rms_db > -18.0, 1.0)
+    assert wait_until(lambda: not engine.test_tone_playing, 2.0)
+    time.sleep(0.3)
+    after = engine.output_stats()
+    assert after.frames_mixed - idle.frames_mixed >= 55
+    assert after.underruns == quiet.underruns
+    assert after.target_ms == pytest.approx(30.0, abs=0.05)
+    time.sleep(0.4)
+    assert engine.output_stats().frames_mixed == after.frames_mixed  # asleep again

@@ -40,6 +40,7 @@ import numpy as np
 from console import gc_pauses
 from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
+from console.bench.threads import ThreadShares
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication, QTimer
@@ -194,6 +195,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         state["phase"] = "measure"
         state["t0"] = time.monotonic()
         state["cpu0"] = time.process_time()
+        state["shares"] = ThreadShares()
         state["under_measure0"] = underruns()[0]
         state["late0"] = late()
         out = engine.output_stats()
@@ -204,6 +206,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
     def start_stalls() -> None:
         wall = time.monotonic() - state["t0"]
         result["cpu_percent"] = round(100 * (time.process_time() - state["cpu0"]) / wall, 1)
+        result["cpu_threads_percent"] = state["shares"].percent()
         result["display_fps"] = round(len(ticks) / wall, 1)
         result["ui_lag_ms_p50"] = _pct(lags, 50)
         result["ui_lag_ms_p99"] = _pct(lags, 99)

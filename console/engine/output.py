@@ -45,8 +45,7 @@ RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
 ReverseSink = Callable[[npt.NDArray[np.int16]], None]
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
-IDLE_REFILL_FRAMES = 2
-IDLE_NO_DEVICE_S = 0.5  # with no device and nothing to play, the mixer looks this often
+IDLE_CHECK_S = 0.5  # with nothing to play the mixer sleeps; it looks this often all the same
 
 def parse_latency(text: str) -> DeviceLatency:
     """``low``, ``high`` or milliseconds (``80``) -> what sounddevice takes."""
@@ -122,8 +121,7 @@ class OutputDevice:
         self._started_playing = False
         self._gap_heard = False  # the current gap cut into sound (see the callback)
         # The device's callback wakes the media loop below this fill: the target while
-        # something plays; IDLE_REFILL_FRAMES less while the mixer has nothing (silence is
-        # then topped up that many frames at a time: half the wake-ups, bench idle).
+        # something plays, never while the mixer has nothing (it sleeps then).
         self._wake_below = 0
         self._running = False
         self._task: asyncio.Task[None] | None = None
@@ -284,12 +282,18 @@ class OutputDevice:
     async def _run(self) -> None:
         ring = self._ring
         next_tick = time.monotonic()
+        asleep = False  # nothing to play: the ring was topped up with silence, then left
         while self._running:
             if self._resting:
                 await self._wake.wait(lambda: not self._resting, 1.0)
                 next_tick = time.monotonic()
                 continue
             now = time.monotonic()
+            if asleep and self.mixer.idle and self._stream.alive(now):
+                await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
+                next_tick = time.monotonic()
+                continue
+            asleep = False
             if self._stream.alive(now):
                 self._adapt_target(now)
                 while ring.available() < self._target and self._running:
@@ -304,17 +308,24 @@ class OutputDevice:
                         break
                 if self._on_delay is not None:
                     self._on_delay(self._stream.latency_s + ring.available() / SAMPLE_RATE)
-                idle = self.mixer.idle
-                self._wake_below = self._target - (IDLE_REFILL_FRAMES * FRAME if idle else 0)
-                await self._wake.wait(lambda: ring.available() < self._wake_below,
-                                      0.03 if idle else 0.02)
+                if self.mixer.idle:
+                    # Nothing to play: the ring ends in silence, and once it has played the
+                    # device's callback plays silence on its own (a gap in silence is no
+                    # underrun). Sleep until a channel or a cue arrives (the mixer wakes
+                    # us) instead of topping up silence 50 times a second (bench idle).
+                    self._wake_below = 0
+                    asleep = True
+                    await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
+                else:
+                    self._wake_below = self._target
+                    await self._wake.wait(lambda: ring.available() < self._wake_below, 0.02)
                 next_tick = time.monotonic()
             elif self.mixer.idle:
                 # No device and nothing to play: nothing to keep running. Sleep until a
                 # channel or a cue arrives (the mixer wakes us) or a device opens.
                 await self._wake.wait(
                     lambda: not self.mixer.idle or self._stream.alive(time.monotonic()),
-                    IDLE_NO_DEVICE_S)
+                    IDLE_CHECK_S)
                 next_tick = time.monotonic()
             else:
                 # No device: keep the mixer (and so the channels) running on our own clock.
