@@ -164,3 +164,23 @@ def test_a_finished_mic_test_and_a_watched_microphone_do_not_keep_it_awake(engin
     assert not engine.resting
     assert wait_until(lambda: engine.capture_stats(False).frames_delivered
                       > after.frames_delivered + 20, 2.0)
+
+
+def test_out_of_sight_it_rests_once_a_tone_or_hear_myself_ends(engine: Any) -> None:
+    """Minimised while a tone (or a mic test's playback) plays, or while hearing oneself,
+    the engine rests as soon as that ends, not at the next minimise."""
+    engine.play_test_tone(440.0, -18.0, 0.4)
+    engine.set_resting(True)
+    assert not engine.resting  # the tone plays on
+    assert wait_until(lambda: engine.resting, 2.0)
+    assert wait_until(lambda: not _stream_threads(), 1.0)
+
+    engine.set_resting(False)
+    engine.set_hear_myself(True)
+    engine.set_resting(True)
+    assert not engine.resting
+    engine.set_hear_myself(False)
+    assert engine.resting
+    engine.set_resting(False)  # shown again: awake, and no late rest follows
+    time.sleep(0.7)
+    assert not engine.resting and _stream_threads() == {"pulse-in", "pulse-out"}

@@ -207,7 +207,8 @@ class AudioEngine:
                                     reverse=chain.push_reverse,
                                     on_render_delay=chain.set_render_delay,
                                     device_latency=self._output_latency,
-                                    on_new_stream=chain.reset_reverse_clock)
+                                    on_new_stream=chain.reset_reverse_clock,
+                                    on_idle=self._nothing_plays)
         self._output.start()
         return chain
 
@@ -665,6 +666,8 @@ class AudioEngine:
         if rest is None or not self._rest_wanted:
             return
         with self._devices_lock:
+            if not self._rest_wanted:  # shown again meanwhile (the rest thread's race)
+                return
             # A finished mic test (kept for its figure) and the turn detector (watched
             # from a room with an agent on) need nothing while no room takes the microphone.
             test = self._mic_test
@@ -673,6 +676,13 @@ class AudioEngine:
                     or self._mixer.cue_playing):
                 return
             rest.rest()
+
+    def _nothing_plays(self) -> None:
+        """The output fell silent (a tone, a test's playback, the last channel ended): if
+        the window is out of sight, rest now rather than at the next hide. On the media
+        loop, which must not wait for the device lock: a thread of its own does it."""
+        if self._rest_wanted and self._rest is not None and not self._rest.resting:
+            threading.Thread(target=self._maybe_rest, name="rest", daemon=True).start()
 
     def _wake(self) -> None:
         rest = self._rest
@@ -700,10 +710,12 @@ class AudioEngine:
         processing), then play it back once through the output; any thread. Starting
         again restarts it."""
         chain = self.chain
-        self._wake()
-        self.cancel_mic_test()
-        test = MicTest(seconds)
+        with self._devices_lock:  # no rest between the waking and the test
+            self._wake()
+            self.cancel_mic_test()
+            self._start_mic_test(chain, MicTest(seconds))
 
+    def _start_mic_test(self, chain: CaptureChain, test: MicTest) -> None:
         def tap(samples: npt.NDArray[np.int16]) -> None:
             if self._mic_test is test and test.frame(samples):
                 chain.remove_tap(tap)
@@ -753,6 +765,7 @@ class AudioEngine:
             if tap is not None:
                 chain.remove_tap(tap)
             self._media.run(self._close_channel(SELF_KEY))
+            self._maybe_rest()
 
     async def _add_self_channel(self, monitor: SelfMonitor) -> None:
         self._mixer.remove(SELF_KEY)
@@ -777,8 +790,9 @@ class AudioEngine:
     def play_test_tone(self, hz: float = 440.0, dbfs: float = -18.0,
                        seconds: float = 1.0) -> None:
         """Play a tone once through the output mixer (peak ``dbfs``); any thread."""
-        self._wake()
-        self._mixer.play_cue(tone(hz, dbfs, seconds))
+        with self._devices_lock:  # no rest between the waking and the tone
+            self._wake()
+            self._mixer.play_cue(tone(hz, dbfs, seconds))
 
     @property
     def test_tone_playing(self) -> bool:

@@ -89,8 +89,12 @@ class OutputDevice:
                  target_ms: float = TARGET_MS, reverse: ReverseSink | None = None,
                  on_render_delay: Callable[[float], None] | None = None,
                  device_latency: DeviceLatency = "low",
-                 on_new_stream: Callable[[], None] | None = None) -> None:
+                 on_new_stream: Callable[[], None] | None = None,
+                 on_idle: Callable[[], None] | None = None) -> None:
+        """``on_idle``: called on the media loop each time the mixer falls asleep with
+        nothing left to play (a cue or the last channel ended)."""
         self._loop = loop
+        self._on_idle = on_idle
         self._on_new_stream = on_new_stream
         self._device_latency = device_latency
         self.mixer = mixer
@@ -283,6 +287,7 @@ class OutputDevice:
         ring = self._ring
         next_tick = time.monotonic()
         asleep = False  # nothing to play: the ring was topped up with silence, then left
+        played = False  # something was mixed since the mixer last fell asleep
         while self._running:
             if self._resting:
                 await self._wake.wait(lambda: not self._resting, 1.0)
@@ -315,8 +320,12 @@ class OutputDevice:
                     # us) instead of topping up silence 50 times a second (bench idle).
                     self._wake_below = 0
                     asleep = True
+                    if played and self._on_idle is not None:
+                        self._on_idle()  # something played and ended
+                    played = False
                     await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
                 else:
+                    played = True
                     self._wake_below = self._target
                     await self._wake.wait(lambda: ring.available() < self._wake_below, 0.02)
                 next_tick = time.monotonic()
