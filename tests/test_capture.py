@@ -255,4 +255,6 @@ def test_the_microphone_reaches_the_source_while_the_media_loop_is_stalled(make_
         latencies = engine.capture_latencies_ms()
     assert during.frames_delivered - before.frames_delivered >= 15
     assert during.frames_dropped_total == 0
-    assert float(np.percentile(latencies[-20:], 95)) < 5.0
+    # None waited for the loop: a frame held by it would be 100-300 ms late. (A frame that
+    # finds livekit's queue full goes with the next device frame, 10 ms on: seen on CI.)
+    assert float(np.max(latencies[-20:])) < 50.0
