@@ -288,7 +288,12 @@ class CaptureChain:
         anyone listens, :data:`IDLE_BLOCKS_PER_READ` while the chain only meters (the display
         reads the meters at 30 Hz; every wake-up of the stream's thread costs more than
         its frames' work, ``bench idle``)."""
-        return 1 if self._publishing or self._taps else IDLE_BLOCKS_PER_READ
+        return 1 if self._listened() else IDLE_BLOCKS_PER_READ
+
+    def _listened(self) -> bool:
+        """Someone takes the processed frames: a room, or a tap (a mic test, hear-myself).
+        What is sent is watched (sent taps) only while a room takes it."""
+        return self._publishing or bool(self._taps)
 
     def set_gate(self, open_: bool) -> None:
         """Push-to-talk: while closed, silence is sent (the meter still shows the mic)."""
@@ -461,8 +466,7 @@ class CaptureChain:
         """
         # Pair it with the echo reference on the device's timeline, not by arrival: after a
         # freeze both streams arrive in bursts, in no useful order.
-        # What is sent is watched (sent taps) only while a room takes it.
-        listened = self._publishing or bool(self._taps)
+        listened = self._listened()
         if not listened and not silent:
             self._counters.unsent_samples += FRAME  # at once: the books stay square
         if not math.isnan(ready):

@@ -202,7 +202,9 @@ class PulseStream:
         lib, _ = _libs()
         handle = self._handle
         err = ctypes.c_int(0)
-        data = np.zeros((self._block, self._channels), dtype=np.int16)
+        # A capture stream may read several blocks at once (blocks_per_read).
+        rows = self._block * (MAX_BLOCKS_PER_READ if self.kind != "output" else 1)
+        data = np.zeros((rows, self._channels), dtype=np.int16)
         pointer, size, block, callback = data.ctypes.data, self._bytes, self._block, \
             self._callback
         try:
@@ -218,14 +220,12 @@ class PulseStream:
                         break
             else:
                 per_read = self._per_read
-                whole = np.zeros((block * MAX_BLOCKS_PER_READ, self._channels), dtype=np.int16)
-                pointer = whole.ctypes.data
                 while not self._stop.is_set():
                     n = 1 if per_read is None else max(1, min(MAX_BLOCKS_PER_READ, per_read()))
                     if lib.pa_simple_read(handle, pointer, size * n, ctypes.byref(err)) < 0:
                         self.error = _why(err.value)
                         break
-                    callback(whole[:block * n], block * n, None, NO_STATUS)
+                    callback(data[:block * n], block * n, None, NO_STATUS)
         finally:
             self._free()
             if self._finished is not None:
