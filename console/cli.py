@@ -132,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also measure with NS, AGC and HPF on (doubles the time)")
     aec.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                      help="output device buffer (default low)")
-    aec.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
-                     default="portaudio", help="how our engine opens the devices")
+    aec.add_argument("--backend", dest="bench_backend", choices=("auto", "portaudio", "pulse"),
+                     default="auto", help="how our engine opens the devices (default auto, "
+                     "as the app)")
     aec.add_argument("--freeze-every", type=float, default=0.0, metavar="S",
                      help="stop the whole process every S seconds (both runs)")
     aec.add_argument("--freeze-ms", type=float, default=30.0)

@@ -191,7 +191,7 @@ def test_push_reverse_feeds_only_while_echo_cancellation_runs(make_engine) -> No
     engine = make_engine("lkc_mic_a", ProcessingConfig.off())
     chain = engine.chain
     chain.push_reverse(np.zeros(480 * 3, dtype=np.int16))
-    assert wait_until(lambda: chain._reverse.available() == 0, 1.0)
+    assert wait_until(lambda: chain.reference.available() == 0, 1.0)
     assert engine.capture_stats().reverse_blocks_dropped == 0
 
 

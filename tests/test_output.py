@@ -21,24 +21,16 @@ from console.engine import adaptive_target
 from console.engine.apm import ProcessingConfig
 from console.engine.track_tap import TrackTap, open_taps
 from tests.audio_helpers import playing, sine, steady_level, wait_until
-from tests.track_helpers import FRAME, SR, BlockQueue, local_track
+from tests.track_helpers import FRAME, SR, BlockQueue, engine_with_tracks, local_track
 
 pytestmark = pytest.mark.audio
 
 
 @pytest.fixture
 def engine(sound_card: object) -> Iterator[object]:
-    from console.engine.audio_engine import AudioEngine
-
-    eng = AudioEngine(input_device="lkc_mic_a", processing=ProcessingConfig.off(),
-                      output_device="lkc_speaker_a")
-    eng.start()
-    tracks: list[object] = []
-    eng.test_tracks = tracks  # type: ignore[attr-defined]
-    yield eng
-    for t in tracks:
-        eng.media.run(t.aclose())  # type: ignore[attr-defined]
-    eng.stop()
+    with engine_with_tracks(input_device="lkc_mic_a", processing=ProcessingConfig.off(),
+                            output_device="lkc_speaker_a") as eng:
+        yield eng
 
 
 def add_tone(engine, key: str, dbfs: float, hz: float, **kwargs: object):

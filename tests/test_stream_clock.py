@@ -58,3 +58,14 @@ def test_reset_and_a_long_gap_start_a_new_timeline() -> None:
     assert clock.stamp(BLOCK, 10.0) == 10.0
     clock.reset()
     assert clock.stamp(BLOCK, 10.005) == 10.005
+
+
+def test_peek_says_what_stamp_would_without_taking_the_block() -> None:
+    """The microphone path asks whether a frame must wait before it takes it."""
+    clock = StreamClock(RATE)
+    clock.stamp(BLOCK, 1.0)
+    late = 1.0 + SPAN + 0.003  # late: the stamp creeps, it does not follow
+    assert clock.peek(BLOCK, late) == clock.peek(BLOCK, late) < late
+    peeked = clock.peek(BLOCK, late)
+    assert clock.stamp(BLOCK, late) == peeked
+    assert clock.peek(BLOCK, late + SPAN) > peeked  # the next block goes on from there

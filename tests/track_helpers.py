@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from livekit import rtc
@@ -20,7 +21,8 @@ from console.engine.block_source import Block
 from console.engine.format import FRAME
 from console.engine.format import SAMPLE_RATE as SR
 
-__all__ = ["FRAME", "SR", "BlockQueue", "LocalTrack", "local_track", "silence"]
+__all__ = ["FRAME", "SR", "BlockQueue", "LocalTrack", "engine_with_tracks", "local_track",
+           "silence"]
 
 Generator = Callable[[int, int], np.ndarray]
 
@@ -92,3 +94,21 @@ class BlockQueue:
 
 def silence(start: int, n: int) -> np.ndarray:
     return np.zeros(n, dtype=np.int16)
+
+
+@contextlib.contextmanager
+def engine_with_tracks(**kwargs: Any) -> Iterator[Any]:
+    """A started ``AudioEngine(**kwargs)`` whose ``test_tracks`` (local tracks a test
+    appends) are closed before it stops."""
+    from console.engine.audio_engine import AudioEngine
+
+    eng = AudioEngine(**kwargs)
+    eng.start()
+    tracks: list[LocalTrack] = []
+    eng.test_tracks = tracks  # type: ignore[attr-defined]
+    try:
+        yield eng
+    finally:
+        for t in tracks:
+            eng.media.run(t.aclose())
+        eng.stop()

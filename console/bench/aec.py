@@ -180,7 +180,7 @@ def _far_track(run: Callable[[Coroutine[Any, Any, BenchTrack]], BenchTrack],
 # -- phases -----------------------------------------------------------------------------------
 def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
              output_latency: DeviceLatency = "low",
-             backend: str = "portaudio") -> dict[str, Any]:
+             backend: str = "auto") -> dict[str, Any]:
     from console.engine.audio_engine import AudioEngine
 
     engine = AudioEngine(input_device=mic, processing=config, output_device=speaker,
@@ -191,6 +191,7 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
     delays: list[float] = []
     try:
         engine.start()
+        in_use = devices.backend()
         tap.watch(engine.chain.feed)
         recorder.start()
         far = _far_track(engine.run, seconds)
@@ -209,6 +210,7 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
             cpu_pct = cpu.percent()
         echo = engine.echo_stats()
         out = engine.output_stats()
+        cap = engine.capture_stats()
         chans = engine.channel_stats()
         capture_lat = engine.capture_latencies_ms()
         recorder.stop()
@@ -223,6 +225,7 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
     ext, inn = _summary(external.windows), _summary(internal)
     return {
         "processing": _config_json(config),
+        "backend": in_use,
         **ext,
         "internal": {**inn, "note": "EchoMetrics: the chain's own before/after-APM ERLE"},
         "internal_minus_external_median_db": round(inn["erle_db_median"]
@@ -239,6 +242,9 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
         "host_stalls_seen_by_output": out.host_stalls,
         "output_device_latency_ms": round(out.device_latency_ms, 1),
         "capture_latency_ms_p95": _pct(capture_lat, 95),
+        "echo_reference": {"timed": cap.reference_timed, "waits": cap.reference_waits,
+                      "note": "timed: the echo reference stamped with play times; waits: "
+                              "microphone frames that waited for their reference"},
         "cpu_percent": cpu_pct,
         **stalls.figures(),
     }
@@ -319,7 +325,7 @@ def _config_json(config: ProcessingConfig) -> dict[str, bool]:
 
 def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_mic_a",
         all_stages: bool = False, output_latency: DeviceLatency = "low",
-        backend: str = "portaudio", freeze_every_s: float = 0.0,
+        backend: str = "auto", freeze_every_s: float = 0.0,
         freeze_ms: float = 30.0) -> dict[str, Any]:
     """``freeze_every_s``: stop the whole process ``freeze_ms`` that often, in both runs
     (:mod:`console.bench.freezer`): the VM's freezes, made on purpose and alike for both."""
@@ -336,7 +342,7 @@ def run(seconds: float = 30.0, speaker: str = "lkc_speaker_a", mic: str = "lkc_m
         "seconds": seconds,
         "output": speaker,
         "input": mic,
-        "backend": backend,
+        "backend_asked": backend,
         "freezes": ({"every_s": freeze_every_s, "ms": freeze_ms} if freeze_every_s > 0
                     else None),
         "signal": (f"speech-like far end (seed {SEED}), {FAR_RMS_DBFS:.0f} dBFS RMS while "
@@ -374,8 +380,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run both systems with NS, AGC and HPF on (doubles the time)")
     parser.add_argument("--output-latency", default="low", metavar="LOW|HIGH|MS",
                         help="our output device's buffer (default low)")
-    parser.add_argument("--backend", choices=("portaudio", "pulse"), default="portaudio",
-                        help="how our engine opens the devices (default portaudio)")
+    parser.add_argument("--backend", choices=("auto", "portaudio", "pulse"), default="auto",
+                        help="how our engine opens the devices (default auto, as the app: "
+                             "the sound server's own streams when one answers)")
     parser.add_argument("--freeze-every", type=float, default=0.0, metavar="S",
                         help="stop the whole process every S seconds (both runs)")
     parser.add_argument("--freeze-ms", type=float, default=30.0,

@@ -42,6 +42,7 @@ from console.engine import devices, file_input
 from console.engine.apm import ProcessingConfig, SwitchableApm
 from console.engine.device_stream import DeviceStream
 from console.engine.echo_metrics import EchoMetrics
+from console.engine.echo_reference import EchoReference
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.input_gain import InputGain
 from console.engine.meter import SILENT, LevelMeter, MeterSnapshot
@@ -85,6 +86,8 @@ class CaptureStats:
     samples_lost: int = 0
     samples_caught_up: int = 0
     reverse_blocks_dropped: int = 0
+    reference_waits: int = 0          # times a frame waited for its echo reference
+    reference_timed: bool = False     # the reference is stamped with play times
     input_gain_db: float = 0.0
     input_gain_clipped: int = 0   # samples the input gain had to clip at full scale
     latency_ms_p50: float = math.nan
@@ -119,8 +122,8 @@ class _Counters:
     delivered_samples: int = 0   # device samples handed to capture_frame
     silence_samples: int = 0     # synthetic silence handed to capture_frame
     unsent_samples: int = 0      # device samples metered only: nobody took the microphone
-    reverse_dropped: int = 0
     apm_errors: int = 0
+    reference_waits: int = 0     # a frame waited for its echo reference (after a freeze)
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
 
 
@@ -177,9 +180,7 @@ class CaptureChain:
         self.latency = LatencyLog()
         self._block = block_samples
         self._ring = SampleRing(SAMPLE_RATE)  # 1 s
-        self._reverse = SampleRing(SAMPLE_RATE // 2)  # echo reference, 0.5 s
-        self._reverse_pcm = np.zeros(FRAME, dtype=np.int16)
-        self._reverse_clock = StreamClock(SAMPLE_RATE)
+        self.reference = EchoReference()  # what the speaker played, for the APM
         self._capture_clock = StreamClock(SAMPLE_RATE)  # device timeline for the APM
         self._gate_open = True
         self._publishing = True  # a room takes what is sent (see set_publishing)
@@ -330,17 +331,17 @@ class CaptureChain:
 
     def reset_reverse_clock(self) -> None:
         """The output opened another stream: its blocks start a new timeline."""
-        self._reverse_clock.reset()
+        self.reference.reset()
 
-    def push_reverse(self, samples: npt.NDArray[np.int16]) -> None:
-        """Queue what is being played (mono int16) as the echo reference.
+    def push_reverse(self, samples: npt.NDArray[np.int16],
+                     played_end: float | None = None) -> None:
+        """Queue what is being played (mono int16) as the echo reference; ``played_end``:
+        when its last sample will have left the speaker, if the output knows.
 
-        Called by ONE producer thread (the output device's callback); the media loop hands
-        it to the active APM in 10 ms frames just before the next microphone frame.
+        Called by ONE producer thread (the output device's callback); the microphone's
+        thread hands it to the active APM in 10 ms frames just before the frame it echoes in.
         """
-        if not self._reverse.write(samples, self._reverse_clock.stamp(samples.shape[0],
-                                                                      time.monotonic())):
-            self._counters.reverse_dropped += 1
+        self.reference.push(samples, played_end)
 
     def _make_callback(self, gen: int) -> Callable[..., None]:
         ring = self._ring
@@ -367,7 +368,9 @@ class CaptureChain:
         return callback
 
     def _drain(self) -> None:
-        """Process every whole frame the device delivered (its callback thread)."""
+        """Process every whole frame the device delivered (its callback thread). A frame
+        whose echo reference has not come yet (the output is catching up after a freeze)
+        stays for the next call, up to :data:`echo_reference.MAX_WAIT_S`."""
         ring = self._ring
         pcm = self._pcm
         with self._lock:
@@ -375,6 +378,11 @@ class CaptureChain:
                 return
             try:
                 while ring.available() >= FRAME:
+                    if self.reference.timed and self._cancels_echo() and self.reference.waiting(
+                            self._capture_clock.peek(FRAME, ring.next_ready(FRAME, SAMPLE_RATE)),
+                            time.monotonic()):
+                        self._counters.reference_waits += 1
+                        break
                     ready = ring.take(pcm, SAMPLE_RATE)
                     self._process(pcm, ready, silent=False)
             except Exception:
@@ -502,6 +510,19 @@ class CaptureChain:
         self._outbox.push(samples, ready, silent)
         self._flush()
 
+    def _deaf(self) -> bool:
+        """A recording in place of the microphone hears no speaker: with the reference fed,
+        the canceller took what we play for echo in it and damped the user's speech over
+        an agent's reply (the agent then missed being interrupted)."""
+        device = self._stream.device
+        return device is not None and device.hostapi == file_input.HOSTAPI
+
+    def _cancels_echo(self) -> bool:
+        """Whether the APM takes the echo reference for the next frame."""
+        return (self._listened() and not self._deaf()
+                and (self.apm.active_config.echo_cancellation
+                     or self.apm.config.echo_cancellation))
+
     def _feed_reverse(self, ready: float, listened: bool = True) -> None:
         """Hand the APM what was played up to the moment this microphone frame was captured
         (without ``listened``, only drop it: the APM does not run).
@@ -509,21 +530,12 @@ class CaptureChain:
         Both streams are ordered by their own timestamps, so a backlog on either side (a
         stalled process catching up) never shifts the echo path the APM sees.
         """
-        reverse = self._reverse
-        # A recording in place of the microphone hears no speaker: with the reference fed,
-        # the canceller took what we play for echo in it and damped the user's speech over
-        # an agent's reply (the agent then missed being interrupted).
-        device = self._stream.device
-        deaf = device is not None and device.hostapi == file_input.HOSTAPI
-        while reverse.available() >= FRAME:
-            if not math.isnan(ready) and reverse.next_ready(FRAME, SAMPLE_RATE) > ready:
-                break
-            reverse.take(self._reverse_pcm, SAMPLE_RATE)
-            if deaf or not listened:
-                continue
-            self.echo.on_far(self._reverse_pcm)
-            ref = rtc.AudioFrame(self._reverse_pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
-            self.apm.process_reverse(ref)
+        self.reference.feed(ready, self._reverse_frame if listened and not self._deaf()
+                            else None)
+
+    def _reverse_frame(self, pcm: npt.NDArray[np.int16]) -> None:
+        self.echo.on_far(pcm)
+        self.apm.process_reverse(rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME))
 
     # -- reading ------------------------------------------------------------------------------
     def stats(self, latency: bool = True) -> CaptureStats:
@@ -556,7 +568,9 @@ class CaptureChain:
             pending_frames=pending // FRAME,
             samples_lost=lost,
             samples_caught_up=outbox.packed,
-            reverse_blocks_dropped=c.reverse_dropped,
+            reverse_blocks_dropped=self.reference.dropped,
+            reference_waits=c.reference_waits,
+            reference_timed=self.reference.timed,
             input_gain_db=self.gain.db,
             input_gain_clipped=self.gain.samples_clipped,
             latency_ms_p50=self.latency.percentile_ms(50, last=500) if latency else math.nan,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from console.engine import adaptive_target, conceal, devices
+from console.engine import adaptive_target, conceal, devices, play_time
 from console.engine.adaptive_target import AdaptiveTarget
 from console.engine.device_stream import DeviceStream
 from console.engine.format import FRAME, SAMPLE_RATE
@@ -42,7 +42,7 @@ TARGET_MS = 30.0
 HOST_STALL_S = 0.03     # a callback gap this long (three blocks) is a freeze of the process
 RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
 
-ReverseSink = Callable[[npt.NDArray[np.int16]], None]
+ReverseSink = Callable[[npt.NDArray[np.int16], "float | None"], None]  # see push_reverse
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
 IDLE_CHECK_S = 0.5  # with nothing to play the mixer sleeps; it looks this often all the same
@@ -205,8 +205,9 @@ class OutputDevice:
         tail = self._tail
         wake = self._wake
         stream = self._stream
+        reverse = self._reverse
 
-        def callback(outdata: npt.NDArray[np.int16], frames: int, _t: Any,
+        def callback(outdata: npt.NDArray[np.int16], frames: int, time_info: Any,
                      status: Any) -> None:
             if gen != stream.gen:
                 outdata.fill(0)
@@ -243,8 +244,8 @@ class OutputDevice:
             tail[-keep:] = block[-keep:]
             outdata[:] = block[:, None]
             self._played += frames
-            if self._reverse is not None:
-                self._reverse(block)
+            if reverse is not None:
+                reverse(block, play_time.block_end(frames, time_info))
             if ring.available() < self._wake_below:
                 wake.notify_threadsafe()
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from console.engine.play_time import PlaybackTime
 from console.os_thread_name import name_this_thread
 
 APP_NAME = b"LiveKit Console"
@@ -39,6 +40,7 @@ MAX_BLOCKS_PER_READ = 3   # a capture stream reads at most this many blocks at o
 _S16LE = 3
 _PLAYBACK, _RECORD = 1, 2
 _NO_VALUE = 0xFFFFFFFF    # (uint32_t) -1: "the server's default" in pa_buffer_attr
+_NO_LATENCY = 2**64 - 1   # (pa_usec_t) -1: pa_simple_get_latency failed
 
 
 class PulseStreamError(RuntimeError):
@@ -144,8 +146,12 @@ class PulseStream:
         frame_bytes = channels * 2
         if kind == "output":
             ms = output_ms(latency)
+            # No prebuffering: after running dry (this process froze) the server skips
+            # what it missed instead of delaying all that follows, so every sample plays
+            # at a fixed place on one timeline and the echo path never moves (with the
+            # default, it grew by the gap at each freeze: docs/ARCHITECTURE.md).
             attr = _BufferAttr(_NO_VALUE, int(samplerate * ms / 1000.0) * frame_bytes,
-                               _NO_VALUE, self._bytes, _NO_VALUE)
+                               0, self._bytes, _NO_VALUE)
             direction = _PLAYBACK
         else:
             ms = INPUT_FRAGMENT_MS
@@ -213,11 +219,20 @@ class PulseStream:
                 # is queued ahead of the voices, and a switch would be heard as that silence.
                 while self._ready is not None and not self._ready() and not self._stop.is_set():
                     time.sleep(0.001)
+                # When the blocks play, for the echo reference (play_time): the latency
+                # read right after a write says when all that was written ends playing.
+                timing = PlaybackTime()
+                latency = lib.pa_simple_get_latency
                 while not self._stop.is_set():
-                    callback(data, block, None, NO_STATUS)
+                    callback(data, block, timing, NO_STATUS)
                     if lib.pa_simple_write(handle, pointer, size, ctypes.byref(err)) < 0:
                         self.error = _why(err.value)
                         break
+                    # The clock is read before the call: after it, taking the GIL back
+                    # may wait for another thread, and the sum would come out late.
+                    asked = time.monotonic()
+                    usec = latency(handle, ctypes.byref(err))
+                    timing.played_until = None if usec == _NO_LATENCY else asked + usec * 1e-6
             else:
                 per_read = self._per_read
                 while not self._stop.is_set():

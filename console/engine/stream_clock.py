@@ -32,6 +32,12 @@ class StreamClock:
 
     def stamp(self, frames: int, arrival: float) -> float:
         """When the last sample of this block was due (never after ``arrival``)."""
+        end = self.peek(frames, arrival)
+        self._next = end
+        return end
+
+    def peek(self, frames: int, arrival: float) -> float:
+        """What :meth:`stamp` would say for this block, without taking it."""
         span = frames / self._rate
         start = arrival - span
         expected = self._next
@@ -39,6 +45,4 @@ class StreamClock:
             expected = start          # early (or first, or a new timeline): follow arrival
         else:
             expected += min(start - expected, span * MAX_SLOW_PPM * 1e-6)
-        end = expected + span
-        self._next = end
-        return end
+        return expected + span

@@ -1,0 +1,170 @@
+"""The echo reference's timeline: play times from the sound server, a microphone frame that
+waits for its reference, and an echo path that stays put when the whole process freezes.
+
+The first tests drive :class:`EchoReference` with chosen times (no sound card: its rules,
+fast); the last one plays through the real engine on the virtual sound card while a child
+process stops this one with SIGSTOP, as this VM's freezes do.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from console.bench.freezer import freezing
+from console.bench.output import StallWatch
+from console.engine.apm import ProcessingConfig
+from console.engine.echo_reference import GONE_S, LEAD_S, MAX_WAIT_S, SLACK_S, EchoReference
+from console.engine.format import FRAME, SAMPLE_RATE
+from console.engine.play_time import MAX_AHEAD_S, PlaybackTime, block_end
+from tests.audio_helpers import wait_until
+from tests.track_helpers import engine_with_tracks, local_track
+
+BLOCK_S = FRAME / SAMPLE_RATE
+
+
+def _block(value: int) -> np.ndarray:
+    return np.full(FRAME, value, dtype=np.int16)
+
+
+def _fed(ref: EchoReference, mic_ready: float) -> list[int]:
+    """The frames (by their first sample's value) a microphone frame of ``mic_ready`` takes."""
+    got: list[int] = []
+    ref.feed(mic_ready, lambda pcm: got.append(int(pcm[0])))
+    return got
+
+
+def test_a_microphone_frame_takes_what_was_played_by_its_time_plus_the_lead() -> None:
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03  # the first block ends playing 30 ms from now
+    for i in range(6):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    # A frame captured 5 ms before the first block ends takes what ends by 15 ms later.
+    assert _fed(ref, t0 - 0.005) == [i for i in range(6) if i * BLOCK_S <= LEAD_S - 0.005]
+    assert _fed(ref, t0 + 0.0151) == [2, 3]
+    assert _fed(ref, math.nan) == [4, 5]  # no device time (silence): all there is
+
+
+def test_late_play_times_after_a_freeze_do_not_move_the_timeline() -> None:
+    """For a few blocks after a freeze the server's latency reads late; the stamps keep
+    to the sample count (its lower envelope), so the frames line up as before."""
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03
+    for i in range(4):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    for i in range(4, 8):  # read 4-15 ms late
+        ref.push(_block(i), t0 + i * BLOCK_S + 0.004 + 0.003 * (i - 4))
+    for i in range(8, 12):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    # Block i ends at t0 + i * 10 ms, late readings or not: a frame at t0 + 70 ms - lead
+    # takes blocks 0..7 and no more.
+    assert _fed(ref, t0 + 7 * BLOCK_S - LEAD_S + 1e-4) == list(range(8))
+    assert _fed(ref, t0 + 11 * BLOCK_S - LEAD_S + 1e-4) == [8, 9, 10, 11]
+
+
+def test_jitter_at_a_frame_edge_does_not_flip_the_echo_path() -> None:
+    """The microphone's frames fall right at the edge of the reference's: a tenth of a
+    millisecond either way must not make one frame take two and the next none (each
+    flip moves the echo path the canceller sees by 10 ms)."""
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03
+    for i in range(40):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    taken = [_fed(ref, t0 + j * BLOCK_S - LEAD_S + (2e-4 if j % 2 else -2e-4))
+             for j in range(1, 38)]
+    assert all(len(frames) == 1 for frames in taken[1:]), taken
+    assert [f[0] for f in taken[1:]] == list(range(taken[1][0], taken[1][0] + 36))
+
+
+def test_a_microphone_frame_waits_for_a_reference_not_yet_pushed_but_not_for_ever() -> None:
+    ref = EchoReference()
+    now = time.monotonic()
+    assert not ref.waiting(now, now)  # nothing played yet: no output, nobody waits
+    ref.push(_block(1), now + 0.002)
+    # The frame would need what plays until now + lead: only 2 ms of it has come, less
+    # than it can go on with.
+    assert ref.waiting(now, now)
+    assert not ref.waiting(now - LEAD_S + SLACK_S, now)  # enough of it is there
+    assert not ref.waiting(now - MAX_WAIT_S - 0.001, now)  # waited long enough: goes on
+    assert not ref.waiting(now, now + GONE_S + 0.001)  # the output stopped pushing
+    ref.push(_block(2))  # an output with no play times (PortAudio's): nobody waits
+    assert not ref.timed and not ref.waiting(time.monotonic(), time.monotonic())
+
+
+def test_blocks_with_no_play_time_are_stamped_by_arrival() -> None:
+    ref = EchoReference()
+    before = time.monotonic()
+    ref.push(_block(1))
+    after = time.monotonic()
+    assert _fed(ref, before - LEAD_S - 0.001) == []
+    assert _fed(ref, after - LEAD_S + 0.001) == [1]
+
+
+def test_block_end_reads_the_play_time_of_our_pulse_streams_only() -> None:
+    timing = PlaybackTime()
+    assert block_end(FRAME, timing) is None  # the server has not said yet
+    assert block_end(FRAME, object()) is None  # PortAudio's time info: not used
+    now = time.monotonic()
+    timing.played_until = now + 0.025
+    assert block_end(FRAME, timing) == pytest.approx(now + 0.025 + BLOCK_S)
+    # Read before the speaker ran dry: the block cannot start before it is written.
+    timing.played_until = now - 0.040
+    end = block_end(FRAME, timing)
+    assert end is not None and now + BLOCK_S <= end <= time.monotonic() + BLOCK_S
+    timing.played_until = time.monotonic() + MAX_AHEAD_S + 1.0
+    assert block_end(FRAME, timing) is None
+
+
+@pytest.fixture
+def pulse_engine(sound_card: object) -> Iterator[object]:
+    with engine_with_tracks(input_device="lkc_mic_a", output_device="lkc_speaker_a",
+                            processing=ProcessingConfig.off().replace(echo_cancellation=True),
+                            backend="pulse") as eng:
+        yield eng
+
+
+@pytest.mark.audio
+def test_the_echo_path_stays_put_while_the_process_freezes(pulse_engine) -> None:
+    """Five 40 ms freezes of the whole process: the echo delay the canceller sees stays
+    within 2 ms and the echo stays cancelled. Before the server played with no
+    prebuffering and the reference was stamped with play times, each freeze moved the
+    echo path by 13-16 ms (the speaker ran dry, and everything after came that much later)
+    and the canceller lost 10-60 dB for a second or more (docs/BENCHMARKS.md)."""
+    engine = pulse_engine
+    rng = np.random.default_rng(11)
+    noise = rng.standard_normal(SAMPLE_RATE * 3)
+    far = (noise / np.sqrt(np.mean(noise ** 2)) * 10 ** (-20 / 20) * 32767).clip(-32767, 32767)
+
+    def far_gen(start: int, n: int) -> np.ndarray:
+        return far[(start + np.arange(n)) % far.size].astype(np.int16)
+
+    lt = engine.media.run(local_track("far", far_gen))
+    engine.test_tracks.append(lt)
+    engine.add_track("far", lt.track)
+    assert wait_until(lambda: engine.capture_stats().reference_timed, 3.0)
+    time.sleep(4.0)  # convergence
+    before = engine.echo_stats()
+    assert not math.isnan(before.echo_delay_ms), before
+    skip = len(before.windows)
+    delays: list[float] = []
+    with freezing(1.2, 40.0), StallWatch(late_s=0.03) as stalls:
+        end = time.monotonic() + 6.5
+        while time.monotonic() < end:
+            time.sleep(0.2)
+            d = engine.echo_stats().echo_delay_ms
+            if not math.isnan(d):
+                delays.append(d)
+    time.sleep(1.2)
+    after = engine.echo_stats()
+    windows = after.windows[skip:]
+    assert len(delays) >= 10 and len(windows) >= 6, (delays, windows)
+    assert max(abs(d - before.echo_delay_ms) for d in delays) <= 2.0, (before, delays)
+    # The canceller holds what it had (white noise: 39-51 dB here, run to run); a moved
+    # echo path cost it 10-60 dB for a second or more.
+    settled = float(np.median(before.windows[-3:]))
+    assert settled >= 30.0 and min(windows) >= settled - 8.0, (before.windows, windows)
+    assert stalls.figures()["stalls_ge_15ms"] >= 4  # the freezes happened (30 ms or more)
