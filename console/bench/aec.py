@@ -243,8 +243,8 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
         "output_device_latency_ms": round(out.device_latency_ms, 1),
         "capture_latency_ms_p95": _pct(capture_lat, 95),
         "echo_reference": {"timed": cap.reference_timed, "waits": cap.reference_waits,
-                      "note": "timed: the echo reference stamped with play times; waits: "
-                              "microphone frames that waited for their reference"},
+                           "note": "timed: the echo reference stamped with play times; "
+                                   "waits: microphone frames that waited for their reference"},
         "cpu_percent": cpu_pct,
         **stalls.figures(),
     }

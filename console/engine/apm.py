@@ -80,6 +80,11 @@ class SwitchableApm:
         """The configuration processing frames now."""
         return self._active.config
 
+    @property
+    def cancelling_echo(self) -> bool:
+        """Echo cancellation runs now or from the next frame on (requested)."""
+        return self._active.config.echo_cancellation or self._requested.config.echo_cancellation
+
     def request(self, config: ProcessingConfig) -> None:
         """Build a module for ``config``; it takes over at the next frame boundary."""
         with self._build_lock:

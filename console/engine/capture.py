@@ -489,7 +489,7 @@ class CaptureChain:
                 self.meter.process(pcm)
             return
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
-        if self.apm.active_config.echo_cancellation or self.apm.config.echo_cancellation:
+        if self.apm.cancelling_echo:
             delay = self._stream.latency_s + self._render_delay_s
             self.apm.set_stream_delay_ms(int(delay * 1000))
         try:
@@ -519,9 +519,7 @@ class CaptureChain:
 
     def _cancels_echo(self) -> bool:
         """Whether the APM takes the echo reference for the next frame."""
-        return (self._listened() and not self._deaf()
-                and (self.apm.active_config.echo_cancellation
-                     or self.apm.config.echo_cancellation))
+        return self._listened() and not self._deaf() and self.apm.cancelling_echo
 
     def _feed_reverse(self, ready: float, listened: bool = True) -> None:
         """Hand the APM what was played up to the moment this microphone frame was captured

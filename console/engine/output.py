@@ -317,14 +317,14 @@ class OutputDevice:
                 if self.mixer.idle:
                     # Nothing to play: the ring ends in silence, and once it has played the
                     # device's callback plays silence on its own (a gap in silence is no
-                    # underrun). Sleep until a channel or a cue arrives (the mixer wakes
-                    # us) instead of topping up silence 50 times a second (bench idle).
+                    # underrun). Sleep (at the loop's top) until a channel or a cue arrives
+                    # (the mixer wakes us) instead of topping up silence 50 times a second
+                    # (bench idle).
                     self._wake_below = 0
                     asleep = True
                     if played and self._on_idle is not None:
                         self._on_idle()  # something played and ended
                     played = False
-                    await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
                 else:
                     played = True
                     self._wake_below = self._target
