@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -18,7 +18,14 @@ import pytest
 from console.bench.freezer import freezing
 from console.bench.output import StallWatch
 from console.engine.apm import ProcessingConfig
-from console.engine.echo_reference import GONE_S, LEAD_S, MAX_WAIT_S, SLACK_S, EchoReference
+from console.engine.echo_reference import (
+    CENTRE_S,
+    GONE_S,
+    LEAD_S,
+    MAX_WAIT_S,
+    SLACK_S,
+    EchoReference,
+)
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.play_time import MAX_AHEAD_S, PlaybackTime, block_end
 from tests.audio_helpers import wait_until
@@ -38,32 +45,34 @@ def _fed(ref: EchoReference, mic_ready: float) -> list[int]:
     return got
 
 
-def test_a_microphone_frame_takes_what_was_played_by_its_time_plus_the_lead() -> None:
+def test_a_microphone_frame_pairs_with_what_was_played_by_its_time_plus_the_lead() -> None:
     ref = EchoReference()
-    t0 = time.monotonic() + 0.03  # the first block ends playing 30 ms from now
-    for i in range(6):
-        ref.push(_block(i), t0 + i * BLOCK_S)
-    # A frame captured 5 ms before the first block ends takes what ends by 15 ms later.
-    assert _fed(ref, t0 - 0.005) == [i for i in range(6) if i * BLOCK_S <= LEAD_S - 0.005]
-    assert _fed(ref, t0 + 0.0151) == [2, 3]
-    assert _fed(ref, math.nan) == [4, 5]  # no device time (silence): all there is
+    t0 = time.monotonic() + 0.03
+    for i in range(8):
+        ref.push(_block(i), t0 + i * BLOCK_S)  # block i ends playing at t0 + i * 10 ms
+    # A frame captured 3 ms before t0 pairs with the block that ends nearest 20 ms later
+    # (block 2, at t0 + 20 ms), taking all before it; from then on one block a frame.
+    assert _fed(ref, t0 - 0.003) == [0, 1, 2]
+    assert _fed(ref, t0 + 0.007) == [3]
+    assert _fed(ref, t0 + 0.017) == [4]
+    assert _fed(ref, math.nan) == [5, 6, 7]  # no device time (silence): all there is
 
 
 def test_late_play_times_after_a_freeze_do_not_move_the_timeline() -> None:
     """For a few blocks after a freeze the server's latency reads late; the stamps keep
-    to the sample count (its lower envelope), so the frames line up as before."""
+    to the sample count (its lower envelope), so the frames pair as before."""
     ref = EchoReference()
     t0 = time.monotonic() + 0.03
     for i in range(4):
         ref.push(_block(i), t0 + i * BLOCK_S)
-    for i in range(4, 8):  # read 4-15 ms late
+    for i in range(4, 8):  # read 4-13 ms late
         ref.push(_block(i), t0 + i * BLOCK_S + 0.004 + 0.003 * (i - 4))
-    for i in range(8, 12):
+    for i in range(8, 16):
         ref.push(_block(i), t0 + i * BLOCK_S)
-    # Block i ends at t0 + i * 10 ms, late readings or not: a frame at t0 + 70 ms - lead
-    # takes blocks 0..7 and no more.
+    # Block i ends at t0 + i * 10 ms, late readings or not.
     assert _fed(ref, t0 + 7 * BLOCK_S - LEAD_S + 1e-4) == list(range(8))
-    assert _fed(ref, t0 + 11 * BLOCK_S - LEAD_S + 1e-4) == [8, 9, 10, 11]
+    assert [_fed(ref, t0 + j * BLOCK_S - LEAD_S + 1e-4) for j in range(8, 12)] == \
+        [[8], [9], [10], [11]]
 
 
 def test_jitter_at_a_frame_edge_does_not_flip_the_echo_path() -> None:
@@ -74,10 +83,89 @@ def test_jitter_at_a_frame_edge_does_not_flip_the_echo_path() -> None:
     t0 = time.monotonic() + 0.03
     for i in range(40):
         ref.push(_block(i), t0 + i * BLOCK_S)
-    taken = [_fed(ref, t0 + j * BLOCK_S - LEAD_S + (2e-4 if j % 2 else -2e-4))
+    taken = [_fed(ref, t0 + j * BLOCK_S - LEAD_S - CENTRE_S + (2e-4 if j % 2 else -2e-4))
              for j in range(1, 38)]
     assert all(len(frames) == 1 for frames in taken[1:]), taken
     assert [f[0] for f in taken[1:]] == list(range(taken[1][0], taken[1][0] + 36))
+
+
+def _paired_run(ref: EchoReference, mic_at: Callable[[int], float], frames: int,
+                t0: float) -> list[list[int]]:
+    """Frames fed to ``frames`` microphone frames, the reference pushed 40 ms ahead of
+    them as our output does; ``mic_at(j)``: frame j's stamp."""
+    for i in range(4):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    taken = []
+    for j in range(frames):
+        ref.push(_block(j + 4), t0 + (j + 4) * BLOCK_S)
+        taken.append(_fed(ref, mic_at(j)))
+    return taken
+
+
+@pytest.mark.parametrize("phase", [-0.0049, -0.002, 0.0, 0.002, 0.0049])
+def test_the_stamps_wander_and_the_echo_path_stays_put(phase: float) -> None:
+    """After a freeze the server hands the microphone over a few milliseconds later for
+    seconds, and its stamps follow that up (1 ms a second) until an early frame snaps them
+    back: 5 ms of wander seen on the virtual card. Paired, each microphone frame still
+    takes one frame, through the wander and the snap back: the lead following the stamps
+    (within 5 ms, then 15 ms) flipped the pairing at the wander's edges, and a test on
+    the card saw the echo path move 10 ms one run in eight."""
+    t0 = time.monotonic() + 0.03
+
+    def mic_at(j: int) -> float:
+        drift = min(j, 90) * 1e-4 if j < 100 else 0.0  # up 9 ms, then back at once
+        return t0 + j * BLOCK_S - LEAD_S + phase + drift
+
+    taken = _paired_run(EchoReference(), mic_at, 110, t0)
+    assert all(len(frames) == 1 for frames in taken[1:]), taken
+    assert [f[0] for f in taken[1:]] == list(range(taken[1][0], taken[1][0] + 109))
+
+
+def test_stamps_that_move_beyond_the_wander_are_followed() -> None:
+    """A move the stamps keep (another device, samples lost) is the echo path's own: 30 ms
+    later, the microphone pairs afresh and takes one frame a time again."""
+    t0 = time.monotonic() + 0.03
+
+    def mic_at(j: int) -> float:
+        return t0 + j * BLOCK_S - LEAD_S + (0.030 if j >= 10 else 0.0)
+
+    ref = EchoReference()
+    taken = _paired_run(ref, mic_at, 20, t0)
+    assert all(len(frames) == 1 for frames in taken[1:10]), taken
+    assert sum(len(frames) for frames in taken[10:12]) == 5, taken  # 2 + the 3 skipped
+    assert all(len(frames) == 1 for frames in taken[12:]), taken
+    assert taken[-1] == [19 + 3]  # the frame that ends at its stamp plus the lead
+
+
+def test_a_reference_that_comes_late_is_made_up_in_order() -> None:
+    """A frame that went on without its reference (the output still catching up) leaves
+    it owed: the next takes two, and the pairing holds."""
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03
+    for i in range(4):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    assert _fed(ref, t0 + BLOCK_S - LEAD_S) == [0, 1]  # paired: block 2 seen beyond
+    assert _fed(ref, t0 + 2 * BLOCK_S - LEAD_S) == [2]
+    assert _fed(ref, t0 + 3 * BLOCK_S - LEAD_S) == [3]
+    assert _fed(ref, t0 + 4 * BLOCK_S - LEAD_S) == []  # block 4 not pushed yet
+    for i in range(4, 8):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    assert _fed(ref, t0 + 5 * BLOCK_S - LEAD_S) == [4, 5]
+    assert _fed(ref, t0 + 6 * BLOCK_S - LEAD_S) == [6]
+
+
+def test_the_first_play_time_starts_the_timeline_afresh() -> None:
+    """A stream's first block is written before the server has said anything (stamped by
+    arrival); the blocks that come with play times are stamped by them at once, not by
+    creeping up to them from the arrival 20-40 ms earlier (they took half a minute, and
+    the pairing moved a frame on the way: a test on the virtual card failed on it)."""
+    ref = EchoReference()
+    ref.push(_block(0))  # no play time yet: by arrival, about now
+    t0 = time.monotonic() + 0.03
+    for i in range(1, 10):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    assert ref.timed
+    assert _fed(ref, t0 + 3 * BLOCK_S - LEAD_S + 1e-4) == [0, 1, 2, 3]
 
 
 def test_a_microphone_frame_waits_for_a_reference_not_yet_pushed_but_not_for_ever() -> None:
@@ -100,8 +188,8 @@ def test_blocks_with_no_play_time_are_stamped_by_arrival() -> None:
     before = time.monotonic()
     ref.push(_block(1))
     after = time.monotonic()
-    assert _fed(ref, before - LEAD_S - 0.001) == []
-    assert _fed(ref, after - LEAD_S + 0.001) == [1]
+    assert _fed(ref, before - LEAD_S - CENTRE_S - 0.001) == []
+    assert _fed(ref, after - LEAD_S - CENTRE_S + 0.001) == [1]
 
 
 def test_block_end_reads_the_play_time_of_our_pulse_streams_only() -> None:

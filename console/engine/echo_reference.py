@@ -10,10 +10,12 @@ Our libpulse output says when each block will leave the speaker (the server's la
 after each write: :mod:`console.engine.play_time`), and it plays with no prebuffering, so
 that timeline never shifts: a freeze makes the speaker skip what it missed, never delay
 what follows. Each block is stamped with that time (the lower envelope of the readings,
-which come late for a few blocks after a freeze), a microphone frame takes the reference
-up to its own capture time plus :data:`LEAD_S`, and it waits (at most :data:`MAX_WAIT_S`)
-for a reference not pushed yet instead of going without it. The echo path the canceller
-sees then stays put across freezes (``bench aec --freeze-every``, docs/BENCHMARKS.md).
+which come late for a few blocks after a freeze). A microphone frame pairs with the
+reference played by its own capture time plus :data:`LEAD_S`, then each frame takes one
+frame while the stamps agree (:meth:`EchoReference.feed`), and a frame waits (at most
+:data:`MAX_WAIT_S`) for a reference not pushed yet instead of going without it. The echo
+path the canceller sees then stays put across freezes (``bench aec --freeze-every``,
+docs/BENCHMARKS.md).
 With no play time (PortAudio's devices), blocks are stamped by arrival on a steady clock
 and nothing waits: PortAudio's DAC times, tried the same way, made it worse.
 """
@@ -33,8 +35,9 @@ from console.engine.stream_clock import StreamClock
 
 LEAD_S = 0.020      # the reference runs this far ahead of the microphone frame it goes with
 #                     (at 10 ms the canceller, left 2-7 ms of echo delay, fell to 9-12 dB)
-STICK_S = 0.005     # the lead follows the two streams' phase this far either way: the
-#                     range is a whole frame wide, so any phase can sit in its middle
+CENTRE_S = 0.005    # pairing afresh: the frame that ends nearest the lead, this far either way
+WANDER_S = 0.015    # paired: the stamps may wander this far from the lead before they win
+MAX_OWED = 5        # frames a paired microphone may go without before it pairs afresh
 SLACK_S = 0.010     # a frame goes on with this much less lead than it wanted, not waiting
 MAX_WAIT_S = 0.05   # a microphone frame waits at most this long for its reference
 GONE_S = 0.1        # no block for this long: the output is not playing, nobody waits
@@ -50,7 +53,8 @@ class EchoReference:
         self._ring = SampleRing(capacity)
         self._clock = StreamClock(SAMPLE_RATE)
         self._pcm = np.zeros(FRAME, dtype=np.int16)
-        self._lead = LEAD_S             # this stream pair's lead (see feed)
+        self._paired = False            # each microphone frame takes one frame (see feed)
+        self._owed = 0                  # frames the paired microphone has gone without
         self._end = -math.inf           # the stamp of the last pushed sample
         self._pushed = -math.inf        # when a block last came (time.monotonic())
         self.timed = False              # the last block came with its play time
@@ -60,14 +64,21 @@ class EchoReference:
     def reset(self) -> None:
         """Another output stream: its blocks start a new timeline."""
         self._clock.reset()
-        self._lead = LEAD_S
+        self._paired = False
 
     def push(self, samples: npt.NDArray[np.int16], played_end: float | None = None) -> None:
         """Queue a played block; ``played_end``: when its last sample will have left the
         speaker (``time.monotonic()``), or None when the output cannot say."""
         now = time.monotonic()
         self._pushed = now
-        self.timed = played_end is not None
+        timed = played_end is not None
+        if timed != self.timed:
+            # Play times and arrivals are two timelines 20-40 ms apart (the server's
+            # buffer): a stream's first block, written before the server said anything,
+            # came by arrival, and the stamps then took 20-40 s to creep (MAX_SLOW_PPM)
+            # up to the play times.
+            self._clock.reset()
+        self.timed = timed
         stamp = self._clock.stamp(samples.shape[0], now if played_end is None else played_end)
         self._end = stamp
         if not self._ring.write(samples, stamp):
@@ -80,43 +91,73 @@ class EchoReference:
         pushed what is played by then (plus the lead, less :data:`SLACK_S`), and the
         frame has not waited too long.
 
-        The canceller counts frames: one that goes on with a frame less of reference is
-        made up by the next one, within the lead. What it cannot make up is a run of
-        frames with none (the output thread still catching up after a freeze): its echo
-        path then moves. The output pushes a block 19-35 ms before it plays (the server's
+        A frame that goes on without its reference owes it, and the next takes two (see
+        :meth:`feed`), but the canceller has then seen that frame's echo before what made
+        it: a run of such frames (the output thread still catching up after a freeze) is
+        an echo burst. The output pushes a block 19-35 ms before it plays (the server's
         buffer), and a late push of its thread made frames wait a tenth of the time with
         no slack."""
         if not self.timed or now - self._pushed > GONE_S or now - mic_ready > MAX_WAIT_S:
             return False
-        return self._end < mic_ready + self._lead - SLACK_S
+        return self._end < mic_ready + LEAD_S - SLACK_S
 
     def available(self) -> int:
         """Samples pushed and not yet fed (or dropped)."""
         return self._ring.available()
 
     def feed(self, mic_ready: float, sink: Sink | None) -> None:
-        """Hand ``sink`` each 10 ms frame played by ``mic_ready`` (plus the lead), in order;
-        NaN: everything there is. Without a sink they are dropped (nobody cancels echo).
+        """Hand ``sink`` the 10 ms frames played by ``mic_ready`` plus :data:`LEAD_S`, in
+        order; NaN: everything there is. Without a sink they are dropped (nobody cancels
+        echo).
 
-        Both streams come in 10 ms frames, each on its own grid, so the last frame taken
-        ends up to 10 ms inside the limit. Where it falls is the pair's phase; with a fixed
-        limit, a phase near its edge would flip between two frames at every tenth of a
-        millisecond of jitter, and each flip moves the echo path 10 ms. So the limit is
-        put half a frame past the last frame taken, within :data:`STICK_S` of the lead: a
-        range a frame wide, so that whatever the phase, the limit settles (after one flip
-        at most) half a frame from the frames on either side. A narrower range left some
-        phases at its edge for good (a test saw the echo path move 10 ms at a freeze).
+        Both streams are rigid: a sample plays, or is captured, at a fixed place on its
+        stream's timeline (the server skips what a freeze missed), so once paired, the
+        microphone's frame k goes with the reference's frame k + c for good, and that is
+        what the canceller needs to keep its echo path. The stamps are not that steady: the
+        server hands the microphone over a few milliseconds later for seconds after a
+        freeze, and the stamps follow that (1 ms a second) until an early frame snaps them
+        back. So pairing follows the stamps only to start (the frame that ends nearest the
+        lead), then each microphone frame takes one frame, or catches up on frames it went
+        without (the reference came late), while that frame's stamp stays within
+        :data:`WANDER_S` of the lead. Beyond it the stamps win and pairing starts afresh
+        (another output, a device that drifts, one that lost samples). Following the stamps
+        every frame instead flipped the pairing a frame at the wander's edges, each flip
+        moving the echo path 10 ms (a test on the virtual card failed one run in eight).
         """
         ring = self._ring
         pcm = self._pcm
-        limit = mic_ready + self._lead
-        taken = math.nan
+        if math.isnan(mic_ready):  # the chain's own silence: no timeline to keep
+            while ring.available() >= FRAME:
+                ring.take(pcm, SAMPLE_RATE)
+                if sink is not None:
+                    sink(pcm)
+            self._paired = False
+            return
+        limit = mic_ready + LEAD_S
+        if not self._paired:
+            self._owed = 0
+            while ring.available() >= FRAME:
+                if ring.next_ready(FRAME, SAMPLE_RATE) > limit + CENTRE_S:
+                    self._paired = True  # the frames on both sides of the lead were seen
+                    return
+                ring.take(pcm, SAMPLE_RATE)
+                if sink is not None:
+                    sink(pcm)
+            return
+        self._owed += 1
         while ring.available() >= FRAME:
-            if not math.isnan(limit) and ring.next_ready(FRAME, SAMPLE_RATE) > limit:
-                if not math.isnan(taken):  # both sides of the limit seen: the phase
-                    centred = taken - mic_ready + FRAME / SAMPLE_RATE / 2
-                    self._lead = min(LEAD_S + STICK_S, max(LEAD_S - STICK_S, centred))
+            end = ring.next_ready(FRAME, SAMPLE_RATE)
+            if end > limit + WANDER_S:
+                if self._owed:
+                    self._paired = False  # owed frames the stamps say are not played yet
                 return
-            taken = ring.take(pcm, SAMPLE_RATE)
+            if end > limit - WANDER_S and not self._owed:
+                return
+            if end <= limit - WANDER_S and not self._owed:
+                self._paired = False  # behind the stamps by more than they wander
+            ring.take(pcm, SAMPLE_RATE)
             if sink is not None:
                 sink(pcm)
+            self._owed = max(0, self._owed - 1)
+        if self._owed > MAX_OWED:
+            self._paired = False  # the output stopped: pair afresh when it plays again
