@@ -129,8 +129,7 @@ def test_stamps_that_move_beyond_the_wander_are_followed() -> None:
     def mic_at(j: int) -> float:
         return t0 + j * BLOCK_S - LEAD_S + (0.030 if j >= 10 else 0.0)
 
-    ref = EchoReference()
-    taken = _paired_run(ref, mic_at, 20, t0)
+    taken = _paired_run(EchoReference(), mic_at, 20, t0)
     assert all(len(frames) == 1 for frames in taken[1:10]), taken
     assert sum(len(frames) for frames in taken[10:12]) == 5, taken  # 2 + the 3 skipped
     assert all(len(frames) == 1 for frames in taken[12:]), taken

@@ -125,12 +125,9 @@ class EchoReference:
         moving the echo path 10 ms (a test on the virtual card failed one run in eight).
         """
         ring = self._ring
-        pcm = self._pcm
         if math.isnan(mic_ready):  # the chain's own silence: no timeline to keep
             while ring.available() >= FRAME:
-                ring.take(pcm, SAMPLE_RATE)
-                if sink is not None:
-                    sink(pcm)
+                self._take(sink)
             self._paired = False
             return
         limit = mic_ready + LEAD_S
@@ -140,9 +137,7 @@ class EchoReference:
                 if ring.next_ready(FRAME, SAMPLE_RATE) > limit + CENTRE_S:
                     self._paired = True  # the frames on both sides of the lead were seen
                     return
-                ring.take(pcm, SAMPLE_RATE)
-                if sink is not None:
-                    sink(pcm)
+                self._take(sink)
             return
         self._owed += 1
         while ring.available() >= FRAME:
@@ -151,13 +146,17 @@ class EchoReference:
                 if self._owed:
                     self._paired = False  # owed frames the stamps say are not played yet
                 return
-            if end > limit - WANDER_S and not self._owed:
-                return
-            if end <= limit - WANDER_S and not self._owed:
+            if not self._owed:
+                if end > limit - WANDER_S:
+                    return
                 self._paired = False  # behind the stamps by more than they wander
-            ring.take(pcm, SAMPLE_RATE)
-            if sink is not None:
-                sink(pcm)
+            self._take(sink)
             self._owed = max(0, self._owed - 1)
         if self._owed > MAX_OWED:
             self._paired = False  # the output stopped: pair afresh when it plays again
+
+    def _take(self, sink: Sink | None) -> None:
+        """Take the next frame, to ``sink`` if there is one."""
+        self._ring.take(self._pcm, SAMPLE_RATE)
+        if sink is not None:
+            sink(self._pcm)
