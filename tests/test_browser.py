@@ -143,6 +143,39 @@ async def test_the_browser_hears_a_python_sdk_participant_at_its_level(
         await bot.disconnect()
 
 
+async def test_a_visitor_after_another_plays_in_the_browser_on_the_same_m_line(
+        web_room: WebRoom) -> None:
+    """The sandbox re-uses an idle m-line for the next track, as livekit-server does:
+    livekit-client must play the second visitor live at its own level through it."""
+    def m_lines() -> list[str]:
+        return [t.mid for t in web_room.sandbox.server.peer("test", WEB).sub_pc
+                .getTransceivers()]
+
+    lines: list[list[str]] = []
+    for who, peak in (("visitor1", -24.0), ("visitor2", -36.0)):
+        bot = await join(web_room.sandbox.url, who)
+        tone = Publisher(700.0, peak)
+        try:
+            await tone.publish(bot)
+            await _wait_live(web_room.client, who, 15.0)
+            await asyncio.sleep(0.5)
+            await web_room.client.eval("lk.resetLevels()")
+            await asyncio.sleep(1.5)
+            levels = await web_room.client.eval("lk.levels()")
+            assert levels[who]["rmsDbfs"] == pytest.approx(sine_rms_dbfs(peak), abs=1.0), \
+                levels
+            lines.append(web_room.sandbox.run(m_lines))
+        finally:
+            await tone.stop()
+            await bot.disconnect()
+        deadline = time.monotonic() + 10.0
+        while web_room.sandbox.run(
+                lambda: web_room.sandbox.server.peer("test", WEB).reusable()) < 1:
+            assert time.monotonic() < deadline, "the m-line never became idle"
+            await asyncio.sleep(0.1)
+    assert lines[0] == lines[1], lines
+
+
 async def test_the_console_and_the_browser_hear_each_other(web_room: WebRoom) -> None:
     """The console's ``monitor`` hears the browser's tone at its level; the browser plays
     the console's microphone (silent on its virtual card) live, and its DTX shows as a few

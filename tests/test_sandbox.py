@@ -262,6 +262,48 @@ async def test_a_paused_track_goes_quiet_and_comes_back(sandbox: SandboxThread) 
         assert rms_dbfs(await hears.record("alice", 0.5, skip=0.5)) > -25
 
 
+async def test_people_coming_and_going_reuse_the_listeners_m_lines(
+        sandbox: SandboxThread) -> None:
+    """As livekit-server does, a track that ends leaves its m-line on the listener's
+    subscriber connection idle, and the next track goes out on it: a room where people
+    come and go all day must not grow every listener's peer connection by a track a visit
+    (bench soak saw ~2 MB a minute that way). Each visitor must still be heard, at its own
+    pitch and level, through the re-used m-line."""
+    alice = await join(sandbox.url, "alice")
+    hears = Listener(alice)
+
+    def m_lines() -> list[str]:
+        peer = sandbox.server.peer("test", "alice")
+        return [t.mid for t in peer.sub_pc.getTransceivers()]
+
+    lines: list[list[str]] = []
+    try:
+        for visit, (hz, peak) in enumerate([(300.0, -20.0), (700.0, -26.0), (1100.0, -32.0),
+                                            (500.0, -24.0)]):
+            bob = await join(sandbox.url, "bob")
+            tone = Publisher(hz, peak)
+            try:
+                await tone.publish(bob)
+                await hears.wait_subscribed("bob")
+                heard = await hears.record("bob", 1.0)
+                assert peak_hz(heard) == pytest.approx(hz, abs=3.0), visit
+                assert rms_dbfs(heard) == pytest.approx(sine_rms_dbfs(peak), abs=1.0), visit
+                lines.append(sandbox.run(m_lines))
+            finally:
+                hears.subscribed["bob"].clear()
+                await tone.stop()
+                await bob.disconnect()
+            await wait_for(lambda: "bob" not in alice.remote_participants, 5.0)
+            # the m-line is idle once alice has answered the offer that made it inactive
+            await wait_for(lambda: sandbox.run(
+                lambda: sandbox.server.peer("test", "alice").reusable() == 1), 5.0)
+        assert all(line == lines[0] for line in lines), lines
+        assert len(lines[0]) == 1
+    finally:
+        await hears.aclose()
+        await alice.disconnect()
+
+
 async def test_a_dropped_connection_reconnects_and_audio_comes_back(
         sandbox: SandboxThread) -> None:
     alice = await join(sandbox.url, "alice")

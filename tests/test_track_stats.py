@@ -85,3 +85,18 @@ def test_a_round_trip_under_a_millisecond_is_a_figure_and_an_unmeasured_one_is_n
     unmeasured = stats_pb2.RtcStats()
     unmeasured.candidate_pair.candidate_pair.packets_sent = 3
     assert math.isnan(reader.read("TR_a", [inbound(packets=2), unmeasured]).rtt_ms)
+
+
+def test_tracks_gone_are_forgotten_and_the_rest_keep_their_rates() -> None:
+    """People come and go all day, each visit a new track sid: the reader keeps only the
+    tracks still in the room."""
+    clock = Clock()
+    reader = StatsReader(clock)
+    for n in range(50):
+        reader.read(f"TR_visit{n}", [inbound(packets=100)])
+    reader.read("TR_stays", [inbound(packets=100)])
+    reader.keep(["TR_stays"])
+    assert reader.tracks() == ["TR_stays"]
+    clock.now += 1.0
+    assert reader.read("TR_stays", [inbound(packets=150)]).packets_per_s == pytest.approx(50.0)
+    assert math.isnan(reader.read("TR_visit3", [inbound(packets=150)]).packets_per_s)

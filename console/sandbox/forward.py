@@ -40,6 +40,8 @@ else:
 
 SUBSCRIBER_QUEUE = 25      # packets (20 ms each) a slow subscriber may fall behind
 TIME_BASE = fractions.Fraction(1, 48000)
+FRAME_S = 0.02             # an Opus packet's length, as WebRTC senders send them
+FRAME_TICKS = 960          # the same in RTP time (48 kHz)
 SILENT_DBOV = 127          # the quietest level the header extension can carry
 
 
@@ -57,7 +59,12 @@ class Impairment:
 
 
 class ForwardTrack(MediaStreamTrack):
-    """One subscriber's copy of a published track: encoded packets, packed as they are."""
+    """One subscriber's copy of a published track: encoded packets, packed as they are.
+
+    A copy can be handed on to another track (:meth:`detach`, then :meth:`attach`), as
+    livekit-server re-uses a subscriber's idle m-line for the next track instead of adding
+    one: the RTP timestamps then go on from where the last track left them, by the time
+    that passed, so the receiver sees one continuous stream."""
 
     kind = "audio"
 
@@ -65,12 +72,25 @@ class ForwardTrack(MediaStreamTrack):
         super().__init__()
         self._id = track_sid
         self._queue: asyncio.Queue[Encoded | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._offset = 0                    # added to the source's pts (after a hand-on)
+        self._rebase = False                # the next packet sets the offset
+        self._last: tuple[int, float] | None = None  # the last pts sent, and when
 
     def offer(self, packet: Encoded | None) -> None:
         if self._queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self._queue.get_nowait()  # a slow subscriber loses the oldest packet
         self._queue.put_nowait(packet)
+
+    def detach(self) -> None:
+        """No more packets of this track: what is queued is dropped, the copy waits."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def attach(self, track_sid: str) -> None:
+        """Carry ``track_sid`` from its next packet on (after :meth:`detach`)."""
+        self._id = track_sid
+        self._rebase = True
 
     async def recv(self) -> Encoded:  # type: ignore[override]  # aiortc packs a Packet as is
         if self.readyState != "live":
@@ -79,6 +99,20 @@ class ForwardTrack(MediaStreamTrack):
         if packet is None:
             self.stop()
             raise MediaStreamError
+        now = time.monotonic()
+        if self._rebase:
+            self._rebase = False
+            if self._last is not None and packet.pts is not None:
+                last_pts, at = self._last
+                frames = max(1, round((now - at) / FRAME_S))
+                self._offset = last_pts + frames * FRAME_TICKS - packet.pts
+        if self._offset and packet.pts is not None:
+            moved = Packet(bytes(packet))
+            moved.pts = packet.pts + self._offset
+            moved.time_base = TIME_BASE
+            packet = moved
+        if packet.pts is not None:
+            self._last = (packet.pts, now)
         return packet
 
 
@@ -118,14 +152,22 @@ class Fanout:
 
         receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
 
-    def subscribe(self) -> ForwardTrack:
-        sink = ForwardTrack(self.track_sid)
+    def subscribe(self, sink: ForwardTrack | None = None) -> ForwardTrack:
+        """A new copy of this track, or ``sink`` (a detached copy) carrying it from now."""
+        if sink is None:
+            sink = ForwardTrack(self.track_sid)
+        else:
+            sink.attach(self.track_sid)
         self._sinks.add(sink)
         return sink
 
-    def unsubscribe(self, sink: ForwardTrack) -> None:
+    def unsubscribe(self, sink: ForwardTrack, *, keep: bool = False) -> None:
+        """Stop feeding ``sink``: it ends, or with ``keep`` it waits for another track."""
         self._sinks.discard(sink)
-        sink.offer(None)
+        if keep:
+            sink.detach()
+        else:
+            sink.offer(None)
 
     def listen(self, listener: Callable[[bytes], None]) -> None:
         """Also hand every forwarded packet's Opus payload to ``listener`` (the sandbox's

@@ -4,9 +4,11 @@ The client offers its publisher connection; the sandbox answers and takes in eac
 track the client publishes. The sandbox offers the subscriber connection: it carries the
 ``_reliable`` / ``_lossy`` data channels the client receives on, and one sending m-line per
 track this participant is subscribed to, whose stream id is ``<participant sid>|<track
-sid>`` (how the SDK matches media to a publication). Renegotiations of the subscriber
-connection are serialised: one offer in flight, changes in the meantime batched into the
-next.
+sid>`` (how the SDK matches media to a publication). As livekit-server does for clients of
+protocol 4 and later, an m-line whose track ended is made inactive and, once the client
+has accepted that, carries the next track subscribed to: the description does not grow by
+a track per visit. Renegotiations of the subscriber connection are serialised: one offer
+in flight, changes in the meantime batched into the next.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 10.0
 SENDER_START_S = 10.0  # how long an idle sender's transport may take to connect
 DATA_BACKLOG = 256  # data packets held for a subscriber whose channels are still opening
+REUSE_FROM_PROTOCOL = 4  # livekit-server re-uses idle m-lines for clients from this on
 Reason = Any  # a models.DisconnectReason value (the protobuf stubs type enums loosely)
 
 
@@ -54,6 +57,7 @@ class Subscription:
     sink: ForwardTrack
     sender: RTCRtpSender
     transceiver: Any = field(default=None)
+    fanout: Fanout | None = None  # what feeds ``sink`` (the publication may be gone first)
 
 
 class ClientPeer:
@@ -87,6 +91,7 @@ class ClientPeer:
         self.published: dict[str, Published] = {}      # by track sid
         self._pending: dict[str, Published] = {}       # by client cid, media not yet seen
         self.subscriptions: dict[str, Subscription] = {}
+        self._idle: list[tuple[Any, ForwardTrack]] = []  # unsubscribed m-lines, for re-use
         self._config = RTCConfiguration(iceServers=[])
         self.pub_pc = RTCPeerConnection(self._config)
         self.sub_pc = RTCPeerConnection(self._config)
@@ -382,14 +387,24 @@ class ClientPeer:
 
     # -- subscribing ----------------------------------------------------------------------
     def subscribe(self, publisher: Peer, pub: Published, *, negotiate: bool = True) -> None:
+        """Send ``pub`` on an idle m-line if one is negotiated inactive, else on a new one:
+        as livekit-server does, so that a room where people come and go all day does not
+        grow the subscriber's description (and its peer connection) by a track a visit."""
         sid = pub.info.sid
         if sid in self.subscriptions or pub.fanout is None or self.closed:
             return
-        sink = pub.fanout.subscribe()
-        transceiver = self.sub_pc.addTransceiver(sink, direction="sendonly")
+        idle = self._take_idle()
+        if idle is not None:
+            transceiver, sink = idle
+            pub.fanout.subscribe(sink)
+            transceiver.sender.replaceTrack(sink)  # the m-line's msid names the new track
+            transceiver.direction = "sendonly"
+        else:
+            sink = pub.fanout.subscribe()
+            transceiver = self.sub_pc.addTransceiver(sink, direction="sendonly")
         transceiver.sender._stream_id = f"{publisher.info.sid}|{sid}"
         self.subscriptions[sid] = Subscription(sid, publisher, sink, transceiver.sender,
-                                               transceiver)
+                                               transceiver, pub.fanout)
         if negotiate:
             self.spawn(self.negotiate())
 
@@ -397,15 +412,31 @@ class ClientPeer:
         sub = self.subscriptions.pop(track_sid, None)
         if sub is None:
             return
-        pub = sub.publisher.published.get(track_sid)
-        if pub is not None and pub.fanout is not None:
-            pub.fanout.unsubscribe(sub.sink)
+        keep = (self.protocol >= REUSE_FROM_PROTOCOL and not self.closed
+                and _still_sending(sub.sender))
+        if sub.fanout is not None:
+            sub.fanout.unsubscribe(sub.sink, keep=keep)
+        elif keep:
+            sub.sink.detach()
         else:
             sub.sink.offer(None)
         with contextlib.suppress(Exception):
             sub.transceiver.direction = "inactive"
+        if keep:
+            self._idle.append((sub.transceiver, sub.sink))
         if not self.closed:
             self.spawn(self.negotiate())
+
+    def reusable(self) -> int:
+        """How many idle m-lines the next tracks could go out on now."""
+        return sum(1 for transceiver, _ in self._idle if _reusable(transceiver))
+
+    def _take_idle(self) -> tuple[Any, ForwardTrack] | None:
+        for i, (transceiver, sink) in enumerate(self._idle):
+            if _reusable(transceiver):
+                del self._idle[i]
+                return transceiver, sink
+        return None
 
     async def _start_senders(self) -> None:
         """Start the senders aiortc left idle: when a renegotiation lands while the first
@@ -498,3 +529,17 @@ class ClientPeer:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _still_sending(sender: RTCRtpSender) -> bool:
+    """aiortc's sending task for ``sender`` has not ended (a sink that ended, or an error,
+    ends it for good): one not started yet starts when its m-line is sending again."""
+    task = getattr(sender, "_RTCRtpSender__rtp_task", None)
+    return task is None or not task.done()
+
+
+def _reusable(transceiver: Any) -> bool:
+    """An idle m-line the client has accepted as inactive (so that sending on it again is
+    a new track to the client, not a change of the old one), whose sender still runs."""
+    return (transceiver.direction == "inactive" and transceiver.currentDirection == "inactive"
+            and _still_sending(transceiver.sender))

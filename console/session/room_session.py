@@ -710,11 +710,13 @@ class RoomSession:
             inbound = {s.inbound_rtp.inbound.track_identifier: s for s in report
                        if s.WhichOneof("stats") == "inbound_rtp"}
             rtt = math.nan
+            seen: list[str] = []
             for participant in list(room.remote_participants.values()):
                 for pub in list(participant.track_publications.values()):
                     track = pub.track
                     if track is None or pub.kind != rtc.TrackKind.KIND_AUDIO:
                         continue
+                    seen.append(pub.sid)
                     stats: list[Any]
                     if pub.sid in inbound:
                         stats = [inbound[pub.sid], *shared]
@@ -728,6 +730,9 @@ class RoomSession:
                     if not math.isnan(parsed.rtt_ms):
                         rtt = parsed.rtt_ms
                 self._upsert(participant)
+            self._stats_reader.keep(seen)
+            for sid in [s for s in self._track_stats if s not in seen]:
+                del self._track_stats[sid]
             self._set(rtt_ms=rtt)
             self._publish_views()
 

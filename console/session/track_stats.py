@@ -37,6 +37,17 @@ class StatsReader:
     def clear(self) -> None:
         self._last.clear()
 
+    def keep(self, sids: Iterable[str]) -> None:
+        """Forget every track but ``sids`` (a room where people come and go all day sees
+        a new track sid per visit)."""
+        alive = set(sids)
+        for sid in [s for s in self._last if s not in alive]:
+            del self._last[sid]
+
+    def tracks(self) -> list[str]:
+        """The sids it holds totals for."""
+        return sorted(self._last)
+
     def read(self, sid: str, stats: Iterable[Any]) -> TrackStats:
         """One report (livekit ``RtcStats`` messages) of track ``sid``."""
         totals = _Totals(at=self._clock())
