@@ -65,6 +65,39 @@ def items(combo: QComboBox) -> list[tuple[str, str]]:
     return [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())]
 
 
+# -- the display tick ------------------------------------------------------------------------
+def test_out_of_a_room_only_the_mic_meters_are_read_every_tick(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console left waiting all day: its meters move at 30 Hz, the rest of the window is
+    read at 10 Hz; in a room everything is read every tick. The meter still follows."""
+    window = make_window(engine, controller)
+    reads = {"mic_meters": 0, "mic_state": 0, "capture_stats": 0}
+    for name in reads:
+        real = getattr(engine, name)
+
+        def counted(*args: object, _name: str = name, _real: object = real,
+                    **kwargs: object) -> object:
+            reads[_name] += 1
+            return _real(*args, **kwargs)  # type: ignore[operator]
+        monkeypatch.setattr(engine, name, counted)
+
+    for _ in range(9):
+        window._tick()
+    assert reads == {"mic_meters": 9, "mic_state": 3, "capture_stats": 3}
+    engine.heard = dataclasses.replace(engine.heard, rms_db=-12.0)
+    window._tick()  # a tick between full reads: the meter moves all the same
+    assert window.mic.heard.rms_db == -12.0
+
+    controller.script(connected("standup", "me", participant("alice")))
+    window.poll()
+    for name in reads:
+        reads[name] = 0
+    for _ in range(6):
+        window._tick()
+    assert reads == {"mic_meters": 6, "mic_state": 6, "capture_stats": 6}
+
+
 # -- joining ----------------------------------------------------------------------------------
 def test_joining_shows_connecting_then_the_room_its_people_and_leaving(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController,

@@ -55,6 +55,7 @@ class JoinPanel(QGroupBox):
         self.prefs = prefs
         self.secrets = SecretStore.open() if secrets is None else secrets
         self._offered: dict[str, str] = {}  # field -> value the keyring filled it with
+        self._shown_view: ConnectionView | None = None  # what show_connection last showed
         outer = QVBoxLayout(self)
         modes = QHBoxLayout()
         self.sandbox_mode = QRadioButton("Local sand&box", self)
@@ -256,21 +257,33 @@ class JoinPanel(QGroupBox):
                 self.join_button, self.leave_button, self.copy_button]
 
     def show_connection(self, view: ConnectionView) -> None:
-        """One state line and at most one error, both from the same view."""
+        """One state line and at most one error, both from the same view (every display
+        tick: nothing is touched while the view stays the same)."""
+        if view == self._shown_view:
+            return
         self.state.show_text(view.line)
-        self.show_error(view.error_short, view.error_full)
+        self._show_error(view.error_short, view.error_full)
         self.join_button.setEnabled(view.can_join)
         self.leave_button.setEnabled(view.can_leave)
         for widget in (self.sandbox_mode, self.server_mode, self.fields, self.room,
                        self.identity, self.agent):
             widget.setEnabled(view.can_join)
+        self._shown_view = view
 
     def show_error(self, text: str, full: str = "") -> None:
-        """A short error, its full text in the tooltip and behind Copy ("" hides both)."""
+        """A short error, its full text in the tooltip and behind Copy ("" hides both);
+        the next view is shown in full again."""
+        self._shown_view = None
+        self._show_error(text, full)
+
+    def _show_error(self, text: str, full: str) -> None:
         self._full_error = full or text
         self.error.show_text(text)
-        self.error.setToolTip(self._full_error if self._full_error != text else "")
-        self.copy_button.setVisible(bool(text))
+        tip = self._full_error if self._full_error != text else ""
+        if self.error.toolTip() != tip:
+            self.error.setToolTip(tip)
+        if self.copy_button.isVisibleTo(self) != bool(text):
+            self.copy_button.setVisible(bool(text))
 
     def error_text(self) -> str:
         return self.error.plain_text()

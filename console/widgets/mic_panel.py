@@ -224,12 +224,16 @@ class MicrophonePanel(QGroupBox):
             self.test_button.setText(button)
 
     # -- display ---------------------------------------------------------------------------
-    def poll(self) -> None:
+    def poll_meters(self) -> None:
+        """The two meters and their readouts only (the ticks between full polls)."""
         meters = self._engine.mic_meters()
         self.heard.set_snapshot(meters.heard)
         self.sent.set_snapshot(meters.sent)
         _set_text(self.heard_readout, readout_text(meters.heard))
         _set_text(self.sent_readout, readout_text(meters.sent))
+
+    def poll(self) -> None:
+        self.poll_meters()
         state = self._engine.mic_state()
         self.banner.show_text(state.message)
         if state.device is not None and self.picker.combo.currentData() != state.device:

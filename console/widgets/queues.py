@@ -175,11 +175,17 @@ class QueuesPlot(QWidget):
             self._apply_palette()
         super().changeEvent(event)
 
+    def due(self, now: float | None = None) -> bool:
+        """Whether :meth:`add_sample` would record one now (the caller may skip reading the
+        stats it needs otherwise)."""
+        now = time.monotonic() if now is None else now
+        return now - self._last_sample >= SAMPLE_S
+
     def add_sample(self, channels: list[ChannelStats], output: OutputStats | None,
                    labels: dict[str, str], now: float | None = None) -> bool:
         """Record one sample (at most every 0.2 s); True when the plot was redrawn."""
         now = time.monotonic() if now is None else now
-        if now - self._last_sample < SAMPLE_S:
+        if not self.due(now):
             return False
         if self._last_sample and now - self._last_sample > GAP_S:
             # Nothing was sampled meanwhile (nobody saw the window): a break, not a line
