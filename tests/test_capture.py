@@ -235,6 +235,28 @@ def test_with_no_room_taking_the_microphone_it_is_only_metered(make_engine) -> N
     assert processed < raw - 3.0, (raw, processed)
 
 
+def _full_scale_square(start: int, n: int) -> np.ndarray:
+    t = np.arange(start, start + n)
+    return np.where((t // 24) % 2 == 0, 32767, -32768).astype(np.int16)
+
+
+def test_nothing_sent_never_latches_the_sent_meters_clip(make_engine) -> None:
+    """Seen by hand: joining with a loud room on the speaker the microphone hears, the sent
+    meter's clip box lit for the whole stay, from the moment before the room took the
+    microphone (the sent meter shows the raw signal then). What is not sent cannot have
+    clipped: the heard meter latches, the sent one shows the level only. Once sent, a
+    clipped frame (processing off) latches it."""
+    engine = make_engine("lkc_mic_a")
+    engine.set_publishing(False)
+    with playing("lkc_speaker_a", _full_scale_square):
+        assert wait_until(lambda: engine.mic_meters().heard.clipped, 3.0)
+        time.sleep(0.5)
+        idle = engine.mic_meters()
+        engine.set_publishing(True)
+        assert wait_until(lambda: engine.mic_meters().sent.clipped, 3.0)
+    assert idle.sent.peak_db > -0.5 and not idle.sent.clipped
+
+
 def test_the_microphone_reaches_the_source_while_the_media_loop_is_stalled(make_engine) -> None:
     """Frames are processed and handed to the AudioSource on the device's callback thread:
     a media loop held up for 300 ms (the mixer, a slow channel) holds none of them back."""

@@ -379,3 +379,15 @@ def test_rejects_unsupported_input() -> None:
     with pytest.raises(ValueError):
         LevelMeter(0, FRAME)
     assert meter.snapshot() == SILENT
+
+
+def test_a_frame_metered_without_latching_shows_its_level_and_leaves_the_clip_alone() -> None:
+    meter = LevelMeter()
+    full = np.full(480, 32767, dtype=np.int16)
+    meter.process(full, latch=False)
+    snap = meter.snapshot()
+    assert snap.peak_db == pytest.approx(0.0, abs=0.01) and not snap.clipped
+    meter.process(full)
+    assert meter.snapshot().clipped
+    meter.process(np.zeros(480, dtype=np.int16), latch=False)
+    assert meter.snapshot().clipped  # an earlier latch stays until reset_clip()

@@ -486,7 +486,10 @@ class CaptureChain:
             self.heard.process(pcm)
         if not listened:
             if not silent:
-                self.meter.process(pcm)
+                # Shown raw while nothing is sent, but nothing sent clipped: a loud
+                # speaker heard in the moment before a room takes the microphone left the
+                # sent meter's clip latch lit for the whole stay.
+                self.meter.process(pcm, latch=False)
             return
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.cancelling_echo:

@@ -77,13 +77,14 @@ class LevelMeter:
         self._reset_pending = False
         self._snapshot = SILENT
 
-    def process(self, samples: npt.NDArray[np.generic]) -> None:
+    def process(self, samples: npt.NDArray[np.generic], *, latch: bool = True) -> None:
         """Meter one frame. int16 or float32/float64, shape (n,) mono or (n, channels) interleaved;
         over channels: peak = max, power = mean. Frames of other lengths than frame_samples are
         accepted (the time base for ballistics and the RMS window uses the real sample count).
 
         An empty frame is ignored. Non-finite float samples (NaN, inf) are metered as a
-        full-scale square and set the clip latch.
+        full-scale square and set the clip latch. ``latch=False``: the levels only, the
+        clip latch is left as it is (a frame the meter shows but that was not what it names).
         """
         if self._reset_pending:
             self._clear()
@@ -152,7 +153,7 @@ class LevelMeter:
         ms = total_sq / total_n
         rms_db = 10.0 * math.log10(2.0 * ms) if ms > _FLOOR_MS else FLOOR_DB
 
-        if clip:
+        if clip and latch:
             self._clipped = True
         self._snapshot = MeterSnapshot(peak_db, hold_db, rms_db, self._clipped, frames)
 
