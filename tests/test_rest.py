@@ -184,3 +184,56 @@ def test_out_of_sight_it_rests_once_a_tone_or_hear_myself_ends(engine: Any) -> N
     engine.set_resting(False)  # shown again: awake, and no late rest follows
     time.sleep(0.7)
     assert not engine.resting and _stream_threads() == {"pulse-in", "pulse-out"}
+
+
+# -- the output dozing while nothing plays (shown or not) ---------------------------------------
+def _dozed(engine: Any) -> bool:
+    """(A sink just loaded, as the headset, asks for its first audio up to ~1.5 s late.)"""
+    from console.engine.output import DOZE_AFTER_S
+    return wait_until(lambda: engine.output.dozing, DOZE_AFTER_S + 4.0)
+
+
+def test_an_output_with_nothing_to_play_closes_and_a_tone_reopens_it(engine: Any) -> None:
+    """Shown but out of a room, nothing playing: after a few seconds the output's stream
+    closes (its thread and the server's stop waking for silence, the card may suspend),
+    the window still names the device, and a tone plays on it again at once."""
+    assert _hears_the_tone(engine)
+    engine.mixer.stop_cue()
+    assert _dozed(engine)
+    assert wait_until(lambda: _stream_threads() == {"pulse-in"}, 1.0)  # the mic stays open
+    assert engine.output_device is not None and engine.output_device.name == "lkc_speaker_a"
+    assert engine.output_stats().device == "lkc_speaker_a"
+    assert engine.output_stats().device_error is None
+    assert engine.mic_state().status.name == "LIVE"
+
+    assert _hears_the_tone(engine)
+    assert not engine.output.dozing and _stream_threads() == {"pulse-in", "pulse-out"}
+    assert engine.output.dozes == 1
+
+
+def test_a_room_wakes_a_dozing_output_and_it_stays_open_there(engine: Any) -> None:
+    """In a room the echo canceller's reference keeps its timeline, and the room's first
+    words must not wait for a sound card to resume: joining opens the output at once."""
+    from console.engine.output import DOZE_AFTER_S
+    assert _dozed(engine)
+    engine.set_publishing(True)  # a room takes the microphone
+    assert wait_until(lambda: not engine.output.dozing and "pulse-out" in _stream_threads(),
+                      0.5)
+    time.sleep(DOZE_AFTER_S + 1.5)
+    assert not engine.output.dozing and "pulse-out" in _stream_threads()
+
+
+def test_an_output_unplugged_while_dozing_falls_back_and_says_so(
+        sound_card: Any, engine: Any) -> None:
+    plugged = sound_card.plug_headset(HEADSET, "USB Headset Rest")
+    try:
+        assert wait_until(lambda: HEADSET in {d.name for d in engine.output_devices()}, 1.0)
+        engine.start_output(HEADSET)
+        assert _dozed(engine)
+        assert engine.output_device is not None and engine.output_device.name == HEADSET
+    finally:
+        sound_card.unplug(plugged)
+    assert wait_until(lambda: (d := engine.output_device) is not None
+                      and d.name == "lkc_speaker_a", 2.0)
+    assert "went away" in (engine.output_stats().notice or "")
+    assert _hears_the_tone(engine)

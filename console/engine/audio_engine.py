@@ -208,7 +208,9 @@ class AudioEngine:
                                     on_render_delay=chain.set_render_delay,
                                     device_latency=self._output_latency,
                                     on_new_stream=chain.reset_reverse_clock,
-                                    on_idle=self._nothing_plays)
+                                    on_idle=self._nothing_plays,
+                                    may_doze=self._output_may_doze,
+                                    on_doze_failed=self._doze_failed)
         self._output.start()
         return chain
 
@@ -638,6 +640,8 @@ class AudioEngine:
         if on:
             self._wake()
         self._publishing = bool(on)
+        if on and self._output is not None:
+            self._output.poke()  # a dozing output opens now, before the room's voices come
         if self._chain is not None:
             self._chain.set_publishing(self._publishing)
         if not on:
@@ -676,6 +680,20 @@ class AudioEngine:
                     or self._mixer.cue_playing):
                 return
             rest.rest()
+
+    def _output_may_doze(self) -> bool:
+        """The output may close while nothing plays, unless a room takes the microphone:
+        there the echo canceller's reference keeps its timeline, and the first words of
+        whoever speaks next play at once."""
+        return not self._publishing and not self._channels_opening
+
+    def _doze_failed(self, gone: devices.AudioDevice, channels: int) -> None:
+        """The output's device went away while it dozed (media loop, which must not wait
+        for the device lock: a thread of its own plays elsewhere)."""
+        def elsewhere() -> None:
+            with self._devices_lock:
+                self._play_elsewhere(gone, channels)
+        threading.Thread(target=elsewhere, name="output-back", daemon=True).start()
 
     def _nothing_plays(self) -> None:
         """The output fell silent (a tone, a test's playback, the last channel ended): if

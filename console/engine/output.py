@@ -11,7 +11,9 @@ whole process (or host) froze: it is counted as a host stall, and underruns in t
 after one are counted apart (``underruns_after_stall``) and passed on to the channels, which
 then do not mistake the freeze for network jitter.
 With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
-the channels keep draining and their counters stay honest.
+the channels keep draining and their counters stay honest. With nothing to play for a few
+seconds (and the owner's leave) the stream closes and the device is kept, to reopen when
+something plays: it "dozes" (see ``_doze_off``).
 
 The ring's target adapts (``adaptive_target.OUTPUT``): underruns that no freeze explains
 (the media thread fell behind: the machine is short of CPU) raise it, calm lowers it again.
@@ -46,6 +48,7 @@ ReverseSink = Callable[[npt.NDArray[np.int16], "float | None"], None]  # see pus
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
 IDLE_CHECK_S = 0.5  # with nothing to play the mixer sleeps; it looks this often all the same
+DOZE_AFTER_S = 3.0  # nothing played this long (and the owner allows it): the stream closes
 
 def parse_latency(text: str) -> DeviceLatency:
     """``low``, ``high`` or milliseconds (``80``) -> what sounddevice takes."""
@@ -90,11 +93,22 @@ class OutputDevice:
                  on_render_delay: Callable[[float], None] | None = None,
                  device_latency: DeviceLatency = "low",
                  on_new_stream: Callable[[], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 may_doze: Callable[[], bool] | None = None,
+                 on_doze_failed: Callable[[devices.AudioDevice, int], None] | None = None
+                 ) -> None:
         """``on_idle``: called on the media loop each time the mixer falls asleep with
-        nothing left to play (a cue or the last channel ended)."""
+        nothing left to play (a cue or the last channel ended). ``may_doze``: whether the
+        stream may close after :data:`DOZE_AFTER_S` of nothing to play (asked on the media
+        loop); it reopens on the same device when something comes to play, and if that
+        device is gone ``on_doze_failed(device, channels)`` is called (on the media loop)."""
         self._loop = loop
         self._on_idle = on_idle
+        self._may_doze = may_doze
+        self._on_doze_failed = on_doze_failed
+        # Dozing: the stream closed while nothing played, on this device (and channels).
+        self._dozing: tuple[devices.AudioDevice, int] | None = None
+        self.dozes = 0  # how many times it dozed off (for tests and benches)
         self._on_new_stream = on_new_stream
         self._device_latency = device_latency
         self.mixer = mixer
@@ -137,7 +151,13 @@ class OutputDevice:
     # -- device (any thread) ------------------------------------------------------------------
     @property
     def device(self) -> devices.AudioDevice | None:
-        return self._stream.device
+        """The device played on, or dozing on (see :meth:`_doze_off`)."""
+        dozing = self._dozing
+        return self._stream.device or (dozing[0] if dozing is not None else None)
+
+    @property
+    def dozing(self) -> bool:
+        return self._dozing is not None
 
     def open(self, spec: str | int | None, channels: int | None = None) -> devices.AudioDevice:
         """Open (or switch to) an output device; channels and the ring stay.
@@ -146,6 +166,7 @@ class OutputDevice:
         mono otherwise (or as many as ``channels`` asks for).
         """
         with self._stream.lock:
+            self._dozing = None
             dev = devices.find_device(spec, "output")
             n = channels or (2 if dev.max_output_channels >= 2 else 1)
 
@@ -179,7 +200,43 @@ class OutputDevice:
 
     def close_device(self) -> None:
         """Close the output; the mixer goes on, on the engine's own clock."""
-        self._stream.close()
+        with self._stream.lock:
+            self._dozing = None
+            self._stream.close()
+
+    def _doze_off(self) -> None:
+        """Nothing has played for a while: close the stream, remember the device. A silent
+        stream kept open all day wakes our thread and the sound server's a hundred times
+        a second, and keeps the sound card from suspending (laptops)."""
+        with self._stream.lock:
+            dev = self._stream.device
+            if dev is None or not self.mixer.idle:
+                return
+            self._stream.close()
+            self._dozing = (dev, self._channels)
+            self.dozes += 1
+
+    def _doze_allowed(self) -> bool:
+        return self._may_doze is not None and self._may_doze()
+
+    def poke(self) -> None:
+        """The owner's answer to ``may_doze`` changed: look again now (any thread)."""
+        self._wake.notify_threadsafe()
+
+    def _wake_up(self) -> None:
+        """Something comes to play: reopen the device the stream dozed on."""
+        with self._stream.lock:
+            dozing, self._dozing = self._dozing, None
+            if dozing is None:
+                return
+            dev, channels = dozing
+            try:
+                self.open(dev.name, channels)
+                return
+            except devices.DeviceError:
+                pass
+        if self._on_doze_failed is not None:
+            self._on_doze_failed(dev, channels)
 
     def rest(self, on: bool) -> None:
         """Close the output and let the mixer sleep instead of ticking on the engine's
@@ -288,14 +345,23 @@ class OutputDevice:
         ring = self._ring
         next_tick = time.monotonic()
         asleep = False  # nothing to play: the ring was topped up with silence, then left
+        asleep_at = 0.0
         played = False  # something was mixed since the mixer last fell asleep
         while self._running:
             if self._resting:
                 await self._wake.wait(lambda: not self._resting, 1.0)
                 next_tick = time.monotonic()
                 continue
+            if self._dozing is not None and (not self.mixer.idle or not self._doze_allowed()):
+                self._wake_up()  # a device open blocks ~10 ms: nothing plays meanwhile
+                next_tick = time.monotonic()
+                continue
             now = time.monotonic()
             if asleep and self.mixer.idle and self._stream.alive(now):
+                if now - asleep_at >= DOZE_AFTER_S and self._doze_allowed():
+                    self._doze_off()
+                    asleep = False
+                    continue
                 await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
                 next_tick = time.monotonic()
                 continue
@@ -321,7 +387,7 @@ class OutputDevice:
                     # (the mixer wakes us) instead of topping up silence 50 times a second
                     # (bench idle).
                     self._wake_below = 0
-                    asleep = True
+                    asleep, asleep_at = True, time.monotonic()
                     if played and self._on_idle is not None:
                         self._on_idle()  # something played and ended
                     played = False
@@ -351,7 +417,7 @@ class OutputDevice:
     # -- reading ------------------------------------------------------------------------------
     def stats(self) -> OutputStats:
         m = self.mixer
-        device = self._stream.device
+        device = self.device
         return OutputStats(
             device=device.name if device is not None else None,
             device_channels=self._channels,
