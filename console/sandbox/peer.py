@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -56,8 +56,8 @@ class Subscription:
     publisher: Peer
     sink: ForwardTrack
     sender: RTCRtpSender
-    transceiver: Any = field(default=None)
-    fanout: Fanout | None = None  # what feeds ``sink`` (the publication may be gone first)
+    transceiver: Any
+    fanout: Fanout  # what feeds ``sink`` (the publication may be gone first)
 
 
 class ClientPeer:
@@ -414,12 +414,7 @@ class ClientPeer:
             return
         keep = (self.protocol >= REUSE_FROM_PROTOCOL and not self.closed
                 and _still_sending(sub.sender))
-        if sub.fanout is not None:
-            sub.fanout.unsubscribe(sub.sink, keep=keep)
-        elif keep:
-            sub.sink.detach()
-        else:
-            sub.sink.offer(None)
+        sub.fanout.unsubscribe(sub.sink, keep=keep)
         with contextlib.suppress(Exception):
             sub.transceiver.direction = "inactive"
         if keep:

@@ -279,11 +279,8 @@ class JoinPanel(QGroupBox):
     def _show_error(self, text: str, full: str) -> None:
         self._full_error = full or text
         self.error.show_text(text)
-        tip = self._full_error if self._full_error != text else ""
-        if self.error.toolTip() != tip:
-            self.error.setToolTip(tip)
-        if self.copy_button.isVisibleTo(self) != bool(text):
-            self.copy_button.setVisible(bool(text))
+        self.error.setToolTip(self._full_error if self._full_error != text else "")
+        self.copy_button.setVisible(bool(text))
 
     def error_text(self) -> str:
         return self.error.plain_text()
