@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -233,6 +235,52 @@ def test_with_no_room_taking_the_microphone_it_is_only_metered(make_engine) -> N
     assert raw == pytest.approx(-12.0, abs=0.5)
     assert sending.frames_delivered - idle.frames_delivered >= 200
     assert processed < raw - 3.0, (raw, processed)
+
+
+def _audio_source_threads() -> int:
+    """livekit's native AudioSource runs a thread of its own while it exists."""
+    count = 0
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{tid}/comm") as f:
+            count += f.read().startswith("AudioSourceCapt")
+    return count
+
+
+def test_the_audio_source_exists_only_while_a_room_takes_the_microphone(make_engine) -> None:
+    """Issue 18: livekit's AudioSource wakes a thread every 10 ms for as long as it
+    exists (0.4 % of a core for a console that only waits). It is made when a room takes
+    the microphone and closed when the room lets go; a tap (a mic test, hear-myself) with
+    no room gets processed frames that go nowhere, counted as unsent, never as lost."""
+    engine = make_engine("lkc_mic_a", ProcessingConfig())
+    engine.set_publishing(False)
+    assert wait_until(lambda: _audio_source_threads() == 0, 2.0)
+    with pytest.raises(RuntimeError, match="no room takes the microphone"):
+        _ = engine.source
+    start = engine.capture_stats()
+    heard: list[int] = []
+    engine.chain.add_tap(lambda pcm: heard.append(pcm.shape[0]))
+    with playing("lkc_speaker_a", sine(-12.0, 1000.0)):
+        assert wait_until(lambda: len(heard) > 50, 3.0)
+        tested = engine.capture_stats()
+        engine.set_publishing(True)
+        source = engine.source
+        assert _audio_source_threads() == 1
+        assert wait_until(lambda: engine.capture_stats().frames_delivered > 50, 3.0)
+        engine.set_publishing(False)
+        assert wait_until(lambda: _audio_source_threads() == 0, 2.0)
+        left = engine.capture_stats()
+        time.sleep(0.5)
+        later = engine.capture_stats()
+        engine.set_publishing(True)
+        assert engine.source is not source  # a new stay, a new source
+        assert wait_until(lambda: engine.capture_stats().frames_delivered
+                          > later.frames_delivered + 20, 3.0)
+    assert set(heard) == {FRAME}
+    assert tested.frames_delivered == start.frames_delivered
+    assert later.frames_delivered == left.frames_delivered  # nothing sent between stays
+    assert later.frames_captured - left.frames_captured >= 40
+    for stats in (tested, left, later):
+        assert abs(stats.samples_lost) <= FRAME, stats
 
 
 def _full_scale_square(start: int, n: int) -> np.ndarray:

@@ -58,6 +58,23 @@ def test_a_microphone_frame_pairs_with_what_was_played_by_its_time_plus_the_lead
     assert _fed(ref, math.nan) == [5, 6, 7]  # no device time (silence): all there is
 
 
+def test_frames_only_metered_drop_what_was_played_by_their_time_and_pair_afresh() -> None:
+    """While nobody cancels echo the microphone's frames come in blocks of four: the
+    reference drops what was played by the block's end plus the lead, and the next frame
+    that is processed pairs anew."""
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03
+    for i in range(10):
+        ref.push(_block(i), t0 + i * BLOCK_S)
+    assert _fed(ref, t0 - 0.003) == [0, 1, 2]  # paired
+    ref.discard(t0 + 0.027)  # a block whose last frame ended 27 ms on: up to block 5 goes
+    assert ref.available() == 4 * FRAME
+    # Pairing afresh (the lead): block 6 ends at t0 + 60 ms, nearest 37 + 20 ms.
+    assert _fed(ref, t0 + 0.037) == [6]
+    ref.discard(math.nan)
+    assert ref.available() == 0
+
+
 def test_late_play_times_after_a_freeze_do_not_move_the_timeline() -> None:
     """For a few blocks after a freeze the server's latency reads late; the stamps keep
     to the sample count (its lower envelope), so the frames pair as before."""

@@ -32,6 +32,20 @@ def test_gain_ramps_over_one_frame_then_holds() -> None:
     assert np.all(second == round(1000 * 10 ** (6 / 20)))
 
 
+def test_a_block_of_frames_ramps_across_its_first_frame_as_frame_by_frame_does() -> None:
+    """The microphone's meter-only path hands the gain several frames at once."""
+    ones = np.full(3 * FRAME, 1000, dtype=np.int16)
+    whole, framed = InputGain(FRAME), InputGain(FRAME)
+    whole.set_db(6.0)
+    framed.set_db(6.0)
+    by_frame = np.concatenate([framed.apply(ones[i:i + FRAME]) for i in range(0, 3 * FRAME, FRAME)])
+    assert np.array_equal(whole.apply(ones), by_frame)
+    whole.set_db(-6.0)
+    framed.set_db(-6.0)
+    by_frame = np.concatenate([framed.apply(ones[i:i + FRAME]) for i in range(0, 3 * FRAME, FRAME)])
+    assert np.array_equal(whole.apply(ones), by_frame)
+
+
 def test_gain_saturates_instead_of_wrapping_and_counts_it() -> None:
     gain = InputGain(FRAME, db=MAX_DB)
     loud = np.full(FRAME, 20000, dtype=np.int16)

@@ -381,13 +381,21 @@ def test_rejects_unsupported_input() -> None:
     assert meter.snapshot() == SILENT
 
 
-def test_a_frame_metered_without_latching_shows_its_level_and_leaves_the_clip_alone() -> None:
-    meter = LevelMeter()
+def test_a_meter_following_another_shows_its_levels_and_keeps_its_own_clip_latch() -> None:
+    heard, sent = LevelMeter(), LevelMeter()
     full = np.full(480, 32767, dtype=np.int16)
-    meter.process(full, latch=False)
-    snap = meter.snapshot()
+    heard.process(full)
+    sent.follow(heard.snapshot())
+    snap = sent.snapshot()
+    assert heard.snapshot().clipped
     assert snap.peak_db == pytest.approx(0.0, abs=0.01) and not snap.clipped
-    meter.process(full)
-    assert meter.snapshot().clipped
-    meter.process(np.zeros(480, dtype=np.int16), latch=False)
-    assert meter.snapshot().clipped  # an earlier latch stays until reset_clip()
+    assert snap.rms_db == heard.snapshot().rms_db
+    sent.process(full)
+    assert sent.snapshot().clipped
+    assert sent.snapshot().frames == 1  # its own history starts afresh after following
+    heard.process(np.zeros(480, dtype=np.int16))
+    sent.follow(heard.snapshot())
+    assert sent.snapshot().clipped  # an earlier latch stays until reset_clip()
+    sent.process(np.full(480, 1000, dtype=np.int16))
+    assert sent.snapshot().clipped
+    assert sent.snapshot().hold_db == pytest.approx(20 * math.log10(1000 / 32768), abs=0.01)

@@ -235,6 +235,40 @@ def test_a_dropped_connection_reconnects_and_audio_comes_back(sandbox, engine) -
         bot.stop()
 
 
+def test_each_stay_sends_the_microphone_through_a_source_of_its_own(sandbox, engine) -> None:
+    """Issue 18: as the app does, the engine starts with no room taking the microphone
+    and no AudioSource (livekit's runs a thread every 10 ms while it exists); a stay makes
+    one and leaving closes it. The second stay's microphone reaches the room as the
+    first's did."""
+    engine.set_publishing(False)
+    bot = Bot(sandbox, "listener", dbfs=None).start()
+    session = RoomSession(engine, publish=True)
+    listener = bot.listener
+    assert listener is not None
+    sources = []
+    try:
+        with playing("lkc_speaker_b", sine(-20.0, 440.0)):
+            for _ in range(2):
+                with pytest.raises(RuntimeError, match="no room takes the microphone"):
+                    _ = engine.source
+                _join(sandbox, session)
+                assert session.snapshot().published
+                sources.append(engine.source)
+                bot.run(listener.wait_subscribed("me"))
+                got = bot.run(listener.record("me", 1.0, skip=0.3))
+                assert rms_dbfs(got) == pytest.approx(sine_rms_dbfs(-20.0), abs=1.0)
+                session.leave()
+                assert wait_until(
+                    lambda: sandbox.run(sandbox.server.participants, ROOM) == ["listener"],
+                    3.0)
+                listener.subscribed.pop("me")  # the next stay's track is awaited anew
+    finally:
+        session.leave()
+        bot.stop()
+    assert sources[0] is not sources[1]
+    assert all(s._ffi_handle.disposed for s in sources)
+
+
 def test_leave_and_rejoin_leave_nothing_running(sandbox, engine) -> None:
     bot = Bot(sandbox, "alice").start()
     session = RoomSession(engine, publish=True)

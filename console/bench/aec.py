@@ -192,7 +192,9 @@ def run_ours(seconds: float, speaker: str, mic: str, config: ProcessingConfig,
     try:
         engine.start()
         in_use = devices.backend()
-        tap.watch(engine.chain.feed)
+        feed = engine.chain.feed
+        assert feed is not None  # the engine publishes (its default)
+        tap.watch(feed)
         recorder.start()
         far = _far_track(engine.run, seconds)
         with StallWatch() as stalls:

@@ -98,6 +98,8 @@ def run_ours(mic: str, seconds: float, toggles: int,
         engine.start()
         time.sleep(0.3)  # settle
         chain = engine.chain
+        feed = chain.feed
+        assert feed is not None  # the engine publishes (its default)
         chain.latency.clear()
         start = chain.stats()
         cpu = _Cpu()
@@ -111,7 +113,7 @@ def run_ours(mic: str, seconds: float, toggles: int,
                 engine.set_processing(configs[i])
                 i += 1
                 next_toggle += interval
-            queue_ms.append(chain.feed.queued_duration * 1000)
+            queue_ms.append(feed.queued_duration * 1000)
             time.sleep(min(0.02, max(0.0, t_end - now)))
         cpu_pct, cpu_threads = cpu.percent(), cpu.threads()
         end = chain.stats()

@@ -60,10 +60,14 @@ STATUS_FLAGS = ("input_overflow", "input_underflow", "output_overflow", "output_
 
 # While the chain only meters (no room, nobody listening), the sound server's stream hands
 # over this many 10 ms blocks at a time.
-IDLE_BLOCKS_PER_READ = 3
+IDLE_BLOCKS_PER_READ = 4
 # How often the media loop looks whether the device still delivers (its silence then
 # starts within this of the stall being seen, and catches up the frames missed meanwhile).
 WATCH_S = 0.05
+# The same while nobody takes the microphone: nothing waits for its silence, and the meters
+# need only go still when it stalls (the media loop's wake-ups were a tenth of an idle
+# console, ``bench idle``).
+IDLE_WATCH_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -165,13 +169,12 @@ class CaptureChain:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        source: rtc.AudioSource,
+        source: rtc.AudioSource | None,
         *,
         processing: ProcessingConfig | None = None,
         block_samples: int = FRAME,
     ) -> None:
         self._loop = loop
-        self.source = source
         self.apm = SwitchableApm(processing or ProcessingConfig())
         self.meter = LevelMeter(SAMPLE_RATE, FRAME)  # what is sent (after the APM)
         self.heard = LevelMeter(SAMPLE_RATE, FRAME)  # what the microphone hears (before it)
@@ -188,10 +191,13 @@ class CaptureChain:
         # media loop (silence while the device is gone, frames that waited for livekit).
         self._lock = threading.Lock()
         self._pcm = np.zeros(FRAME, dtype=np.int16)
+        self._block_pcm = np.zeros(self._ring.capacity, dtype=np.int16)  # meter-only blocks
         self._failed = False  # a frame raised: said once in the log
         self._counters = _Counters()
         self._outbox = Outbox()
-        self.feed = SourceFeed(source, loop, self._flush_waiting)
+        self.feed: SourceFeed | None = None  # to the AudioSource, while there is one
+        if source is not None:
+            self.attach_source(source)
         self._taps: tuple[Callable[[npt.NDArray[np.int16]], None], ...] = ()
         self._sent_taps: tuple[Callable[[npt.NDArray[np.int16], float], None], ...] = ()
         self._wake = Wakeup(loop)
@@ -277,12 +283,30 @@ class CaptureChain:
         """Output-side delay (for the APM's echo delay hint); set by the playback path."""
         self._render_delay_s = max(0.0, seconds)
 
+    def attach_source(self, source: rtc.AudioSource) -> None:
+        """What is sent goes to ``source`` from the next frame (any thread)."""
+        feed = SourceFeed(source, self._loop, self._flush_waiting)
+        with self._lock:
+            old, self.feed = self.feed, feed
+        if old is not None:
+            old.close()
+
+    def detach_source(self) -> None:
+        """Nothing is sent any more (any thread): what waited for the AudioSource is
+        dropped, counted as unsent. Idempotent."""
+        with self._lock:
+            feed, self.feed = self.feed, None
+            self._counters.unsent_samples += self._outbox.clear()
+        if feed is not None:
+            feed.close()
+
     def set_publishing(self, on: bool) -> None:
         """Whether a room takes the microphone. While none does, and no tap listens (a
         mic test, hear-myself), a frame is only metered (the sent meter shows it raw): no
         APM and no AudioSource, which cost most of an idle console. Sent taps (the turn
         detector) see nothing meanwhile: nothing is sent."""
         self._publishing = bool(on)
+        self._wake.notify_threadsafe()  # its watch tightens to WATCH_S at once
 
     def _blocks_per_read(self) -> int:
         """How many device blocks the sound server's stream hands over at once: one while
@@ -315,6 +339,7 @@ class CaptureChain:
         """Call ``tap`` with every processed frame (what is sent), on the thread that
         processes it (the device's callback thread, or the media loop's on silence)."""
         self._taps = (*self._taps, tap)
+        self._wake.notify_threadsafe()  # its watch tightens to WATCH_S at once
 
     def remove_tap(self, tap: Callable[[npt.NDArray[np.int16]], None]) -> None:
         self._taps = tuple(t for t in self._taps if t is not tap)
@@ -377,6 +402,9 @@ class CaptureChain:
             if self._resting or not self._running:
                 return
             try:
+                if not self._listened():
+                    self._meter_only()
+                    return
                 while ring.available() >= FRAME:
                     if self.reference.timed and self._cancels_echo() and self.reference.waiting(
                             self._capture_clock.peek(FRAME, ring.next_ready(FRAME, SAMPLE_RATE)),
@@ -392,6 +420,24 @@ class CaptureChain:
                 if not self._failed:
                     self._failed = True
                     _log.exception("the microphone path failed on a frame")
+
+    def _meter_only(self) -> None:
+        """Nobody takes the microphone: every whole frame waiting, metered as one block
+        (under the lock). A wake-up brings :data:`IDLE_BLOCKS_PER_READ` frames, and
+        metering them one by one, twice, was most of an idle console's audio work
+        (``bench idle``); the sent meter shows the same raw signal, so it follows the
+        heard one."""
+        ring = self._ring
+        n = ring.available() // FRAME * FRAME
+        if n == 0:
+            return
+        block = self._block_pcm[:n]
+        ready = ring.take(block, SAMPLE_RATE)
+        self._counters.unsent_samples += n  # at once: the books stay square
+        self.reference.discard(ready if math.isnan(ready)
+                               else self._capture_clock.stamp(n, ready))
+        self.heard.process(self.gain.apply(block))
+        self.meter.follow(self.heard.snapshot())
 
     # -- media loop ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -422,7 +468,8 @@ class CaptureChain:
                     await self._wake.wait(lambda: not self._resting, 1.0)
                     next_silence = time.monotonic() + 0.01
                     continue
-                await self._wake.wait(lambda: False, WATCH_S)
+                await self._wake.wait(lambda: False,
+                                      WATCH_S if self._listened() else IDLE_WATCH_S)
                 now = time.monotonic()
                 if self._stream.alive(now):
                     on_silence = False
@@ -442,7 +489,7 @@ class CaptureChain:
                 if now - next_silence > 0.1:
                     next_silence = now + 0.01
         finally:
-            self.feed.close()
+            self.detach_source()
 
     def _flush_waiting(self) -> None:
         """Send what waited for livekit's queue (media loop, when the feed says it can)."""
@@ -455,6 +502,8 @@ class CaptureChain:
         caught up by the outbox) until the feed has the loop call this again."""
         outbox = self._outbox
         feed = self.feed
+        if feed is None:
+            return
         while outbox.frames() and feed.claim():
             item = outbox.next_frame()
             if item is None:  # cannot be (a whole frame waits), but never keep a claim
@@ -489,7 +538,7 @@ class CaptureChain:
                 # Shown raw while nothing is sent, but nothing sent clipped: a loud
                 # speaker heard in the moment before a room takes the microphone left the
                 # sent meter's clip latch lit for the whole stay.
-                self.meter.process(pcm, latch=False)
+                self.meter.follow(self.heard.snapshot())
             return
         frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, FRAME)
         if self.apm.cancelling_echo:
@@ -510,6 +559,10 @@ class CaptureChain:
         if not silent and self._publishing:
             for sent_tap in self._sent_taps:
                 sent_tap(samples, ready)
+        if self.feed is None:  # a test or hear-myself with no room: nothing is sent
+            if not silent:
+                self._counters.unsent_samples += FRAME
+            return
         self._outbox.push(samples, ready, silent)
         self._flush()
 
@@ -547,6 +600,7 @@ class CaptureChain:
         device = stream.device
         c = self._counters
         outbox = self._outbox
+        feed = self.feed
         pending = self._ring.available() + outbox.real_pending
         lost = (c.samples_in - c.delivered_samples - c.ring_full - outbox.dropped_real
                 - pending - c.unsent_samples)
@@ -558,12 +612,12 @@ class CaptureChain:
             frames_dropped={"ring_full": c.ring_full // FRAME,
                             "backlog": outbox.dropped_real // FRAME,
                             "apm_error": c.apm_errors,
-                            "source_error": self.feed.errors},
+                            "source_error": feed.errors if feed is not None else 0},
             status_flags=dict(c.flags),
             since_last_callback_s=None if last is None else now - last,
             stalled=stream.stalled(now),
             device_error=stream.report(now),
-            source_queue_ms=self.feed.queued_duration * 1000.0,
+            source_queue_ms=feed.queued_duration * 1000.0 if feed is not None else 0.0,
             apm_switches=self.apm.switches,
             silence_frames=c.silence_samples // FRAME,
             pending_frames=pending // FRAME,

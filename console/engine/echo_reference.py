@@ -155,6 +155,18 @@ class EchoReference:
         if self._owed > MAX_OWED:
             self._paired = False  # the output stopped: pair afresh when it plays again
 
+    def discard(self, mic_ready: float) -> None:
+        """Nobody cancels echo: drop what was played by the microphone frame captured by
+        ``mic_ready`` (plus the lead; NaN: everything), and pair afresh when someone does.
+        For a batch of microphone frames that are only metered (:meth:`feed` pairs one
+        frame at a time)."""
+        self._paired = False
+        self._owed = 0
+        ring = self._ring
+        limit = math.inf if math.isnan(mic_ready) else mic_ready + LEAD_S + CENTRE_S
+        while ring.available() >= FRAME and ring.next_ready(FRAME, SAMPLE_RATE) <= limit:
+            self._take(None)
+
     def _take(self, sink: Sink | None) -> None:
         """Take the next frame, to ``sink`` if there is one."""
         self._ring.take(self._pcm, SAMPLE_RATE)

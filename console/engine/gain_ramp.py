@@ -18,11 +18,18 @@ class GainRamp:
         self.now = float(gain)
 
     def apply(self, x: npt.NDArray[np.float32], target: float) -> npt.NDArray[np.float32]:
-        """Scale ``x`` in place from :attr:`now` to ``target``, which becomes :attr:`now`."""
+        """Scale ``x`` in place from :attr:`now` to ``target``, which becomes :attr:`now`.
+        A block of several frames ramps across its first frame and holds the rest."""
         start, self.now = self.now, float(target)
         if start == target:
             if target != 1.0:
                 x *= np.float32(target)
-        else:
-            x *= np.float32(start) + np.float32(target - start) * self._ramp
+            return x
+        ramp = self._ramp
+        if x.shape[0] == ramp.shape[0]:
+            x *= np.float32(start) + np.float32(target - start) * ramp
+            return x
+        head = x[:ramp.shape[0]]
+        head *= np.float32(start) + np.float32(target - start) * ramp[:head.shape[0]]
+        x[ramp.shape[0]:] *= np.float32(target)
         return x

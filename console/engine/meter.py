@@ -75,19 +75,21 @@ class LevelMeter:
         self._clipped = False
         self._frames = 0
         self._reset_pending = False
+        self._following = False  # the snapshot is another meter's: the history is stale
         self._snapshot = SILENT
 
-    def process(self, samples: npt.NDArray[np.generic], *, latch: bool = True) -> None:
+    def process(self, samples: npt.NDArray[np.generic]) -> None:
         """Meter one frame. int16 or float32/float64, shape (n,) mono or (n, channels) interleaved;
         over channels: peak = max, power = mean. Frames of other lengths than frame_samples are
         accepted (the time base for ballistics and the RMS window uses the real sample count).
 
         An empty frame is ignored. Non-finite float samples (NaN, inf) are metered as a
-        full-scale square and set the clip latch. ``latch=False``: the levels only, the
-        clip latch is left as it is (a frame the meter shows but that was not what it names).
+        full-scale square and set the clip latch.
         """
         if self._reset_pending:
             self._clear()
+        elif self._following:
+            self._clear(keep_clip=True)
         if samples.ndim not in (1, 2):
             raise ValueError(f"expected shape (n,) or (n, channels), got {samples.shape}")
         n = samples.shape[0]
@@ -153,9 +155,16 @@ class LevelMeter:
         ms = total_sq / total_n
         rms_db = 10.0 * math.log10(2.0 * ms) if ms > _FLOOR_MS else FLOOR_DB
 
-        if clip and latch:
+        if clip:
             self._clipped = True
         self._snapshot = MeterSnapshot(peak_db, hold_db, rms_db, self._clipped, frames)
+
+    def follow(self, other: MeterSnapshot) -> None:
+        """Show another meter's reading of the same signal instead of metering it twice;
+        this meter's clip latch stays as it is, and its own history starts afresh with the
+        next :meth:`process`. Same thread as :meth:`process`."""
+        self._following = True
+        self._snapshot = replace(other, clipped=self._clipped)
 
     def snapshot(self) -> MeterSnapshot:
         """Latest values; safe to call from another thread at any time (process() builds a new
@@ -176,12 +185,14 @@ class LevelMeter:
         self._clipped = False
         self._snapshot = SILENT
 
-    def _clear(self) -> None:
+    def _clear(self, keep_clip: bool = False) -> None:
         self._reset_pending = False
+        self._following = False
         self._ring.clear()
         self._sum_sq = 0.0
         self._sum_n = 0
         self._held_db = FLOOR_DB
         self._hold_age = 0
-        self._clipped = False
+        if not keep_clip:
+            self._clipped = False
         self._frames = 0

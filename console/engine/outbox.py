@@ -84,6 +84,12 @@ class Outbox:
             out = np.interp(pos, np.arange(take), raw.astype(np.float64)).astype(np.int16)
         return Outgoing(out, ready, real, silent)
 
+    def clear(self) -> int:
+        """Empty it, not counted as dropped (nobody takes it any more); the device samples
+        it held, for the caller's books."""
+        _, _, real, _ = self._pop(len(self._fifo))
+        return real
+
     def drop(self, n: int) -> None:
         _, _, real, silent = self._pop(min(n, len(self._fifo)))
         self.dropped_real += real

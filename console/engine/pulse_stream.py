@@ -35,7 +35,7 @@ LOW_OUTPUT_MS = 30.0     # "low": what the server is asked to hold for our playb
 #                          its threads woke three times as often: docs/BENCHMARKS.md)
 HIGH_OUTPUT_MS = 80.0
 INPUT_FRAGMENT_MS = 10.0  # the server hands capture over in blocks of this much
-MAX_BLOCKS_PER_READ = 3   # a capture stream reads at most this many blocks at once
+MAX_BLOCKS_PER_READ = 4   # a capture stream reads at most this many blocks at once
 
 _S16LE = 3
 _PLAYBACK, _RECORD = 1, 2
