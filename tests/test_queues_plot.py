@@ -132,3 +132,40 @@ def test_a_stretch_with_no_samples_breaks_the_curves_instead_of_bridging_it(qtbo
     assert not np.isnan([d for _, d in plot.series["bob"]]).any()  # out of the window
     x, y = plot._curves["bob"].getData()
     assert np.isfinite(y).all()
+
+
+def test_a_flat_plot_filling_its_window_is_not_redrawn_until_something_moves(qtbot) -> None:
+    """Out of a room the only curve is the dozing output's 0 ms: redrawn twice a second it
+    cost a fifth of the waiting window's CPU (``bench idle``), drawing the same picture."""
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    t = 3000.0
+    drawn: list[float] = []
+    while t < 3000.0 + WINDOW_S + 3.0:
+        if plot.add_sample([], output(0.0), {}, now=t):
+            drawn.append(t)
+        t += SAMPLE_S
+    assert drawn and drawn[-1] >= 3000.0 + WINDOW_S  # drawn until the window filled
+    assert not plot.add_sample([], output(0.0), {}, now=t + 1.0)  # then: nothing moves
+    assert plot.add_sample([], output(12.0), {}, now=t + 2.0)  # a new depth: drawn
+    assert list(plot._curves[OUTPUT_KEY].yData)[-1] == 12.0
+    t += 2.0 + SAMPLE_S
+    while t < 3000.0 + 3 * WINDOW_S:  # 12 ms leaves the window, then it is flat again
+        plot.add_sample([], output(0.0), {}, now=t)
+        t += SAMPLE_S
+    assert not plot.add_sample([], output(0.0), {}, now=t + 1.0)
+    assert plot.add_sample([], output(0.0, underruns=1), {}, now=t + 2.0)  # a mark: drawn
+    dark = QPalette(plot.palette())
+    dark.setColor(QPalette.ColorRole.WindowText, QColor(230, 230, 230))
+    t += 2.0 + SAMPLE_S
+    end = t + WINDOW_S + 1.0
+    while t < end:  # the mark leaves the window: flat and still again
+        plot.add_sample([], output(0.0, underruns=1), {}, now=t)
+        t += SAMPLE_S
+    assert not plot.underrun_marks
+    assert not plot.add_sample([], output(0.0, underruns=1), {}, now=t + 1.0)
+    plot.setPalette(dark)  # the legend's swatch follows: drawn once more
+    assert plot.add_sample([], output(0.0, underruns=1), {}, now=t + 2.0)
+    assert "#e6e6e6" in plot.legend.text()

@@ -83,6 +83,7 @@ class OutputStats:
     host_stall_ms_max: float = 0.0
     underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
     notice: str | None = None    # the chosen output went away: where it plays meanwhile
+    dozing: bool = False         # closed while nothing plays (reopened by the next frame)
 
 
 class OutputDevice:
@@ -433,4 +434,5 @@ class OutputDevice:
             host_stall_ms_max=self._host_stall_max * 1000.0,
             underruns_after_stall=self._underruns_stall,
             notice=self.notice,
+            dozing=self.dozing,
         )

@@ -439,6 +439,8 @@ class MainWindow(QMainWindow):
         self.queues.agent_events = snap.agent_events
         if self.queues.due():  # 5 samples a second: the rest of the ticks read nothing here
             output = self._engine.output_stats() if self._engine.output_device else None
+            if output is not None and output.dozing:
+                output = None  # nothing plays, nothing is queued: no curve
             self.queues.add_sample(list(channels.values()), output,
                                    legend_names(snap.participants))
         self.status.show_room(view, snap)

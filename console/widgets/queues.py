@@ -21,6 +21,7 @@ does not jump between 35 and 200 ms with every burst.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,16 @@ class SteppedRange:
         self.top = Y_STEPS_MS[0]
         self._fits_lower_since: float | None = None
 
+    @staticmethod
+    def _wanted(peak: float) -> float:
+        return next((s for s in Y_STEPS_MS if peak <= s * Y_HEADROOM), Y_STEPS_MS[-1])
+
+    def settled(self, peak: float) -> bool:
+        """Whether :meth:`update` with ``peak`` would leave the top where it is for good."""
+        return self._wanted(peak) == self.top
+
     def update(self, peak: float, now: float) -> float:
-        wanted = next((s for s in Y_STEPS_MS if peak <= s * Y_HEADROOM), Y_STEPS_MS[-1])
+        wanted = self._wanted(peak)
         if wanted > self.top:
             self.top = wanted
             self._fits_lower_since = None
@@ -116,6 +125,7 @@ class QueuesPlot(QWidget):
         self._last_sample = 0.0
         self._gap_at = -np.inf  # the newest break in the curves (a NaN point)
         self._last_redraw = 0.0
+        self._drawn_still: tuple[tuple[str, float], ...] | None = None  # see _still
         self._t0 = time.monotonic()
 
     def _build(self) -> None:
@@ -165,6 +175,7 @@ class QueuesPlot(QWidget):
             axis.setPen(pg.mkPen(text, width=1))
             axis.setTextPen(pg.mkPen(text))
         self._legend_items = ()  # the output's and the others' swatches follow the palette
+        self._drawn_still = None  # and the next sample redraws the legend
         for key, color in ((OUTPUT_KEY, text), (OTHERS_KEY, self._faint_text())):
             curve = self._curves.get(key)
             if curve is not None:
@@ -221,9 +232,36 @@ class QueuesPlot(QWidget):
         every = BIG_REDRAW_S if len(self.series) > MAX_NAMED + 1 else REDRAW_S
         if self.isVisible() and now - self._last_redraw >= every:
             self._last_redraw = now
+            still = self._still(now)
+            if still is not None and still == self._drawn_still:
+                return False  # it would draw what is shown (a console out of a room)
             self._redraw(now)
+            self._drawn_still = still
             return True
         return False
+
+    def _still(self, now: float) -> tuple[tuple[str, float], ...] | None:
+        """The plot's content when a redraw would not move anything on it: every curve
+        flat across the whole window, nothing else drawn (no underrun, agent event or
+        break in sight), the y range settled; None otherwise. Out of a room, the output's
+        flat 0 ms redrawn twice a second was a fifth of the window's idle cost."""
+        if self.underrun_marks or self.agent_events or self._gap_at >= now - WINDOW_S:
+            return None
+        full = now - WINDOW_S + 2 * SAMPLE_S
+        values: list[tuple[str, float]] = []
+        for name, series in self.series.items():
+            points = series.points
+            if not len(points) or points[0, 0] > full:
+                return None
+            depth = points[:, 1]
+            first = float(depth[0])
+            if not math.isfinite(first) or not bool(np.all(depth == first)):
+                return None
+            values.append((name, first))
+        top = max((v for _, v in values), default=0.0)
+        if not self._range.settled(top):
+            return None
+        return tuple(sorted(values))
 
     def split_named(self) -> tuple[list[str], list[str]]:
         """(participants with a curve of their own, those drawn as "others")."""
