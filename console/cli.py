@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     idl = bsub.add_parser("idle", help="what the console costs while it waits")
     _common(idl)
     idl.add_argument("--seconds", type=float, default=20.0, help="per state")
+    idl.add_argument("--settle", type=float, default=3.0,
+                     help="seconds from the window's start to the first measurement (35 "
+                          "measures the all-day console: its queue plot fills in 30 s)")
     idl.add_argument("--json", action="store_true")
     sok = bsub.add_parser("soak", help="minutes in a room: memory, leftovers, underruns")
     _common(sok)
@@ -281,7 +284,7 @@ def _run(args: argparse.Namespace) -> int:
                     *(["--all-stages"] if args.all_stages else [])]
         elif args.bench == "idle":
             from console.bench.idle import main as runner
-            argv = ["--seconds", str(args.seconds)]
+            argv = ["--seconds", str(args.seconds), "--settle", str(args.settle)]
         elif args.bench == "soak":
             from console.bench.soak import main as runner
             argv = ["--minutes", str(args.minutes), "--voices", str(args.voices),
