@@ -169,3 +169,27 @@ def test_a_flat_plot_filling_its_window_is_not_redrawn_until_something_moves(qtb
     plot.setPalette(dark)  # the legend's swatch follows: drawn once more
     assert plot.add_sample([], output(0.0, underruns=1), {}, now=t + 2.0)
     assert "#e6e6e6" in plot.legend.text()
+
+
+def test_a_curve_not_sampled_for_a_while_breaks_instead_of_sloping_across(qtbot) -> None:
+    """Seen by hand: the output dozed out of a room (no curve), and joining drew a slope
+    from its last 0 ms to the room's 30 ms across the seconds nobody sampled it."""
+    plot = QueuesPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    t = 4000.0
+    for _ in range(5):
+        plot.add_sample([], output(0.0), {}, now=t)
+        t += 1.25 * SAMPLE_S
+    for _ in range(20):  # dozing: not sampled
+        plot.add_sample([], None, {}, now=t)
+        t += 1.25 * SAMPLE_S
+    for _ in range(5):
+        plot.add_sample([], output(30.0), {}, now=t)
+        t += 1.25 * SAMPLE_S
+    assert plot.add_sample([], output(30.0), {}, now=t + 1.0)
+    depths = [d for _, d in plot.series[OUTPUT_KEY]]
+    assert depths[:5] == [0.0] * 5 and np.isnan(depths[5]) and depths[6:] == [30.0] * 6
+    drawn = np.asarray(plot._curves[OUTPUT_KEY].yData)
+    assert np.isnan(drawn).sum() == 1  # the break reaches the curve

@@ -124,6 +124,7 @@ class QueuesPlot(QWidget):
         self._last_underrun_at: dict[str, float] = {}
         self._last_sample = 0.0
         self._gap_at = -np.inf  # the newest break in the curves (a NaN point)
+        self._breaks_at: dict[str, float] = {}  # the newest break in one curve
         self._last_redraw = 0.0
         self._drawn_still: tuple[tuple[str, float], ...] | None = None  # see _still
         self._t0 = time.monotonic()
@@ -210,6 +211,12 @@ class QueuesPlot(QWidget):
         if output is not None:
             points[OUTPUT_KEY] = (output.ring_ms, output.underruns)
         capacity = int(WINDOW_S / SAMPLE_S) + 8
+        for name, left in self.series.items():
+            if name not in points and left and not math.isnan(left.points[-1, 1]):
+                # Not sampled any more (a participant who left, an output dozing): a
+                # break, or its return would be joined to its last point by a slope.
+                left.append(now, np.nan)
+                self._breaks_at[name] = now
         for name, (depth, underruns) in points.items():
             series = self.series.get(name)
             if series is None:
@@ -227,6 +234,7 @@ class QueuesPlot(QWidget):
             if not series:
                 del self.series[name]
                 self._last_underrun_at.pop(name, None)
+                self._breaks_at.pop(name, None)
         while self.underrun_marks and self.underrun_marks[0][0] < cutoff:
             self.underrun_marks.popleft()
         every = BIG_REDRAW_S if len(self.series) > MAX_NAMED + 1 else REDRAW_S
@@ -284,6 +292,7 @@ class QueuesPlot(QWidget):
 
         named, others = self.split_named()
         gaps = self._gap_at >= now - WINDOW_S  # a break still in sight: NaN in the curves
+        cutoff = now - WINDOW_S
         drawn = [*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]
         for name in list(self._curves):
             if name not in drawn or (name != OTHERS_KEY and name not in self.series):
@@ -315,7 +324,8 @@ class QueuesPlot(QWidget):
             top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
             # Copies: the curve keeps what it is given, and the series' arrays move on.
             curve.setData(points[:, 0] - now, points[:, 1].copy(), connect="finite",
-                          skipFiniteCheck=name != OTHERS_KEY and not gaps)
+                          skipFiniteCheck=name != OTHERS_KEY and not gaps
+                          and self._breaks_at.get(name, -np.inf) < cutoff)
         marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
         # The y range from what is known here: pyqtgraph's auto-range asks every curve for
