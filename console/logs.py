@@ -55,8 +55,15 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+# The SDK's warnings that say nothing to a user, kept for the file: its Python side drops
+# the handle of each participant who leaves after its core already dropped it, one line a
+# departure (livekit 1.2; the console works on unharmed).
+SDK_NOISE = ("Attempted to drop unknown FFI handle",)
+
+
 class TerminalFilter(logging.Filter):
-    """Drops file-only records and, unless wanted, the SDK's lines (said again in one line)."""
+    """Drops file-only records, the SDK's noise and, unless wanted, all the SDK's lines
+    (said again in one line)."""
 
     def __init__(self, sdk: bool) -> None:
         super().__init__()
@@ -65,8 +72,9 @@ class TerminalFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, FILE_ONLY, False):
             return False
-        return self.sdk or not (record.name == SDK_LOGGER
-                                or record.name.startswith(SDK_LOGGER + "."))
+        if not (record.name == SDK_LOGGER or record.name.startswith(SDK_LOGGER + ".")):
+            return True
+        return self.sdk and not any(noise in record.getMessage() for noise in SDK_NOISE)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

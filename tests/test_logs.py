@@ -141,6 +141,26 @@ def test_every_logger_and_stderr_write_is_redacted(
     assert (file.maxBytes, file.backupCount) == (logs.MAX_BYTES, logs.BACKUPS)
 
 
+def test_the_sdks_word_for_each_departure_stays_in_the_file(
+        fresh_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """livekit logs "Attempted to drop unknown FFI handle" (from its core, through Python
+    logging) for each participant who leaves: noise on the app's terminal, kept in the
+    file; the SDK's other warnings still reach the terminal."""
+    path = logs.setup(log_file=tmp_path / "console.log")
+    assert path is not None
+    sdk = logging.getLogger("livekit")
+    # As the SDK forwards its core's records: "target:line:module - message".
+    sdk.warning("%s:%s:%s - %s", "livekit_ffi::server", 212, "livekit_ffi::server",
+                "Attempted to drop unknown FFI handle: 81")
+    sdk.warning("%s:%s:%s - %s", "livekit::room", 77, "livekit::room", "signal lost")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    err = capsys.readouterr().err
+    text = path.read_text()
+    assert "unknown FFI handle" not in err and "signal lost" in err
+    assert "Attempted to drop unknown FFI handle: 81" in text and "signal lost" in text
+
+
 def test_an_unwritable_place_means_no_file_not_a_crash(
         fresh_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
