@@ -283,6 +283,20 @@ def test_the_audio_source_exists_only_while_a_room_takes_the_microphone(make_eng
         assert abs(stats.samples_lost) <= FRAME, stats
 
 
+def test_frames_refused_by_an_earlier_stays_source_stay_counted(make_engine) -> None:
+    """The counts go on across stays: a source's refusals (set by hand here: a real one
+    refuses only when livekit's runtime fails) are still in the stats after it closed."""
+    engine = make_engine("lkc_mic_a")
+    feed = engine.chain.feed
+    assert feed is not None
+    feed.errors = 2
+    engine.set_publishing(False)
+    assert engine.chain.feed is None
+    assert engine.capture_stats().frames_dropped["source_error"] == 2
+    engine.set_publishing(True)
+    assert engine.capture_stats().frames_dropped["source_error"] == 2
+
+
 def _full_scale_square(start: int, n: int) -> np.ndarray:
     t = np.arange(start, start + n)
     return np.where((t // 24) % 2 == 0, 32767, -32768).astype(np.int16)

@@ -127,6 +127,7 @@ class _Counters:
     silence_samples: int = 0     # synthetic silence handed to capture_frame
     unsent_samples: int = 0      # device samples metered only: nobody took the microphone
     apm_errors: int = 0
+    source_errors: int = 0       # refused by AudioSources no longer fed (earlier stays)
     reference_waits: int = 0     # a frame waited for its echo reference (after a freeze)
     flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_FLAGS, 0))
 
@@ -297,6 +298,8 @@ class CaptureChain:
         with self._lock:
             feed, self.feed = self.feed, None
             self._counters.unsent_samples += self._outbox.clear()
+            if feed is not None:
+                self._counters.source_errors += feed.errors  # the counts go on across stays
         if feed is not None:
             feed.close()
 
@@ -612,7 +615,8 @@ class CaptureChain:
             frames_dropped={"ring_full": c.ring_full // FRAME,
                             "backlog": outbox.dropped_real // FRAME,
                             "apm_error": c.apm_errors,
-                            "source_error": feed.errors if feed is not None else 0},
+                            "source_error": c.source_errors + (
+                                feed.errors if feed is not None else 0)},
             status_flags=dict(c.flags),
             since_last_callback_s=None if last is None else now - last,
             stalled=stream.stalled(now),
