@@ -25,11 +25,9 @@ class GainRamp:
             if target != 1.0:
                 x *= np.float32(target)
             return x
-        ramp = self._ramp
-        if x.shape[0] == ramp.shape[0]:
-            x *= np.float32(start) + np.float32(target - start) * ramp
-            return x
-        head = x[:ramp.shape[0]]
-        head *= np.float32(start) + np.float32(target - start) * ramp[:head.shape[0]]
-        x[ramp.shape[0]:] *= np.float32(target)
+        frame = self._ramp.shape[0]
+        head = x[:frame]
+        head *= np.float32(start) + np.float32(target - start) * self._ramp[:head.shape[0]]
+        if x.shape[0] > frame:
+            x[frame:] *= np.float32(target)
         return x

@@ -123,8 +123,7 @@ class QueuesPlot(QWidget):
         self._last_underruns: dict[str, int] = {}
         self._last_underrun_at: dict[str, float] = {}
         self._last_sample = 0.0
-        self._gap_at = -np.inf  # the newest break in the curves (a NaN point)
-        self._breaks_at: dict[str, float] = {}  # the newest break in one curve
+        self._breaks_at: dict[str, float] = {}  # each curve's newest break (a NaN point)
         self._last_redraw = 0.0
         self._drawn_still: tuple[tuple[str, float], ...] | None = None  # see _still
         self._t0 = time.monotonic()
@@ -202,9 +201,10 @@ class QueuesPlot(QWidget):
         if self._last_sample and now - self._last_sample > GAP_S:
             # Nothing was sampled meanwhile (nobody saw the window): a break, not a line
             # drawn across the time nobody measured.
-            self._gap_at = self._last_sample + SAMPLE_S / 2
-            for broken in self.series.values():
-                broken.append(self._gap_at, np.nan)
+            gap_at = self._last_sample + SAMPLE_S / 2
+            for name, broken in self.series.items():
+                broken.append(gap_at, np.nan)
+                self._breaks_at[name] = gap_at
         self._last_sample = now
         points: dict[str, tuple[float, int]] = {
             labels.get(c.key, c.key): (c.queue_ms, c.underruns) for c in channels}
@@ -250,10 +250,11 @@ class QueuesPlot(QWidget):
 
     def _still(self, now: float) -> tuple[tuple[str, float], ...] | None:
         """The plot's content when a redraw would not move anything on it: every curve
-        flat across the whole window, nothing else drawn (no underrun, agent event or
-        break in sight), the y range settled; None otherwise. Out of a room, the output's
-        flat 0 ms redrawn twice a second was a fifth of the window's idle cost."""
-        if self.underrun_marks or self.agent_events or self._gap_at >= now - WINDOW_S:
+        flat across the whole window (a break in sight is a NaN in it), nothing else
+        drawn (no underrun or agent event), the y range settled; None otherwise. Out of
+        a room, the output's flat 0 ms redrawn twice a second was a fifth of the
+        window's idle cost."""
+        if self.underrun_marks or self.agent_events:
             return None
         full = now - WINDOW_S + 2 * SAMPLE_S
         values: list[tuple[str, float]] = []
@@ -291,8 +292,7 @@ class QueuesPlot(QWidget):
         import pyqtgraph as pg
 
         named, others = self.split_named()
-        gaps = self._gap_at >= now - WINDOW_S  # a break still in sight: NaN in the curves
-        cutoff = now - WINDOW_S
+        cutoff = now - WINDOW_S  # a curve broken since has NaN in it
         drawn = [*named, OUTPUT_KEY, *([OTHERS_KEY] if others else [])]
         for name in list(self._curves):
             if name not in drawn or (name != OTHERS_KEY and name not in self.series):
@@ -324,7 +324,7 @@ class QueuesPlot(QWidget):
             top = max(top, float(np.nanmax(points[:, 1], initial=0.0)))
             # Copies: the curve keeps what it is given, and the series' arrays move on.
             curve.setData(points[:, 0] - now, points[:, 1].copy(), connect="finite",
-                          skipFiniteCheck=name != OTHERS_KEY and not gaps
+                          skipFiniteCheck=name != OTHERS_KEY
                           and self._breaks_at.get(name, -np.inf) < cutoff)
         marks = np.array(self.underrun_marks, dtype=np.float64).reshape(-1, 2)
         self._marks.setData(marks[:, 0] - now, marks[:, 1])
