@@ -19,6 +19,7 @@ from console.bench.freezer import freezing
 from console.bench.output import StallWatch
 from console.engine.apm import ProcessingConfig
 from console.engine.echo_reference import (
+    BLOCK_S,
     CENTRE_S,
     GONE_S,
     LEAD_S,
@@ -30,8 +31,6 @@ from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.play_time import MAX_AHEAD_S, PlaybackTime, block_end
 from tests.audio_helpers import wait_until
 from tests.track_helpers import engine_with_tracks, local_track
-
-BLOCK_S = FRAME / SAMPLE_RATE
 
 
 def _block(value: int) -> np.ndarray:
@@ -151,6 +150,53 @@ def test_stamps_that_move_beyond_the_wander_are_followed() -> None:
     assert sum(len(frames) for frames in taken[10:12]) == 5, taken  # 2 + the 3 skipped
     assert all(len(frames) == 1 for frames in taken[12:]), taken
     assert taken[-1] == [19 + 3]  # the frame that ends at its stamp plus the lead
+
+
+def test_a_pairing_made_before_the_play_times_came_is_made_afresh_on_them() -> None:
+    """A stream's first block comes stamped by arrival, the next by play times 20-40 ms
+    later: a pairing made on the first timeline is off by that much on the second. It
+    held by count, owing the microphone three frames for good (the reference it wanted was
+    not written yet), until a freeze broke it and the echo path moved 10 ms (a test on
+    the virtual card, one run in about ten)."""
+    ref = EchoReference()
+    before = time.monotonic()
+    ref.push(_block(0))  # by arrival: about now
+    t1 = time.monotonic() + 0.03
+    # Paired on it: block 0 ends beyond the lead.
+    assert _fed(ref, before - LEAD_S - CENTRE_S - 0.002) == []
+    for i in range(1, 8):
+        ref.push(_block(i), t1 + i * BLOCK_S)  # play times: block i ends at t1 + i * 10 ms
+    assert _fed(ref, t1 + BLOCK_S - LEAD_S) == [0, 1]  # afresh: what plays by its lead
+    assert [_fed(ref, t1 + j * BLOCK_S - LEAD_S) for j in range(2, 6)] == [[2], [3], [4], [5]]
+
+
+def test_a_pairing_that_runs_ahead_of_the_stamps_is_made_afresh_before_a_burst() -> None:
+    """The play times come 30 ms later than the sample count says (the stamps creep up
+    to them, 1 ms a second), each block written 30 ms before it plays: paired by count,
+    the microphone owes two or three frames for good, each frame taking what has come.
+    Held against the frames they are owed to, the stamps say the pairing runs ahead, and
+    it is made afresh. Owing them instead, a burst (the output catching up after a
+    freeze) paid the debt at once and moved the echo path."""
+    ref = EchoReference()
+    t0 = time.monotonic() + 0.03
+
+    def played(i: int) -> float:
+        return t0 + i * BLOCK_S + (0.030 if i >= 10 else 0.0)
+
+    pushed = 0
+    taken: list[list[int]] = []
+    for j in range(4100):
+        mic = t0 + j * BLOCK_S - LEAD_S
+        # Written 30 ms before it plays (the server's buffer), and from frame 4000 on a
+        # tenth of a second ahead (the burst after a freeze).
+        ahead = 0.1 if j >= 4000 else 0.0
+        while played(pushed) <= mic + LEAD_S + 0.010 + ahead:
+            ref.push(_block(pushed % 30000), played(pushed))
+            pushed += 1
+        taken.append(_fed(ref, mic))
+    tail = taken[3900:]
+    assert all(len(frames) == 1 for frames in tail), [t for t in tail if len(t) != 1]
+    assert [f[0] for f in tail] == list(range(tail[0][0], tail[0][0] + len(tail)))
 
 
 def test_a_reference_that_comes_late_is_made_up_in_order() -> None:

@@ -41,6 +41,7 @@ MAX_OWED = 5        # frames a paired microphone may go without before it pairs 
 SLACK_S = 0.010     # a frame goes on with this much less lead than it wanted, not waiting
 MAX_WAIT_S = 0.05   # a microphone frame waits at most this long for its reference
 GONE_S = 0.1        # no block for this long: the output is not playing, nobody waits
+BLOCK_S = FRAME / SAMPLE_RATE
 
 Sink = Callable[[npt.NDArray[np.int16]], None]
 
@@ -76,8 +77,10 @@ class EchoReference:
             # Play times and arrivals are two timelines 20-40 ms apart (the server's
             # buffer): a stream's first block, written before the server said anything,
             # came by arrival, and the stamps then took 20-40 s to creep (MAX_SLOW_PPM)
-            # up to the play times.
+            # up to the play times. A pairing made on the old timeline is off by that
+            # much: it held, owing frames for good, until a freeze broke it.
             self._clock.reset()
+            self._paired = False
         self.timed = timed
         stamp = self._clock.stamp(samples.shape[0], now if played_end is None else played_end)
         self._end = stamp
@@ -142,12 +145,16 @@ class EchoReference:
         self._owed += 1
         while ring.available() >= FRAME:
             end = ring.next_ready(FRAME, SAMPLE_RATE)
-            if end > limit + WANDER_S:
+            # The next frame goes with the microphone frame ``owed - 1`` before this one
+            # (the next one, when nothing is owed): its stamp is held against that
+            # frame's lead.
+            due = limit - (self._owed - 1) * BLOCK_S
+            if end > due + WANDER_S:
                 if self._owed:
                     self._paired = False  # owed frames the stamps say are not played yet
                 return
             if not self._owed:
-                if end > limit - WANDER_S:
+                if end > due - WANDER_S:
                     return
                 self._paired = False  # behind the stamps by more than they wander
             self._take(sink)
