@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--output", default="lkc_speaker_a", help="speaker playing the tone")
     cap.add_argument("--backend", dest="bench_backend", choices=("portaudio", "pulse"),
                      default="portaudio", help="how our engine opens the devices")
+    cap.add_argument("--floor", action="store_true",
+                     help="also run the path's bare parts at 10 ms and 100 ms reads")
     cap.add_argument("--json", action="store_true")
     out = bsub.add_parser("output", help="playback latency, drift, underruns, CPU")
     _common(out)
@@ -271,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
             from console.bench.capture import main as runner
             argv = ["--seconds", str(args.seconds), "--toggles", str(args.toggles),
                     "--input", args.input, "--output", args.output,
-                    "--backend", args.bench_backend]
+                    "--backend", args.bench_backend, *(["--floor"] if args.floor else [])]
         elif args.bench == "output":
             from console.bench.output import main as runner
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),

@@ -42,7 +42,7 @@ def test_devices_json_on_a_private_virtual_card() -> None:
 @pytest.mark.audio
 def test_capture_benchmark_prints_figures() -> None:
     out = _run("bench", "capture", "--seconds", "1.5", "--toggles", "10", "--json",
-               "--virtual-devices", timeout=120)
+               "--floor", "--virtual-devices", timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     assert result["frames_captured"] > 100
@@ -54,6 +54,13 @@ def test_capture_benchmark_prints_figures() -> None:
     assert result["cpu_ratio_vs_reference"] == pytest.approx(
         result["cpu_percent"] / result["reference"]["cpu_percent"], abs=0.001)
     assert result["goals"]["cpu_le_reference"] == (result["cpu_ratio_vs_reference"] <= 1.0)
+    # The bare path ran at both read sizes, in real time, every read handed over.
+    floor = result["floor"]
+    assert set(floor) == {"read_10ms", "read_100ms"}
+    for name, bare in floor.items():
+        assert 120 <= bare["frames"] <= 180, (name, bare)  # 1.5 s of 10 ms frames
+        assert bare["reads_not_sent"] == 0, (name, bare)
+        assert bare["cpu_percent"] > 0, (name, bare)
 
 
 @pytest.mark.audio

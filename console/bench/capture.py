@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from console.bench import emit
+from console.bench.capture_floor import REFERENCE_READ_MS, run_floor
 from console.bench.threads import ThreadShares
 from console.engine import devices
 from console.engine.apm import ProcessingConfig
@@ -248,11 +249,16 @@ def run_reference(mic: str, seconds: float) -> dict[str, Any]:
 
 
 def run(seconds: float = 20.0, toggles: int = 100, mic: str = "lkc_mic_a",
-        speaker: str = "lkc_speaker_a", backend: str = "portaudio") -> dict[str, Any]:
+        speaker: str = "lkc_speaker_a", backend: str = "portaudio",
+        floor: bool = False) -> dict[str, Any]:
+    """``floor``: also run the path's bare parts at our read size and at the reference's
+    (:mod:`console.bench.capture_floor`), in the same run."""
     devices.find_device(mic, "input")  # a clear error before anything starts
     with tone_playing(speaker):
         ours = run_ours(mic, seconds, toggles, backend)
         reference = run_reference(mic, seconds)
+        floors = [run_floor(mic, seconds, ms) for ms in (10, REFERENCE_READ_MS)] \
+            if floor else []
     ratio = (ours["latency_ms_p95"] / reference["latency_ms_p95"]
              if reference["latency_ms_p95"] else math.nan)
     cpu_ratio = (ours["cpu_percent"] / reference["cpu_percent"]
@@ -273,7 +279,15 @@ def run(seconds: float = 20.0, toggles: int = 100, mic: str = "lkc_mic_a",
             "zero_frames_lost_across_toggles": ours["frames_lost_across_toggles"] == 0,
         },
         "reference": reference,
+        **({"floor": _floor_figures(floors, reference["cpu_percent"])} if floors else {}),
     }
+
+
+def _floor_figures(floors: list[dict[str, Any]], reference_cpu: float) -> dict[str, Any]:
+    """Each bare run, with its CPU against the reference's."""
+    return {f"read_{f['read_ms']}ms": {
+        **f, "cpu_ratio_vs_reference": round(f["cpu_percent"] / reference_cpu, 3)
+        if reference_cpu else math.nan} for f in floors}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="lkc_speaker_a")
     parser.add_argument("--backend", choices=("portaudio", "pulse"), default="portaudio",
                         help="how our engine opens the devices (default portaudio)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the path's bare parts (sound server stream, APM, "
+                             "AudioSource) at 10 ms and 100 ms reads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.seconds, args.toggles, args.input, args.output, args.backend)
+    result = run(args.seconds, args.toggles, args.input, args.output, args.backend,
+                 args.floor)
     return emit(result, args.json)
