@@ -60,6 +60,12 @@ def test_bench_gui_measures_cpu_display_rate_lag_and_underruns() -> None:
     assert 0 < reference["cpu_percent"] < 200
     assert result["cpu_ratio_vs_reference"] == pytest.approx(
         result["cpu_percent"] / reference["cpu_percent"], abs=0.01)
+    # livekit's own threads on each side (its runtime, WebRTC's audio device and encoder):
+    # both ran a room, so both have some, and ours are a part of our whole.
+    assert 0 < result["livekit_threads_percent"] <= result["cpu_percent"]
+    assert 0 < result["reference_livekit_threads_percent"] <= reference["cpu_percent"]
+    assert result["livekit_threads_ratio_vs_reference"] == pytest.approx(
+        result["livekit_threads_percent"] / reference["cpu_percent"], abs=0.01)
     # Each goal is its threshold applied to the figures above.
     assert result["goals"] == {
         "cpu_le_25_percent": result["cpu_percent"] <= 25.0,

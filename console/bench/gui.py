@@ -40,7 +40,7 @@ import numpy as np
 from console import gc_pauses
 from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
-from console.bench.threads import ThreadShares
+from console.bench.threads import ThreadShares, livekit_floor
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication, QTimer
@@ -285,6 +285,8 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
         "reference": reference,
         "cpu_ratio_vs_reference": (round(ours_cpu / ref_cpu, 2)
                                    if ours_cpu is not None and ref_cpu else None),
+        **livekit_floor(result.get("cpu_threads_percent"), reference.get("threads_percent"),
+                        ref_cpu),
         "goals": {
             "cpu_le_25_percent": result.get("cpu_percent", 1e9) <= 25.0,
             "cpu_le_reference": (ours_cpu is not None and ref_cpu is not None

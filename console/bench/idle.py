@@ -26,6 +26,7 @@ from typing import Any
 from console.bench import emit
 from console.bench.capture import _Cpu
 from console.bench.gui import MIC, SPEAKER, _join_then, _open_window, run_reference
+from console.bench.threads import livekit_floor
 
 SETTLE_S = 3.0
 AGENT = "helper"
@@ -96,6 +97,9 @@ def run(seconds: float = 20.0, mic: str = MIC, speaker: str = SPEAKER,
         "room_reference": reference,
         "room_ratio_vs_reference": (round(ours / ref, 2) if ours is not None and ref
                                     else None),
+        **{f"room_{k}": v for k, v in livekit_floor(
+            result.get("room", {}).get("threads_percent"), reference.get("threads_percent"),
+            ref).items()},
         "goals": {f"{name}_le_{limit:g}_percent":
                   result.get(name, {}).get("cpu_percent", 1e9) <= limit
                   for name, limit in GOALS.items()},

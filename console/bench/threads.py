@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from typing import Any
 
 
 def thread_ticks() -> Counter[str]:
@@ -44,3 +45,27 @@ class ThreadShares:
                   for name in now}
         return dict(sorted(((k, v) for k, v in shares.items() if v > 0),
                            key=lambda kv: -kv[1]))
+
+
+# livekit's native threads (its Rust runtime and WebRTC's), by the names /proc shows
+# (cut at 15 characters). What they cost is the floor under any app on the SDK.
+LIVEKIT_THREADS = ("tokio-rt-worker", "SyntheticAudioD", "worker_thread", "network_thread",
+                   "signaling_threa", "AudioEncoderQue", "AudioSourceCapt", "livekit-audio")
+
+
+def livekit_percent(shares: dict[str, float]) -> float:
+    """The part of ``shares`` (from :meth:`ThreadShares.percent`) that is livekit's own."""
+    return round(sum(v for name, v in shares.items() if name.startswith(LIVEKIT_THREADS)), 1)
+
+
+def livekit_floor(ours: dict[str, float] | None, theirs: dict[str, float] | None,
+                  ref_cpu: float | None) -> dict[str, Any]:
+    """livekit's threads on each side, and ours against the reference's whole: the share of
+    a CPU goal (``x`` times the reference) they take before any code of ours runs. Empty
+    when a side has no figures."""
+    if not ours or not theirs or not ref_cpu:
+        return {}
+    native = livekit_percent(ours)
+    return {"livekit_threads_percent": native,
+            "reference_livekit_threads_percent": livekit_percent(theirs),
+            "livekit_threads_ratio_vs_reference": round(native / ref_cpu, 2)}
