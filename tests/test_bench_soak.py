@@ -32,6 +32,12 @@ def test_bench_soak_samples_the_curve_and_leaving_leaves_nothing() -> None:
     assert all(100 < s["rss_mb"] < 2000 and s["os_threads"] >= s["threads"] for s in curve)
     assert all(s["native_streams"] == s["channels"] for s in curve), curve
     assert 12 <= result["stalls_injected"] <= 16
+    # The underruns split: those no stall explains are a part of those outside UI stalls,
+    # and the goal is read off the last sample.
+    for s in curve:
+        assert 0 <= s["underruns_outside_any_stall"] <= s["underruns_outside_ui_stalls"], s
+    assert result["goals"]["no_underrun_outside_ui_or_host_stalls"] == (
+        curve[-1]["underruns_outside_any_stall"] == 0)
     # What the first stay started for the whole process is listed apart (livekit's runtime).
     left = result["leftovers_after_leaving"]
     assert any(name.startswith("tokio") for name in left["process_wide_threads_started"])
