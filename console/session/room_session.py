@@ -34,6 +34,7 @@ from livekit import rtc
 from console.engine.audio_engine import AudioEngine, EngineNotRunning
 from console.loop_thread import LoopThread
 from console.redact import redact
+from console.session import room_events
 from console.session.agent_dispatch import dispatch_agent
 from console.session.agents import AgentTracker, is_agent, publishes_for
 from console.session.explain import Cause, Explanation, NoAnswer, RoomLost, explain
@@ -324,6 +325,7 @@ class RoomSession:
         if stop.is_set():  # Leave came as the connect finished
             await self.disconnect()
             return self._snap
+        room_events.narrow(room)
         self._set(room=room.name or resolved.room,
                   identity=room.local_participant.identity or resolved.identity)
         for participant in room.remote_participants.values():
