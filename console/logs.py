@@ -59,11 +59,15 @@ class RedactingFormatter(logging.Formatter):
 # the handle of each participant who leaves after its core already dropped it, one line a
 # departure (livekit 1.2; the console works on unharmed).
 SDK_NOISE = ("Attempted to drop unknown FFI handle",)
+# Python warnings that say nothing to a user, kept for the file: PyJWT warns about the key's
+# length on every token signed with livekit-server's 6-byte development secret (the
+# sandbox's), which a production server refuses anyway.
+WARNING_NOISE = ("InsecureKeyLengthWarning",)
 
 
 class TerminalFilter(logging.Filter):
-    """Drops file-only records, the SDK's noise and, unless wanted, all the SDK's lines
-    (said again in one line)."""
+    """Drops file-only records, the SDK's and Python warnings' noise and, unless wanted,
+    all the SDK's lines (said again in one line)."""
 
     def __init__(self, sdk: bool) -> None:
         super().__init__()
@@ -72,6 +76,8 @@ class TerminalFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, FILE_ONLY, False):
             return False
+        if record.name == "py.warnings":
+            return not any(noise in record.getMessage() for noise in WARNING_NOISE)
         if not (record.name == SDK_LOGGER or record.name.startswith(SDK_LOGGER + ".")):
             return True
         return self.sdk and not any(noise in record.getMessage() for noise in SDK_NOISE)

@@ -161,6 +161,29 @@ def test_the_sdks_word_for_each_departure_stays_in_the_file(
     assert "Attempted to drop unknown FFI handle: 81" in text and "signal lost" in text
 
 
+def test_pyjwts_word_on_the_dev_secrets_length_stays_in_the_file(
+        fresh_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A token signed with the sandbox's secret (livekit-server's 6-byte development one)
+    makes PyJWT warn on every token: kept in the file, not on the terminal; other Python
+    warnings still reach it."""
+    import warnings
+
+    from console.sandbox.voices import make_token
+
+    path = logs.setup(log_file=tmp_path / "console.log")
+    assert path is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        make_token("someone", "demo")  # the real call: PyJWT's real warning
+        warnings.warn("a warning a user should see", UserWarning, stacklevel=1)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    err = capsys.readouterr().err
+    text = path.read_text()
+    assert "InsecureKeyLengthWarning" not in err and "a warning a user should see" in err
+    assert "InsecureKeyLengthWarning" in text
+
+
 def test_an_unwritable_place_means_no_file_not_a_crash(
         fresh_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
