@@ -66,13 +66,13 @@ def items(combo: QComboBox) -> list[tuple[str, str]]:
 
 
 # -- the display tick ------------------------------------------------------------------------
-def test_out_of_a_room_only_the_mic_meters_are_read_every_tick(
+def test_only_the_meters_are_read_every_tick_in_a_room_or_out(
         make_window: MakeWindow, engine: FakeEngine, controller: FakeController,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A console left waiting all day: its meters move at 30 Hz, the rest of the window is
-    read at 10 Hz; in a room everything is read every tick. The meter still follows."""
+    """The console open all day: its meters move at 30 Hz, the rest of the window is read
+    at 10 Hz, out of a room and in one. In a room the strips' meters move every tick too."""
     window = make_window(engine, controller)
-    reads = {"mic_meters": 0, "mic_state": 0, "capture_stats": 0}
+    reads = {"mic_meters": 0, "mic_state": 0, "capture_stats": 0, "channel_stats": 0}
     for name in reads:
         real = getattr(engine, name)
 
@@ -84,18 +84,48 @@ def test_out_of_a_room_only_the_mic_meters_are_read_every_tick(
 
     for _ in range(9):
         window._tick()
-    assert reads == {"mic_meters": 9, "mic_state": 3, "capture_stats": 3}
+    assert reads == {"mic_meters": 9, "mic_state": 3, "capture_stats": 3, "channel_stats": 3}
     engine.heard = dataclasses.replace(engine.heard, rms_db=-12.0)
     window._tick()  # a tick between full reads: the meter moves all the same
     assert window.mic.heard.rms_db == -12.0
 
     controller.script(connected("standup", "me", participant("alice")))
+    engine.channels = [channel("alice", -30.0)]
     window.poll()
+    assert window.mic.in_room
     for name in reads:
         reads[name] = 0
     for _ in range(6):
         window._tick()
-    assert reads == {"mic_meters": 6, "mic_state": 6, "capture_stats": 6}
+    assert reads == {"mic_meters": 6, "mic_state": 2, "capture_stats": 2, "channel_stats": 6}
+    # Between full reads a participant's meter follows, and a new one gets its strip.
+    while window._ticks % 3 == 2:
+        window._tick()
+    engine.channels = [channel("alice", -20.0), channel("bob", -25.0)]
+    controller.script(connected("standup", "me", participant("alice"), participant("bob")))
+    window._tick()
+    assert window._ticks % 3 != 0  # not a full read
+    assert window.participants.strips["alice"].meter.rms_db == -20.0
+    assert window.participants.strips["bob"].meter.rms_db == -25.0
+
+
+def test_a_key_or_a_click_on_the_microphone_shows_at_once(
+        make_window: MakeWindow, engine: FakeEngine, controller: FakeController) -> None:
+    """With the panels read at 10 Hz, muting (M), push-to-talk and talking (Space) would
+    show up to 100 ms late: each redraws the microphone's banner as it happens."""
+    window = make_window(engine, controller)
+    controller.script(connected("standup", "me"))
+    window.poll()
+    before = window.mic.badge.text()
+    window.mic.self_mute.setChecked(True)  # no tick in between
+    muted = window.mic.badge.text()
+    assert muted != before and "MUTED" in muted.upper(), (before, muted)
+    window.mic.self_mute.setChecked(False)
+    window.mic.ptt.setChecked(True)
+    assert window.mic.badge.text() != muted
+    held = window.mic.badge.text()
+    window._set_talking(True)
+    assert window.mic.badge.text() != held
 
 
 # -- joining ----------------------------------------------------------------------------------
