@@ -20,7 +20,7 @@ import numpy.typing as npt
 from livekit import rtc
 
 from console.bench.threads import ThreadShares
-from console.engine.apm import ProcessingConfig
+from console.engine.apm import ProcessingConfig, build_module
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.media_thread import MediaThread
 from console.engine.pulse_stream import MAX_BLOCKS_PER_READ, PulseStream
@@ -39,16 +39,11 @@ def _read_blocks(read_ms: int) -> int:
 def run_floor(mic: str, seconds: float, read_ms: int = 10) -> dict[str, Any]:
     """CPU of the bare path on ``mic`` reading ``read_ms`` at a time, over ``seconds``."""
     blocks = _read_blocks(read_ms)
-    config = ProcessingConfig()  # the four stages, as bench capture runs both sides
-    apm = rtc.AudioProcessingModule(
-        echo_cancellation=config.echo_cancellation,
-        noise_suppression=config.noise_suppression,
-        high_pass_filter=config.high_pass_filter,
-        auto_gain_control=config.auto_gain_control,
-    )
+    apm = build_module(ProcessingConfig())  # the four stages, as bench capture runs both
+    assert apm is not None
     media = MediaThread("floor-media")
     media.start()
-    counts = {"frames": 0, "sent": 0, "busy": 0}  # 10 ms frames; reads sent, not sent
+    counts = {"frames": 0, "busy": 0}  # 10 ms frames; reads not sent
 
     async def make_source() -> tuple[rtc.AudioSource, SourceFeed]:
         source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
@@ -67,18 +62,15 @@ def run_floor(mic: str, seconds: float, read_ms: int = 10) -> dict[str, Any]:
         # The whole read in one request: the least FFI work a read can cost.
         if feed.claim():
             feed.send(out)
-            counts["sent"] += 1
         else:
             counts["busy"] += 1  # the read before is still in flight
 
-    if blocks > MAX_BLOCKS_PER_READ:
-        # One read of the whole block: the stream's own limit is for the app's wake-ups.
-        stream = PulseStream("input", mic, samplerate=SAMPLE_RATE, channels=1,
-                             blocksize=FRAME * blocks, callback=callback)
-    else:
-        stream = PulseStream("input", mic, samplerate=SAMPLE_RATE, channels=1,
-                             blocksize=FRAME, callback=callback,
-                             blocks_per_read=lambda: blocks)
+    # Beyond the stream's own limit of blocks a read (it is for the app's wake-ups), one
+    # block of the whole read.
+    whole = blocks > MAX_BLOCKS_PER_READ
+    stream = PulseStream("input", mic, samplerate=SAMPLE_RATE, channels=1,
+                         blocksize=FRAME * blocks if whole else FRAME, callback=callback,
+                         blocks_per_read=None if whole else (lambda: blocks))
     try:
         stream.start()
         time.sleep(0.3)  # settle, as bench capture does

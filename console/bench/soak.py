@@ -63,10 +63,11 @@ class Underruns:
         self.during = 0             # underruns during a UI stall
         self.during_after_host = 0  # of those, after a host freeze
 
-    def outside_any_stall(self) -> int:
-        """Underruns neither during a UI stall nor after a freeze of the whole host (the
-        process stopped longer than the device's buffer: nothing in it can play)."""
-        total, after_host = self.total()
+    def outside_any_stall(self, total: int, after_host: int) -> int:
+        """Of ``total`` underruns (``after_host`` of them after a host freeze, as
+        :meth:`total` gives them), those neither during a UI stall nor after a freeze of
+        the whole host (the process stopped longer than the device's buffer: nothing in it
+        can play)."""
         return total - self.during - (after_host - self.during_after_host)
 
     def total(self) -> tuple[int, int]:
@@ -137,7 +138,7 @@ def run(minutes: float = 10.0, voices: int = 8, period: float = 30.0, mic: str =
             "underruns_during_ui_stalls": counts.during,
             "underruns_outside_ui_stalls": total - counts.during,
             "of_which_after_host_freezes": after_host,
-            "underruns_outside_any_stall": counts.outside_any_stall(),
+            "underruns_outside_any_stall": counts.outside_any_stall(total, after_host),
             "output_ring_underruns": engine.output_stats().underruns,
         })
 

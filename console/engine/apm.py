@@ -43,15 +43,20 @@ class _Stage:
     apm: rtc.AudioProcessingModule | None
 
 
-def _build(config: ProcessingConfig) -> _Stage:
+def build_module(config: ProcessingConfig) -> rtc.AudioProcessingModule | None:
+    """livekit's APM with ``config``'s stages; None when no stage is on."""
     if not config.any:
-        return _Stage(config, None)
-    return _Stage(config, rtc.AudioProcessingModule(
+        return None
+    return rtc.AudioProcessingModule(
         echo_cancellation=config.echo_cancellation,
         noise_suppression=config.noise_suppression,
         high_pass_filter=config.high_pass_filter,
         auto_gain_control=config.auto_gain_control,
-    ))
+    )
+
+
+def _build(config: ProcessingConfig) -> _Stage:
+    return _Stage(config, build_module(config))
 
 
 class SwitchableApm:

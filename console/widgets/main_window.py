@@ -56,6 +56,8 @@ from console.widgets.turns_panel import TurnsPanel
 from console.widgets.window_fit import fit_to_screen, pack_splitters, unpack_splitters
 
 if TYPE_CHECKING:
+    from console.engine.channel import ChannelStats
+    from console.session.model import ParticipantView
     from console.session.participant_prefs import ParticipantPrefs
     from console.widgets.join_panel import JoinPanel
     from console.widgets.participants import ParticipantsPanel
@@ -428,10 +430,16 @@ class MainWindow(QMainWindow):
         """The ticks between full reads in a room: the meters and the strips."""
         self.mic.poll_meters()
         controller = self._controller
-        if controller is None:
-            return
+        if controller is not None:
+            self._show_strips(controller.poll().participants)
+
+    def _show_strips(self, participants: tuple[ParticipantView, ...]
+                     ) -> dict[str, ChannelStats]:
+        """Each participant's strip from the session's view and its channels' meters; the
+        channels read, by key."""
         channels = {c.key: c for c in self._engine.channel_stats()}
-        self.participants.update_from(controller.poll().participants, channels)
+        self.participants.update_from(participants, channels)
+        return channels
 
     def poll(self) -> None:
         """One display tick: every panel reads its snapshots and updates its widgets."""
@@ -451,8 +459,7 @@ class MainWindow(QMainWindow):
         self.mic.in_room = view.in_room
         self.mic.reconnecting = view.reconnecting
         self._settle_room(snap.state.in_room)
-        channels = {c.key: c for c in self._engine.channel_stats()}
-        self.participants.update_from(snap.participants, channels)
+        channels = self._show_strips(snap.participants)
         self.queues.agent_events = snap.agent_events
         if self.queues.due():  # 5 samples a second: the rest of the ticks read nothing here
             output = self._engine.output_stats() if self._engine.output_device else None
