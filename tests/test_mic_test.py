@@ -77,3 +77,29 @@ def test_hearing_myself_plays_the_microphone_live_and_says_its_latency(
         time.sleep(0.2)
         assert monitor_level(sound_card, "lkc_speaker_a", 0.4) < -60.0
     assert not engine.hearing_myself and math.isnan(engine.hear_myself_latency_ms())
+
+
+def test_a_recording_is_done_only_once_its_level_is_known() -> None:
+    """The window and the engine read a test from other threads as the media thread ends
+    it: ``done`` (the recording) must not come before the level, or a reader sees the test
+    done with no level (a CI run read NaN there). No sound card: the recorder alone,
+    watched as each attribute is set."""
+    import numpy as np
+
+    from console.engine.format import FRAME
+    from console.engine.mic_test import MicTest
+
+    seen: list[float] = []
+
+    class Watched(MicTest):
+        def __setattr__(self, name: str, value: object) -> None:
+            if name == "recording" and value is not None:
+                seen.append(self.level_dbfs)
+            super().__setattr__(name, value)
+
+    test = Watched(0.05)
+    frame = np.full(FRAME, 1000, dtype=np.int16)
+    while not test.frame(frame):
+        pass
+    assert len(seen) == 1 and not math.isnan(seen[0]), seen
+    assert test.level_dbfs == pytest.approx(20 * math.log10(1000 / 32768), abs=0.01)

@@ -76,9 +76,11 @@ class MicTest:
             return False
         x = np.concatenate(self._frames)[:self._want].astype(np.float32)
         self._frames.clear()
-        self.recording = x
         power = float(np.mean((x / 32768.0) ** 2)) if x.size else 0.0
         self.level_dbfs = 10 * math.log10(power) if power > 0 else -120.0
+        # Last: ``done`` (read from other threads) says the level is there. Set first, a
+        # reader could see the test done with no level (a CI run did).
+        self.recording = x
         return True
 
 
