@@ -218,7 +218,7 @@ class FakeEngine:
 
     def output_stats(self) -> OutputStats:
         name = self._output.name if self._output is not None else None
-        return OutputStats(device=name, device_channels=2 if name else 0, target_ms=40.0,
+        return OutputStats(device=name, device_channels=2 if name else 0,
                            ring_ms=0.0, device_latency_ms=0.0, underruns=0, overruns=0,
                            frames_played=0, frames_mixed=0, frames_limited=0,
                            samples_clipped=0, device_error=None, notice=self.output_notice)

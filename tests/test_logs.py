@@ -214,7 +214,7 @@ class _Counters:
         from console.engine.audio_engine import IDLE_CAPTURE, idle_output_stats
 
         self.capture = IDLE_CAPTURE
-        self.output = idle_output_stats(40.0)
+        self.output = idle_output_stats()
         self.channels: list[Any] = []
 
     def capture_stats(self, latency: bool = True) -> Any:

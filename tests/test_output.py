@@ -12,12 +12,10 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from console.engine import adaptive_target
 from console.engine.apm import ProcessingConfig
 from console.engine.track_tap import TrackTap, open_taps
 from tests.audio_helpers import playing, sine, steady_level, wait_until
@@ -449,75 +447,52 @@ def test_relisting_the_devices_keeps_playing(engine) -> None:
     assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
 
 
-def test_the_output_target_rises_when_the_media_thread_falls_behind_then_comes_back(
-        engine, monkeypatch) -> None:
-    """Underruns no freeze explains (a busy machine) buy latency instead of more clicks."""
-    monkeypatch.setattr(engine.output._adaptive, "policy",
-                        replace(adaptive_target.OUTPUT, calm_s=1.0, decay_ms_per_s=50.0))
+def test_the_media_loop_is_not_in_the_output_path(engine) -> None:
+    """The device's callback mixes: a media loop held up (a burst of work on it, a busy
+    machine) no longer leaves the output ring dry, where 60 ms did before the pull model."""
     add_tone(engine, "alice", -20.0, 440.0)
     assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
-    base = engine.output_stats()
-    assert base.target_ms == pytest.approx(30.0, abs=0.05)
+    before = engine.output_stats()
     for _ in range(3):  # the media loop blocked for 60 ms (the GIL free: no host freeze)
         engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
         time.sleep(0.3)
-    raised = engine.output_stats()
-
-    def unexplained(stats: object) -> int:  # a freeze of the VM itself is not counted
-        return stats.underruns - stats.underruns_after_stall  # type: ignore[attr-defined]
-
-    assert unexplained(raised) > unexplained(base)
-    assert raised.target_ms >= 60.0
-    engine.media.loop.call_soon_threadsafe(time.sleep, 0.04)  # now within the deeper ring
-    time.sleep(0.3)
-    assert unexplained(engine.output_stats()) == unexplained(raised)
-    assert wait_until(lambda: engine.output_stats().target_ms == pytest.approx(30.0, abs=0.05),
-                      5.0)
+    after = engine.output_stats()
+    assert after.frames_played - before.frames_played >= 80
+    assert after.underruns == before.underruns, after
+    assert after.mix_errors == 0
     assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
 
 
-def test_a_gap_in_silence_is_not_an_underrun(engine) -> None:
-    """Nothing playing (the app's start, nobody talking): the same 60 ms blocks of the media
-    loop as above leave the ring dry, but nobody hears it, so nothing is counted, logged or
-    drawn; with a voice playing, each does count."""
+def test_a_block_the_mixer_fails_on_is_a_gap_heard_counted_and_said_once(
+        engine, monkeypatch, caplog) -> None:
+    """A mixer that raises (a bug) never reaches the device's callback, which would stop
+    the stream: the block is a gap, faded and counted as an underrun, the failure is logged
+    once, and the voice plays on. Nothing playing, nothing is mixed and nothing counted."""
     time.sleep(0.3)
     quiet = engine.output_stats()
-    for _ in range(3):
-        engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
-        time.sleep(0.3)
+    time.sleep(0.3)
     assert engine.output_stats().underruns == quiet.underruns
-    assert engine.output_stats().target_ms == pytest.approx(30.0, abs=0.05)
     add_tone(engine, "alice", -20.0, 440.0)
     assert wait_until(lambda: engine.mic_meter().rms_db > -21.0, 3.0)
-    for _ in range(3):
-        engine.media.loop.call_soon_threadsafe(time.sleep, 0.06)
-        time.sleep(0.3)
-    assert engine.output_stats().underruns > quiet.underruns
+    mixer = engine.output.mixer
+    real = mixer.mix
+    fails = [3]
 
+    def failing(now: float, *, after_stall: bool = False):
+        if fails[0] > 0:
+            fails[0] -= 1
+            raise RuntimeError("a bug in the mixer")
+        return real(now, after_stall=after_stall)
 
-def test_a_lone_underrun_is_forgiven_and_a_frozen_host_never_raises_the_target() -> None:
-    """The policy alone, on the real class without a device: counters are set by hand."""
-    from console.engine.mixer import Mixer
-    from console.engine.output import OutputDevice
-
-    loop = asyncio.new_event_loop()
-    try:
-        out = OutputDevice(loop, Mixer())
-        out._underruns = 1  # one underrun after a long calm: a burst of work, not overload
-        out._adapt_target(100.0)
-        assert out.stats().target_ms == pytest.approx(30.0, abs=0.05)
-        out._underruns = 3  # two more within 10 s: the machine is behind
-        out._adapt_target(101.0)
-        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
-        out._underruns, out._underruns_stall = 6, 3  # these followed a freeze of the host
-        out._adapt_target(102.0)
-        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
-        out._adapt_target(110.5)  # 9.5 s calm: not yet
-        assert out.stats().target_ms == pytest.approx(50.0, abs=0.05)
-        out._adapt_target(116.0)  # then 2 ms per second, from 10 s after the last one
-        assert out.stats().target_ms == pytest.approx(40.0, abs=0.05)
-    finally:
-        loop.close()
+    monkeypatch.setattr(mixer, "mix", failing)
+    assert wait_until(lambda: fails[0] == 0, 1.0)
+    time.sleep(0.2)
+    out = engine.output_stats()
+    assert out.mix_errors == 3
+    assert out.underruns > quiet.underruns
+    assert [r for r in caplog.records if "mixer failed" in r.getMessage()] != []
+    assert len([r for r in caplog.records if "mixer failed" in r.getMessage()]) == 1
+    assert settled_mic_rms(engine) == pytest.approx(-20.0, abs=0.1)
 
 
 def test_with_no_output_device_and_nothing_to_play_the_mixer_sleeps(sound_card) -> None:
@@ -562,6 +537,5 @@ def test_with_nothing_to_play_the_mixer_sleeps_and_a_tone_plays_at_once(engine) 
     after = engine.output_stats()
     assert after.frames_mixed - idle.frames_mixed >= 55
     assert after.underruns == quiet.underruns
-    assert after.target_ms == pytest.approx(30.0, abs=0.05)
     time.sleep(0.4)
     assert engine.output_stats().frames_mixed == after.frames_mixed  # asleep again

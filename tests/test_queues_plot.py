@@ -26,9 +26,9 @@ def channel(key: str, queue_ms: float, underruns: int) -> ChannelStats:
                         samples_dropped=0, samples_inserted=0, ended=False)
 
 
-def output(ring_ms: float, underruns: int = 0) -> OutputStats:
-    return OutputStats(device="lkc_speaker_a", device_channels=2, target_ms=30.0,
-                       ring_ms=ring_ms, device_latency_ms=20.0, underruns=underruns,
+def output(ring_ms: float, underruns: int = 0, device_ms: float = 0.0) -> OutputStats:
+    return OutputStats(device="lkc_speaker_a", device_channels=2,
+                       ring_ms=ring_ms, device_latency_ms=device_ms, underruns=underruns,
                        overruns=0, frames_played=100, frames_mixed=100, frames_limited=0,
                        samples_clipped=0, device_error=None)
 
@@ -42,8 +42,10 @@ def test_samples_marks_and_the_30_s_window(qtbot) -> None:
         is False  # not shown: recorded, not drawn
     assert not plot.add_sample([channel("alice/TR_1", 99.0, 0)], output(1.0), labels,
                                now=t + SAMPLE_S / 2)  # too soon: ignored
-    plot.add_sample([channel("alice/TR_1", 12.0, 2)], output(28.0), labels, now=t + 1)
+    plot.add_sample([channel("alice/TR_1", 12.0, 2)], output(8.0, device_ms=20.0), labels,
+                    now=t + 1)
     assert [d for _, d in plot.series["alice"]] == [30.0, 12.0]
+    # The output's curve: what waits in its ring and in the device's buffer.
     assert [d for _, d in plot.series[OUTPUT_KEY]] == [30.0, 28.0]
     assert list(plot.underrun_marks) == [(t + 1, 12.0)]
     plot.add_sample([channel("alice/TR_1", 20.0, 2)], None, labels, now=t + WINDOW_S + 2)
@@ -69,7 +71,7 @@ def test_the_plot_is_built_when_shown_and_follows_a_dark_palette(qtbot) -> None:
     assert curve.opts["pen"].color() == QColor(230, 230, 230)
     assert plot._plot.getAxis("left").textPen().color() == QColor(230, 230, 230)
     plot.add_sample([channel("bob/TR_2", 31.0, 0)], output(29.0), labels, now=t + 2)
-    assert "#e6e6e6" in plot.legend.text() and "output ring" in plot.legend.text()
+    assert "#e6e6e6" in plot.legend.text() and "output" in plot.legend.text()
     # The legend is under the data, not over it (it covered the newest samples), and the
     # agents' lane between them, under the time axis (once the layout has placed them).
     def placed() -> bool:

@@ -7,17 +7,12 @@ once no underrun has happened for ``calm_s`` it comes back down at ``decay_ms_pe
 Underruns that follow a freeze of this process are not fed to the policy by its users: no
 buffer depth helps against a host that stops us, it would only add latency for good.
 
-The two users differ on purpose:
-
-* :data:`CHANNEL` (a participant's jitter buffer): its underruns are late network blocks,
-  and a single late block already says the path has jitter, so every one counts. Its cap is
-  an absolute 100 ms of buffering (``max_extra_ms`` is set per channel from its base), and
-  calm is measured in frames it plays: a participant who went quiet has shown nothing about
-  the network, so the target does not shrink while nothing arrives.
-* :data:`OUTPUT` (the output ring): its underruns mean the media thread fell behind the
-  device, i.e. the machine is short of CPU. A lone one after a long calm is a burst of work
-  (a device switch, a garbage collection), not a busy machine, so it is forgiven; calm is
-  wall-clock time, since the ring is topped up whether or not anyone talks.
+Its user is a participant's jitter buffer (:data:`CHANNEL`): its underruns are late network
+blocks, and a single late block already says the path has jitter, so every one counts. Its
+cap is an absolute 100 ms of buffering (``max_extra_ms`` is set per channel from its base),
+and calm is measured in frames it plays: a participant who went quiet has shown nothing
+about the network, so the target does not shrink while nothing arrives. (The output ring
+had a policy of its own until the device's callback pulled the mixer: see ``output``.)
 """
 
 from __future__ import annotations
@@ -28,19 +23,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TargetPolicy:
-    """The figures of one adaptive target (see the module docstring for the two in use)."""
+    """The figures of one adaptive target (see the module docstring)."""
 
     step_up_ms: float       # added per underrun
     max_extra_ms: float     # at most this far above the base
     calm_s: float           # no underrun for this long before the target comes down
     decay_ms_per_s: float   # how fast it comes down once calm
-    forgive_lone: bool      # the first underrun after a calm does not count
 
 
-CHANNEL = TargetPolicy(step_up_ms=10.0, max_extra_ms=70.0, calm_s=10.0, decay_ms_per_s=2.0,
-                       forgive_lone=False)
-OUTPUT = TargetPolicy(step_up_ms=10.0, max_extra_ms=100.0, calm_s=10.0, decay_ms_per_s=2.0,
-                      forgive_lone=True)
+CHANNEL = TargetPolicy(step_up_ms=10.0, max_extra_ms=70.0, calm_s=10.0, decay_ms_per_s=2.0)
 
 
 class AdaptiveTarget:
@@ -60,11 +51,7 @@ class AdaptiveTarget:
         if count <= 0:
             return False
         p = self.policy
-        if p.forgive_lone and now - self._last_underrun > p.calm_s:
-            count -= 1
         self._last_underrun = now
-        if count == 0:
-            return False
         self.extra_ms = min(p.max_extra_ms, self.extra_ms + p.step_up_ms * count)
         return True
 

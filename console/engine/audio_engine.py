@@ -43,7 +43,6 @@ from console.engine.mic_test import (
     SelfMonitor,
 )
 from console.engine.mixer import Mixer
-from console.engine.output import TARGET_MS as OUTPUT_TARGET_MS
 from console.engine.output import DeviceLatency, OutputDevice, OutputStats
 from console.engine.rest import DeviceRest
 from console.engine.test_tone import tone
@@ -89,7 +88,6 @@ class AudioEngine:
         processing: ProcessingConfig | None = None,
         source_queue_ms: int = SOURCE_QUEUE_MS,
         output_device: str | int | None = None,
-        output_target_ms: float = OUTPUT_TARGET_MS,
         output_latency: DeviceLatency = "low",
         input_gain_db: float = 0.0,
         input_fallback: bool = True,
@@ -110,7 +108,6 @@ class AudioEngine:
         self._self_tap: Callable[[npt.NDArray[np.int16]], None] | None = None
         self._output_spec = output_device
         self._output_latency = output_latency
-        self._output_target_ms = output_target_ms
         self._input_spec = input_device
         self._processing = processing or ProcessingConfig()
         self._queue_ms = source_queue_ms
@@ -205,8 +202,7 @@ class AudioEngine:
         chain.start()
         # The playback path runs from the start (on its own clock until a device opens), so
         # channels can be added at any moment; what it plays is the chain's echo reference.
-        self._output = OutputDevice(loop, self._mixer, target_ms=self._output_target_ms,
-                                    reverse=chain.push_reverse,
+        self._output = OutputDevice(loop, self._mixer, reverse=chain.push_reverse,
                                     on_render_delay=chain.set_render_delay,
                                     device_latency=self._output_latency,
                                     on_new_stream=chain.reset_reverse_clock,
@@ -508,7 +504,7 @@ class AudioEngine:
         try:
             # The native stream is asked for here, on the caller's loop: its FFI request
             # blocks for 0.5-13 ms (bench soak), and a wave of joins on the media loop would
-            # hold the mixer up for their sum while the output ring drains.
+            # hold up the loop (and the no-device clock) for their sum.
             stream = open_track_stream(track)
             try:
                 return await self._on_media(self._add_channel(key, stream, label=label,
@@ -638,7 +634,7 @@ class AudioEngine:
         """The playback path's counters; before start, an idle figure with no device."""
         output = self._output
         if output is None:
-            return idle_output_stats(self._output_target_ms)
+            return idle_output_stats()
         return output.stats()
 
     def echo_stats(self) -> EchoStats:
@@ -882,8 +878,8 @@ class AudioEngine:
         return self._chain.stats(latency) if self._chain is not None else IDLE_CAPTURE
 
 
-def idle_output_stats(target_ms: float) -> OutputStats:
+def idle_output_stats() -> OutputStats:
     """What the playback path reports while the engine is not running."""
-    return OutputStats(device=None, device_channels=0, target_ms=target_ms, ring_ms=0.0,
+    return OutputStats(device=None, device_channels=0, ring_ms=0.0,
                        device_latency_ms=0.0, underruns=0, overruns=0, frames_played=0,
                        frames_mixed=0, frames_limited=0, samples_clipped=0, device_error=None)

@@ -165,10 +165,11 @@ class Channel:
 
     def set_voice(self, voice: VoiceActivity | None) -> None:
         """Feed every 10 ms that arrives (pre-fader, stamped with its arrival) to ``voice``
-        (media loop); each frame's detail is how long it waits here before it is mixed."""
+        (the mixer's thread); each frame's detail is how long it waits here before it is
+        mixed."""
         self._voice = voice
 
-    # -- receiving (media loop) ---------------------------------------------------------------
+    # -- receiving (the mixer's thread, in pull) ---------------------------------------------
     def _accept_block(self, data: npt.NDArray[np.int16], arrived: float,
                       now: float = math.nan) -> None:
         self.meter.process(data)
@@ -197,7 +198,7 @@ class Channel:
         self._source.close()
         self._ended = True
 
-    # -- mixing (media loop) ------------------------------------------------------------------
+    # -- mixing (the output device's callback, or the media loop without a device) ---------
     def pull(self, now: float, *, after_stall: bool = False) -> npt.NDArray[np.float32] | None:
         """One 10 ms frame after gain, or None when the channel has nothing to play."""
         source = self._source

@@ -1,28 +1,31 @@
-"""The playback path: mixer -> bounded output ring -> sounddevice OutputStream.
+"""The playback path: the device's callback pulls the mixer -> sounddevice / libpulse stream.
 
-The media loop keeps the ring at a target depth (default 30 ms on top of the device's own
-buffer), topping it up whenever the device's callback has taken a block. The callback only
-copies from the ring (counting an underrun when it is short, and fading out on a mirror of
-what it played instead of cutting to zero; see ``conceal``), duplicates mono to every device
-channel, and hands exactly what was played to the echo reference.
+Each time the device asks for a block, its callback mixes it right there (a pull model):
+the channels' queues are the only buffer before the device's own, so nothing waits in
+between, and no other thread has to wake up 100 times a second to keep the device fed.
+The callback fades out on a mirror of what it played instead of cutting to zero when it
+has nothing (see ``conceal``), duplicates mono to every device channel, and hands exactly
+what was played to the echo reference. A small ring holds what one mix made beyond the
+block asked for (a device asking in odd sizes).
 When the device itself runs dry (this process stalled) PortAudio says so; that is counted
 as ``device_underflows``. A gap between two device callbacks well beyond one block means the
-whole process (or host) froze: it is counted as a host stall, and underruns in the moments
-after one are counted apart (``underruns_after_stall``) and passed on to the channels, which
-then do not mistake the freeze for network jitter.
-With no device open (or a device that stopped) the mixer runs on its own 10 ms clock, so
-the channels keep draining and their counters stay honest. With nothing to play for a few
-seconds (and the owner's leave) the stream closes and the device is kept, to reopen when
-something plays: it "dozes" (see ``_doze_off``).
+whole process (or host) froze: it is counted as a host stall, and the channels are told for
+the moments after one, so they do not mistake the freeze for network jitter.
+With no device open (or a device that stopped) the mixer runs on the media loop, on its own
+10 ms clock, so the channels keep draining and their counters stay honest. With nothing to
+play for a few seconds (and the owner's leave) the stream closes and the device is kept, to
+reopen when something plays: it "dozes" (see ``_doze_off``).
 
-The ring's target adapts (``adaptive_target.OUTPUT``): underruns that no freeze explains
-(the media thread fell behind: the machine is short of CPU) raise it, calm lowers it again.
-A busy machine costs some latency instead of a stream of clicks.
+Before, the media loop topped up a 30 ms ring the callback read from; a late loop (a burst
+of room events, a busy machine) was an underrun, so the ring's depth adapted. Pulling
+removes the loop from the path: 30 ms less latency, and its wake-ups (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from console.engine import adaptive_target, conceal, devices, play_time
-from console.engine.adaptive_target import AdaptiveTarget
+from console.engine import conceal, devices, play_time
 from console.engine.device_stream import DeviceStream
 from console.engine.format import FRAME, SAMPLE_RATE
 from console.engine.mixer import Mixer
@@ -40,7 +42,8 @@ from console.engine.pulse_stream import PulseStream
 from console.engine.ring import SampleRing
 from console.engine.wakeup import Wakeup, cancel_and_wait
 
-TARGET_MS = 30.0
+_log = logging.getLogger(__name__)
+
 HOST_STALL_S = 0.03     # a callback gap this long (three blocks) is a freeze of the process
 RECOVER_S = 0.3         # underruns this soon after a freeze are blamed on it
 
@@ -48,6 +51,7 @@ ReverseSink = Callable[[npt.NDArray[np.int16], "float | None"], None]  # see pus
 DeviceLatency = str | float  # PortAudio's "low" / "high", or seconds
 
 IDLE_CHECK_S = 0.5  # with nothing to play the mixer sleeps; it looks this often all the same
+PULL_CHECK_S = 0.1  # while the device pulls, the media loop looks this often (a stall, idle)
 DOZE_AFTER_S = 3.0  # nothing played this long (and the owner allows it): the stream closes
 
 def parse_latency(text: str) -> DeviceLatency:
@@ -68,7 +72,6 @@ def parse_latency(text: str) -> DeviceLatency:
 class OutputStats:
     device: str | None
     device_channels: int
-    target_ms: float
     ring_ms: float
     device_latency_ms: float
     underruns: int
@@ -84,13 +87,14 @@ class OutputStats:
     underruns_after_stall: int = 0  # the part of ``underruns`` that followed a host stall
     notice: str | None = None    # the chosen output went away: where it plays meanwhile
     dozing: bool = False         # closed while nothing plays (reopened by the next frame)
+    mix_errors: int = 0          # blocks the mixer failed to make (heard as a gap, logged once)
 
 
 class OutputDevice:
     """Plays the mixer on one output device; the device can change while playing."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, mixer: Mixer, *,
-                 target_ms: float = TARGET_MS, reverse: ReverseSink | None = None,
+                 reverse: ReverseSink | None = None,
                  on_render_delay: Callable[[float], None] | None = None,
                  device_latency: DeviceLatency = "low",
                  on_new_stream: Callable[[], None] | None = None,
@@ -113,12 +117,11 @@ class OutputDevice:
         self._on_new_stream = on_new_stream
         self._device_latency = device_latency
         self.mixer = mixer
-        self._base_target_ms = target_ms
-        self._target = int(SAMPLE_RATE * target_ms / 1000)
-        self._target_ms = target_ms   # the base, raised to the device's burst size
-        self._adaptive = AdaptiveTarget(adaptive_target.OUTPUT)  # what underruns added
-        self._underruns_seen = 0
-        self._adapted_at = time.monotonic()
+        # One mixer at a time: the device's callback, or the media loop while no device
+        # plays (the two overlap for a moment when a device stalls or comes back).
+        self._mix_lock = threading.Lock()
+        self._busy = False  # the callback mixed something: the mixer was not idle
+        self._mix_errors = 0
         self._stall_gap = HOST_STALL_S
         self._ring = SampleRing(SAMPLE_RATE // 2)
         self._reverse = reverse
@@ -139,9 +142,6 @@ class OutputDevice:
         self._played = 0
         self._started_playing = False
         self._gap_heard = False  # the current gap cut into sound (see the callback)
-        # The device's callback wakes the media loop below this fill: the target while
-        # something plays, never while the mixer has nothing (it sleeps then).
-        self._wake_below = 0
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._scratch = np.zeros(SAMPLE_RATE // 10, dtype=np.int16)
@@ -185,12 +185,9 @@ class OutputDevice:
 
             self._stream.open(dev, make, before_start=self._on_new_stream)
             self._channels = n
-            latency_s = self._stream.latency_s
-            # A device with a large buffer asks for it in bursts of several blocks: the ring
-            # must hold a burst, and a gap of one burst is not a freeze.
-            self._target_ms = max(self._base_target_ms, latency_s * 1000.0)
-            self._set_target()
-            self._stall_gap = max(HOST_STALL_S, 1.5 * latency_s)
+            # A device with a large buffer asks for it in bursts of several blocks: a gap
+            # of one burst is not a freeze.
+            self._stall_gap = max(HOST_STALL_S, 1.5 * self._stream.latency_s)
         self._wake.notify_threadsafe()  # the mixer may be asleep (no device, nothing to play)
         return dev
 
@@ -261,9 +258,9 @@ class OutputDevice:
         ring = self._ring
         scratch = self._scratch
         tail = self._tail
-        wake = self._wake
         stream = self._stream
         reverse = self._reverse
+        fill = self._fill
 
         def callback(outdata: npt.NDArray[np.int16], frames: int, time_info: Any,
                      status: Any) -> None:
@@ -278,6 +275,8 @@ class OutputDevice:
             if status.output_underflow:
                 # The device ran dry (this process stalled) and played silence on its own.
                 self._device_underflows += 1
+            if ring.available() < frames:
+                fill(frames, now)
             block = scratch[:frames]
             got = ring.read_into(block)
             if got < frames:
@@ -304,10 +303,37 @@ class OutputDevice:
             self._played += frames
             if reverse is not None:
                 reverse(block, play_time.block_end(frames, time_info))
-            if ring.available() < self._wake_below:
-                wake.notify_threadsafe()
 
         return callback
+
+    def _fill(self, frames: int, now: float) -> None:
+        """Mix until the ring holds ``frames`` (the device's callback). With nothing to
+        play, nothing is mixed and the callback plays silence on its own; the first time,
+        one frame of silence ends what played (so its end is no gap heard) and the media
+        loop is told (``on_idle``, dozing)."""
+        mixer = self.mixer
+        ring = self._ring
+        if mixer.idle:
+            if not self._busy:
+                return
+            self._busy = False
+            frames = ring.available() + 1  # one frame more: the mixer's silence
+            self._wake.notify_threadsafe()
+        else:
+            self._busy = True
+        with self._mix_lock:
+            try:
+                after_stall = now < self._stall_until
+                while ring.available() < frames:
+                    if not ring.write(mixer.mix(now, after_stall=after_stall), now):
+                        self._overruns += 1  # a block larger than the ring: never, but
+                        break                # never a loop that cannot end either
+            except Exception:
+                # Never into the device's callback (PortAudio would stop the stream): the
+                # block is heard as a gap (concealed), counted, and said once.
+                self._mix_errors += 1
+                if self._mix_errors == 1:
+                    _log.exception("the mixer failed on a block")
 
     def _note_stall(self, gap: float, now: float) -> None:
         self._host_stalls += 1
@@ -326,27 +352,11 @@ class OutputDevice:
         task, self._task = self._task, None
         await cancel_and_wait(task)
 
-    def _set_target(self) -> None:
-        self._target = int(SAMPLE_RATE * (self._target_ms + self._adaptive.extra_ms) / 1000)
-
-    def _adapt_target(self, now: float) -> None:
-        """Feed the underruns no freeze explains to the policy; calm is wall-clock time."""
-        unexplained = self._underruns - self._underruns_stall
-        new = unexplained - self._underruns_seen
-        self._underruns_seen = unexplained
-        elapsed, self._adapted_at = now - self._adapted_at, now
-        if new > 0:
-            changed = self._adaptive.on_underruns(new, now)
-        else:
-            changed = self._adaptive.relax(now, elapsed)
-        if changed:
-            self._set_target()
-
     async def _run(self) -> None:
-        ring = self._ring
+        """Keep what the device's callback does not: the mixer on the engine's clock while
+        no device plays, the stream's doze while nothing does, and ``on_idle``."""
         next_tick = time.monotonic()
-        asleep = False  # nothing to play: the ring was topped up with silence, then left
-        asleep_at = 0.0
+        asleep_at: float | None = None  # when the device last found nothing to play
         played = False  # something was mixed since the mixer last fell asleep
         while self._running:
             if self._resting:
@@ -358,48 +368,34 @@ class OutputDevice:
                 next_tick = time.monotonic()
                 continue
             now = time.monotonic()
-            if asleep and self.mixer.idle and self._stream.alive(now):
-                if now - asleep_at >= DOZE_AFTER_S and self._doze_allowed():
-                    self._doze_off()
-                    asleep = False
-                    continue
-                await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
-                next_tick = time.monotonic()
-                continue
-            asleep = False
             if self._stream.alive(now):
-                self._adapt_target(now)
-                while ring.available() < self._target and self._running:
-                    # Let the channels take in whatever their streams delivered first: after
-                    # a stall of this process the device asks for several frames at once,
-                    # and the audio for them is already waiting in the loop's queue.
-                    await asyncio.sleep(0)
-                    t = time.monotonic()
-                    if not ring.write(self.mixer.mix(t, after_stall=t < self._stall_until),
-                                      now):
-                        self._overruns += 1
-                        break
                 if self._on_delay is not None:
-                    self._on_delay(self._stream.latency_s + ring.available() / SAMPLE_RATE)
-                if self.mixer.idle:
-                    # Nothing to play: the ring ends in silence, and once it has played the
-                    # device's callback plays silence on its own (a gap in silence is no
-                    # underrun). Sleep (at the loop's top) until a channel or a cue arrives
-                    # (the mixer wakes us) instead of topping up silence 50 times a second
-                    # (bench idle).
-                    self._wake_below = 0
-                    asleep, asleep_at = True, time.monotonic()
+                    self._on_delay(self._stream.latency_s + self._ring.available() / SAMPLE_RATE)
+                if self._busy or not self.mixer.idle:
+                    # The device pulls the mixer: look again when it finds nothing to play
+                    # (it says so), or a while later (the stream may stall meanwhile).
+                    played, asleep_at = True, None
+                    await self._wake.wait(lambda: not self._busy and self.mixer.idle,
+                                          PULL_CHECK_S)
+                else:
+                    # Nothing to play: the device's callback plays silence on its own (a
+                    # gap in silence is no underrun). Sleep until a channel or a cue
+                    # arrives (the mixer wakes us).
                     if played and self._on_idle is not None:
                         self._on_idle()  # something played and ended
                     played = False
-                else:
-                    played = True
-                    self._wake_below = self._target
-                    await self._wake.wait(lambda: ring.available() < self._wake_below, 0.02)
+                    if asleep_at is None:
+                        asleep_at = now
+                    elif now - asleep_at >= DOZE_AFTER_S and self._doze_allowed():
+                        self._doze_off()
+                        asleep_at = None
+                        continue
+                    await self._wake.wait(lambda: not self.mixer.idle, IDLE_CHECK_S)
                 next_tick = time.monotonic()
             elif self.mixer.idle:
                 # No device and nothing to play: nothing to keep running. Sleep until a
                 # channel or a cue arrives (the mixer wakes us) or a device opens.
+                self._busy = False
                 await self._wake.wait(
                     lambda: not self.mixer.idle or self._stream.alive(time.monotonic()),
                     IDLE_CHECK_S)
@@ -408,9 +404,10 @@ class OutputDevice:
                 # No device: keep the mixer (and so the channels) running on our own clock.
                 if now - next_tick >= HOST_STALL_S:
                     self._note_stall(now - next_tick, now)
-                while now >= next_tick and self._running:
-                    self.mixer.mix(now, after_stall=now < self._stall_until)
-                    next_tick += FRAME / SAMPLE_RATE
+                with self._mix_lock:
+                    while now >= next_tick and self._running:
+                        self.mixer.mix(now, after_stall=now < self._stall_until)
+                        next_tick += FRAME / SAMPLE_RATE
                 if now - next_tick > 0.1:
                     next_tick = now
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
@@ -422,7 +419,6 @@ class OutputDevice:
         return OutputStats(
             device=device.name if device is not None else None,
             device_channels=self._channels,
-            target_ms=self._target / SAMPLE_RATE * 1000.0,
             ring_ms=self._ring.available() / SAMPLE_RATE * 1000.0,
             device_latency_ms=self._stream.latency_s * 1000.0,
             underruns=self._underruns, overruns=self._overruns,
@@ -435,4 +431,5 @@ class OutputDevice:
             underruns_after_stall=self._underruns_stall,
             notice=self.notice,
             dozing=self.dozing,
+            mix_errors=self._mix_errors,
         )

@@ -2,16 +2,16 @@
 
 Turn latency is measured from two edges: the end of the user's speech on the microphone as
 sent, and the first audible frame of an agent's reply arriving at its channel. Both come
-from a :class:`VoiceActivity`, fed one frame at a time on the media thread, which turns a
-frame detector's yes/no into spans of speech: a span starts with a voiced frame confirmed
-by ``min_speech_s`` of voice within :data:`PENDING_GAP_S`, and ends ``hangover_s`` after
-its last voiced frame. A span's times come from the frames' own stamps (the capture time
-of the device for the microphone, the arrival from livekit for a channel), never the moment
-the decision was taken, so the hangover adds nothing to the figures; within the edge frame
-the start and the end are placed to the millisecond by level (a frame's stamp is when its
-last sample came: unplaced, each edge is up to 10 ms off, on a frame grid that differs
-from the sender's); the detector's own bias on an edge (measured by ``bench agent``) is
-subtracted where it is known.
+from a :class:`VoiceActivity`, fed one frame at a time (by the microphone's thread or the
+mixer's), which turns a frame detector's yes/no into spans of speech: a span starts with a
+voiced frame confirmed by ``min_speech_s`` of voice within :data:`PENDING_GAP_S`, and ends
+``hangover_s`` after its last voiced frame. A span's times come from the frames' own stamps
+(the capture time of the device for the microphone, the arrival from livekit for a channel),
+never the moment the decision was taken, so the hangover adds nothing to the figures; within
+the edge frame the start and the end are placed to the millisecond by level (a frame's stamp
+is when its last sample came: unplaced, each edge is up to 10 ms off, on a frame grid that
+differs from the sender's); the detector's own bias on an edge (measured by ``bench agent``)
+is subtracted where it is known.
 
 Detectors (chosen by measurement, see docs/BENCHMARKS.md): :class:`EnergyDetector` (RMS
 over the frame against a threshold: about 2 µs a frame, sharp on the edges, blind to what
@@ -142,7 +142,7 @@ class VadOptions:
 
 
 class VoiceActivity:
-    """Spans of voice in timed frames: one writer thread (the media thread), any reader.
+    """Spans of voice in timed frames: one writer at a time (the mixer), any reader.
 
     Readers get :meth:`spans`, an immutable tuple replaced on change, so reading needs no
     lock; ``seq`` grows with each span (unique in the process), and an open span is

@@ -1,14 +1,15 @@
 """How deep each audio queue is over the last 30 s: one plot, a light curve per participant.
 
 A participant's curve is the audio waiting for them (AudioStream + channel, ms); the output
-ring has its own curve; every underrun is a red mark on its curve where it happened.
+has its own (what waits in its ring and the device's buffer); every underrun is a red mark
+on its curve where it happened.
 pyqtgraph is imported when the plot is first built, so the window starts without it.
 Samples are taken at 5 Hz from the snapshots the window already reads; the plot is
 redrawn twice a second. In a big room, eight participants keep a curve and a legend entry of
 their own (those whose queue ran dry most recently first, then by name) and the rest share
 one light curve, "others": thirty coloured curves cannot be told apart anyway, and painting
 them holds the GUI thread (and with it, through the GIL, livekit's audio delivery) long
-enough to starve every channel at once. Axes, legend, the output ring's curve and
+enough to starve every channel at once. Axes, legend, the output's curve and
 the others' take their colours from the widget's palette, so the plot follows the system's
 light or dark theme.
 
@@ -48,7 +49,7 @@ BIG_REDRAW_S = 1.0  # with "others" the redraw costs more and the plot is a summ
 Y_STEPS_MS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 Y_DOWN_AFTER_S = 8.0   # the queues stay within the lower step this long before it is used
 Y_HEADROOM = 0.9       # a step is used up to 90 % of its height
-OUTPUT_KEY = "output ring"
+OUTPUT_KEY = "output"
 OTHERS_KEY = "others"
 MAX_NAMED = 8    # participants drawn as curves of their own
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -95,7 +96,7 @@ class SteppedRange:
 
 
 class QueuesPlot(QWidget):
-    """Queue depth (ms) against time for every channel and the output ring."""
+    """Queue depth (ms) against time for every channel and the output."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -209,7 +210,7 @@ class QueuesPlot(QWidget):
         points: dict[str, tuple[float, int]] = {
             labels.get(c.key, c.key): (c.queue_ms, c.underruns) for c in channels}
         if output is not None:
-            points[OUTPUT_KEY] = (output.ring_ms, output.underruns)
+            points[OUTPUT_KEY] = (output.ring_ms + output.device_latency_ms, output.underruns)
         capacity = int(WINDOW_S / SAMPLE_S) + 8
         for name, left in self.series.items():
             if name not in points and left and not math.isnan(left.points[-1, 1]):
