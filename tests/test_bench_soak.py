@@ -44,4 +44,5 @@ def test_bench_soak_samples_the_curve_and_leaving_leaves_nothing() -> None:
     assert left["threads"] == [] and left["channels"] == 0, left
     assert left["native_streams"] == 0 and left["media_loop_tasks"] == [], left
     assert result["goals"]["nothing_left_over"] is True
+    assert 0.0 <= result["leftovers_gone_after_s"] < 5.0  # read until gone, not once
     assert result["rss_mb_at_minute_2"] is None  # not reached: no growth claimed

@@ -60,6 +60,26 @@ def test_a_mic_test_can_be_cancelled_while_it_plays_back(engine: Any) -> None:
     assert not engine.test_tone_playing
 
 
+def test_the_test_reads_as_playing_from_the_end_of_its_recording(
+        engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The microphone's thread ends the recording, then hands it to the mixer: a reader on
+    another thread (the window) in between saw the test idle for a moment, the playback
+    not begun. Read at the moment the recording is handed over, it is already playing."""
+    seen: list[Phase] = []
+    mixer = engine._mixer
+    real = mixer.play_cue
+
+    def watched(samples: Any) -> None:
+        seen.append(engine.mic_test_state().phase)
+        real(samples)
+
+    monkeypatch.setattr(mixer, "play_cue", watched)
+    engine.start_mic_test(0.3)
+    assert wait_until(lambda: bool(seen), 2.0)
+    assert seen == [Phase.PLAYING]
+    assert wait_until(lambda: engine.mic_test_state().phase is Phase.IDLE, 2.0)
+
+
 def test_hearing_myself_plays_the_microphone_live_and_says_its_latency(
         sound_card: Any, engine: Any) -> None:
     assert math.isnan(engine.hear_myself_latency_ms())

@@ -42,6 +42,10 @@ SAMPLE_S = 10.0
 AFTER_STALL_S = 0.1   # a stall's underruns are those up to this long after it ends
 RSS_GROWTH_MB = 20.0
 LEAVE_S = 20.0
+# After leaving, what the room started ends on its own time: the window's next tick hands the
+# room's objects back to the collector (gc_pauses.release), and livekit's native source ends
+# its thread after that. Leftovers are read until none is left, for at most this long.
+LEFTOVER_WAIT_S = 5.0
 
 
 def rss_mb() -> float:
@@ -231,9 +235,15 @@ def run(minutes: float = 10.0, voices: int = 8, period: float = 30.0, mic: str =
                 app.processEvents()
                 time.sleep(0.05)
             controller.leave().result(LEAVE_S)
-            time.sleep(1.0)
-            app.processEvents()
-            leftovers = _leftovers(engine, state["baseline"], open_taps())
+            left_at = time.monotonic()
+            while True:
+                app.processEvents()
+                leftovers = _leftovers(engine, state["baseline"], open_taps())
+                waited = time.monotonic() - left_at
+                if not any(leftovers.values()) or waited >= LEFTOVER_WAIT_S:
+                    break
+                time.sleep(0.1)
+            result["leftovers_gone_after_s"] = round(waited, 1)
             leftovers["process_wide_threads_started"] = sorted(
                 (state["baseline"] - at_start).elements())
     finally:

@@ -768,6 +768,7 @@ class AudioEngine:
                 chain.remove_tap(tap)
                 if test.recording is not None:
                     self._mixer.play_cue(test.recording)
+                    test.cued = True
 
         self._mic_test, self._mic_test_tap = test, tap
         chain.add_tap(tap)
@@ -788,6 +789,8 @@ class AudioEngine:
             return IDLE_TEST
         if not test.done:
             return MicTestState(Phase.RECORDING, test.progress, test.seconds, math.nan)
+        if not test.cued:  # recorded, its playback about to start (the microphone's thread)
+            return MicTestState(Phase.PLAYING, 0.0, test.seconds, test.level_dbfs)
         left = self._mixer.cue_remaining
         if left > 0:
             played = 1.0 - left / max(1, int(test.seconds * SAMPLE_RATE))

@@ -7,8 +7,8 @@
   its latency is what the capture device, the channel's queue, the output ring and the
   output device add up to, shown so its echo-like delay is not mistaken for a fault.
 
-Both are fed on the media thread by the capture chain's tap and drained there by the
-mixer's tick; neither needs a room.
+Both are fed by the capture chain's tap on the microphone's thread, and played by the mixer
+on the output device's; neither needs a room.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class MicTest:
         self._have = 0
         self.recording: npt.NDArray[np.float32] | None = None
         self.level_dbfs = math.nan
+        self.cued = False  # the recording was handed to the mixer (its playback started)
 
     @property
     def done(self) -> bool:
@@ -66,7 +67,7 @@ class MicTest:
         return min(1.0, self._have / self._want) if self._want else 1.0
 
     def frame(self, samples: npt.NDArray[np.int16]) -> bool:
-        """One frame of the microphone (the media thread); True once the recording is
+        """One frame of the microphone (its thread); True once the recording is
         complete (then :attr:`recording` holds it, in the mixer's float scale)."""
         if self.recording is not None:
             return True
