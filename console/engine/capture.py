@@ -52,6 +52,7 @@ from console.engine.ring import SampleRing
 from console.engine.source_feed import SourceFeed
 from console.engine.stream_clock import StreamClock
 from console.engine.wakeup import Wakeup, cancel_and_wait
+from console.os_thread_name import naming
 
 _log = logging.getLogger(__name__)
 
@@ -233,7 +234,8 @@ class CaptureChain:
                 return devices.sd().InputStream(
                     device=dev.index, channels=1, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=self._block, latency="low",
-                    callback=self._make_callback(gen), finished_callback=finished)
+                    callback=naming("portaudio-in", self._make_callback(gen)),
+                    finished_callback=finished)
 
             self._stream.open(dev, make)
             self._capture_clock.reset()  # another stream: another sample clock

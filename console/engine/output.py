@@ -41,6 +41,7 @@ from console.engine.mixer import Mixer
 from console.engine.pulse_stream import PulseStream
 from console.engine.ring import SampleRing
 from console.engine.wakeup import Wakeup, cancel_and_wait
+from console.os_thread_name import naming
 
 _log = logging.getLogger(__name__)
 
@@ -181,7 +182,8 @@ class OutputDevice:
                 return devices.sd().OutputStream(
                     device=dev.index, channels=n, samplerate=SAMPLE_RATE, dtype="int16",
                     blocksize=FRAME, latency=self._device_latency,
-                    callback=self._make_callback(gen), finished_callback=finished)
+                    callback=naming("portaudio-out", self._make_callback(gen)),
+                    finished_callback=finished)
 
             self._stream.open(dev, make, before_start=self._on_new_stream)
             self._channels = n
