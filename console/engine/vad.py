@@ -142,7 +142,8 @@ class VadOptions:
 
 
 class VoiceActivity:
-    """Spans of voice in timed frames: one writer at a time (the mixer), any reader.
+    """Spans of voice in timed frames: one writer at a time (the microphone's thread, or
+    the mixer), any reader.
 
     Readers get :meth:`spans`, an immutable tuple replaced on change, so reading needs no
     lock; ``seq`` grows with each span (unique in the process), and an open span is
