@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--transcript-flood", type=float, default=0.0, metavar="RATE",
                      help="instead: the Transcript tab without, then with, an agent "
                           "sending RATE interim transcript updates a second")
+    gui.add_argument("--floor", action="store_true",
+                     help="also the bare audio job at our block size, headless, in the "
+                          "same room: what any app pays")
     gui.add_argument("--json", action="store_true")
     stp = bsub.add_parser("strips", help="fifty participant strips, live, while scrolling")
     stp.add_argument("--strips", type=int, default=50)
@@ -299,6 +302,7 @@ def _run(args: argparse.Namespace) -> int:
             argv = ["--participants", str(args.participants), "--seconds", str(args.seconds),
                     "--input", args.input, "--output", args.output,
                     "--transcript-flood", str(args.transcript_flood)]
+            argv += ["--floor"] if args.floor else []
         elif args.bench == "strips":
             from console.bench.strips import main as runner
             argv = ["--strips", str(args.strips), "--seconds", str(args.seconds)]

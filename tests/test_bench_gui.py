@@ -15,7 +15,8 @@ pytestmark = pytest.mark.audio
 def test_bench_gui_measures_cpu_display_rate_lag_and_underruns() -> None:
     seconds = 3
     done = subprocess.run([sys.executable, "-m", "console", "bench", "gui", "--participants",
-                           "2", "--seconds", str(seconds), "--virtual-devices", "--json"],
+                           "2", "--seconds", str(seconds), "--virtual-devices", "--json",
+                           "--floor"],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -66,6 +67,20 @@ def test_bench_gui_measures_cpu_display_rate_lag_and_underruns() -> None:
     assert 0 < result["reference_livekit_threads_percent"] <= reference["cpu_percent"]
     assert result["livekit_threads_ratio_vs_reference"] == pytest.approx(
         result["livekit_threads_percent"] / reference["cpu_percent"], abs=0.01)
+    # The floor (the bare audio job at our block size, no code of ours) ran in the same room
+    # too, in its own process: it heard every voice, mixed in real time and published the
+    # microphone (frames go one in flight at a time; one still in flight is skipped).
+    floor = result["floor"]
+    assert "error" not in floor, floor
+    assert floor["tracks"] == 2
+    assert 0 < floor["cpu_percent"] < 200
+    assert 80 <= floor["frames_mixed_per_s"] <= 110, floor
+    assert 50 <= floor["frames_sent_per_s"] <= 110, floor
+    assert floor["threads_percent"]["portaudio-out"] > 0, floor
+    assert result["floor_ratio_vs_reference"] == pytest.approx(
+        floor["cpu_percent"] / reference["cpu_percent"], abs=0.01)
+    assert result["cpu_ratio_vs_floor"] == pytest.approx(
+        result["cpu_percent"] / floor["cpu_percent"], abs=0.01)
     # Each goal is its threshold applied to the figures above.
     assert result["goals"] == {
         "cpu_le_25_percent": result["cpu_percent"] <= 25.0,

@@ -13,6 +13,8 @@ Qt event loop running as in the app:
 Then the window leaves and its engine stops, and the reference app (livekit's
 ``MediaDevices`` and ``OutputPlayer``, headless, see ``console.bench.reference_room``)
 joins the same room with the same voices for ``--seconds``: the CPU figures side by side.
+``--floor`` then runs the bare audio job at our block size the same way
+(``console.bench.floor_room``): the part of any CPU goal that no code of ours can cut.
 
 ``--transcript-flood RATE`` measures instead what a flood of interim transcript updates
 costs (issue 16): the window on its Transcript tab (so the pane redraws, as for a user
@@ -150,7 +152,7 @@ def _lag_probe(lags: list[float], measuring: Callable[[], bool]) -> QTimer:
 
 
 def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
-        speaker: str = SPEAKER) -> dict[str, Any]:
+        speaker: str = SPEAKER, floor: bool = False) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
 
     app, engine, home, controller, window = _open_window(participants, mic, speaker)
@@ -262,6 +264,9 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
             sandbox = controller.sandbox
             reference = run_reference(sandbox.url, sandbox.room, participants, seconds,
                                       mic, speaker)
+            if floor:
+                result["floor"] = run_floor(sandbox.url, sandbox.room, participants,
+                                            seconds, mic, speaker)
     finally:
         lag_timer.stop()
         stall_timer.stop()
@@ -286,6 +291,7 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
                                    if ours_cpu is not None and ref_cpu else None),
         **livekit_floor(result.get("cpu_threads_percent"), reference.get("threads_percent"),
                         ref_cpu),
+        **_floor_ratios(result.get("floor"), ours_cpu, ref_cpu),
         "goals": {
             "cpu_le_25_percent": result.get("cpu_percent", 1e9) <= 25.0,
             "cpu_le_reference": (ours_cpu is not None and ref_cpu is not None
@@ -297,22 +303,50 @@ def run(participants: int = 16, seconds: float = 30.0, mic: str = MIC,
     }
 
 
+def _floor_ratios(floor: dict[str, Any] | None, ours: float | None,
+                  ref: float | None) -> dict[str, Any]:
+    """The floor against the reference (what a goal of ``x`` times it leaves to us) and
+    ours against the floor (what is ours to cut); empty without the three figures."""
+    cpu = (floor or {}).get("cpu_percent")
+    if not cpu or not ours or not ref:
+        return {}
+    return {"floor_ratio_vs_reference": round(cpu / ref, 2),
+            "cpu_ratio_vs_floor": round(ours / cpu, 2)}
+
+
 def run_reference(url: str, room: str, participants: int, seconds: float, mic: str,
                   speaker: str) -> dict[str, Any]:
     """livekit's pieces in a child process in the same room; its figures, or an error."""
     from console.bench.reference_room import TOKEN_ENV
+
+    return _run_child("reference_room", TOKEN_ENV, "reference", "the reference app", url,
+                      room, participants, seconds, mic, speaker)
+
+
+def run_floor(url: str, room: str, participants: int, seconds: float, mic: str,
+              speaker: str) -> dict[str, Any]:
+    """The bare audio job at our block size (``floor_room``) in a child process in the same
+    room; its figures, or an error."""
+    from console.bench.floor_room import TOKEN_ENV
+
+    return _run_child("floor_room", TOKEN_ENV, "floor", "the floor app", url, room,
+                      participants, seconds, mic, speaker)
+
+
+def _run_child(module: str, token_env: str, who: str, what: str, url: str, room: str,
+               participants: int, seconds: float, mic: str, speaker: str) -> dict[str, Any]:
     from console.sandbox.voices import make_token
 
     env = dict(os.environ)
-    env[TOKEN_ENV] = make_token("reference-app", room, name="reference")
-    cmd = [sys.executable, "-m", "console.bench.reference_room", "--url", url,
+    env[token_env] = make_token(f"{who}-app", room, name=who)
+    cmd = [sys.executable, "-m", f"console.bench.{module}", "--url", url,
            "--participants", str(participants), "--seconds", str(seconds),
            "--mic", mic, "--speaker", speaker]
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True,
                               timeout=seconds + 120.0, check=False)
     except subprocess.TimeoutExpired:
-        return {"error": "the reference app did not finish in time"}
+        return {"error": f"{what} did not finish in time"}
     lines = done.stdout.strip().splitlines()
     try:
         figures = json.loads(lines[-1]) if lines else None
@@ -320,7 +354,7 @@ def run_reference(url: str, room: str, participants: int, seconds: float, mic: s
         figures = None
     if not isinstance(figures, dict):
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
-        return {"error": f"the reference app failed: {tail[0]}"}
+        return {"error": f"{what} failed: {tail[0]}"}
     return figures
 
 
@@ -539,10 +573,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcript-flood", type=float, default=0.0, metavar="RATE",
                         help="instead: the Transcript tab without, then with, an agent "
                              "sending RATE interim transcript updates a second")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the bare audio job at our block size, headless, in the "
+                             "same room (console.bench.floor_room): what any app pays")
     args = parse_checked(parser, "participants", argv)
     if args.transcript_flood < 0:
         parser.error("--transcript-flood must not be negative")
     if args.transcript_flood:
         return emit(run_flood(args.participants, args.seconds, args.transcript_flood,
                               args.input, args.output), args.json)
-    return emit(run(args.participants, args.seconds, args.input, args.output), args.json)
+    return emit(run(args.participants, args.seconds, args.input, args.output, args.floor),
+                args.json)

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from livekit import rtc
@@ -70,24 +71,32 @@ async def run(url: str, token: str, participants: int, seconds: float,
         await room.disconnect()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m console.bench.reference_room")
+def serve(prog: str, token_env: str,
+          job: Callable[[str, str, int, float, str, str], Coroutine[Any, Any, dict[str, Any]]],
+          argv: list[str] | None = None) -> int:
+    """The command line of a room child (this one, ``floor_room``): run ``job`` with the
+    token from ``token_env``, print its figures (or its error) as one JSON line."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--url", required=True)
     parser.add_argument("--participants", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--mic", required=True)
     parser.add_argument("--speaker", required=True)
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV, "")
+    token = os.environ.get(token_env, "")
     if not token:
-        parser.error(f"no token in {TOKEN_ENV}")
+        parser.error(f"no token in {token_env}")
     try:
-        result = asyncio.run(run(args.url, token, args.participants, args.seconds,
+        result: dict[str, Any] = asyncio.run(job(args.url, token, args.participants, args.seconds,
                                  args.mic, args.speaker))
     except Exception as exc:  # reported to the parent bench as a figure, not a traceback
         result = {"error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(result), flush=True)
     return 0 if "error" not in result else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve("python -m console.bench.reference_room", TOKEN_ENV, run, argv)
 
 
 if __name__ == "__main__":
