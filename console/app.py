@@ -14,12 +14,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from console import gc_pauses
 from console import settings as settings_mod
+from console.gui_collect import TICK_MS, GuiCollector
 from console.settings import ORGANIZATION, PROCESSING_OPTIONS, Settings
 
 if TYPE_CHECKING:
@@ -83,8 +84,13 @@ def run_app(
                 quitting.set_result(None)
 
         app.aboutToQuit.connect(_on_quit)
-        with _quit_on_signals(app), loop:
-            loop.run_until_complete(quitting)
+        collector = GuiCollector()  # from here on, cycles are freed on this thread only
+        collector.start()
+        try:
+            with _quit_on_signals(app, collector.tick), loop:
+                loop.run_until_complete(quitting)
+        finally:
+            collector.stop()
     finally:
         if window is not None:
             window.close()  # saves the geometry when the app quit without closing it
@@ -118,11 +124,12 @@ def _report_first_paint(window: QWidget, app: QApplication, started: float) -> N
 
 
 @contextlib.contextmanager
-def _quit_on_signals(app: QApplication) -> Iterator[None]:
+def _quit_on_signals(app: QApplication, on_wake: Callable[[], None]) -> Iterator[None]:
     """Ctrl+C and SIGTERM quit the app cleanly (engine stopped, settings saved).
 
     Python runs signal handlers only between bytecodes, so a light timer wakes the
-    interpreter while Qt sleeps in its event loop.
+    interpreter while Qt sleeps in its event loop; it calls ``on_wake`` too (the GUI
+    thread's garbage collection: one timer, not two).
     """
     from PySide6.QtCore import QTimer
 
@@ -130,8 +137,8 @@ def _quit_on_signals(app: QApplication) -> Iterator[None]:
         app.quit()
 
     wake = QTimer()
-    wake.setInterval(200)
-    wake.timeout.connect(lambda: None)
+    wake.setInterval(TICK_MS)
+    wake.timeout.connect(on_wake)
     wake.start()
     previous = {sig: signal.signal(sig, _quit) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -43,6 +43,7 @@ from console import gc_pauses
 from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 from console.bench.threads import ThreadShares, livekit_floor
+from console.gui_collect import TICK_MS, GuiCollector
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication, QTimer
@@ -75,6 +76,7 @@ def _open_window(participants: int, mic: str, speaker: str,
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(name, None)
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from console import settings
@@ -95,6 +97,12 @@ def _open_window(participants: int, mic: str, speaker: str,
     window.resize(1240, 800)
     window.show()
     gc_pauses.settle()  # as the app does once its window is up
+    collector = GuiCollector()  # and collects on its GUI thread only, on its light timer
+    collector.start()
+    collect = QTimer(window)
+    collect.setInterval(TICK_MS)
+    collect.timeout.connect(collector.tick)
+    collect.start()
     return _App(app, engine, home, controller, window)
 
 
