@@ -83,6 +83,30 @@ def test_a_refusal_quoting_the_token_is_explained_without_it(secrets: None) -> N
     assert f"invalid token: {PLACEHOLDER}, error:" in explained.full
 
 
+def test_a_bench_childs_refusal_reaches_its_parent_without_the_token(
+        secrets: None, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench gui``'s reference and floor processes print their error as JSON for the
+    parent, which quotes it: the SDK's refusal text quotes the whole token."""
+    import json
+
+    from console.bench.reference_room import serve
+
+    token = mint_token("k", SECRET, "r", "ann")
+
+    async def refused(*_: Any) -> dict[str, Any]:
+        raise RuntimeError(f"engine: signal failure: 401 Unauthorized - invalid token: {token}")
+
+    monkeypatch.setenv("LKC_TEST_TOKEN", token)
+    args = ["--url", "ws://h:1", "--participants", "1", "--seconds", "1", "--mic", "m",
+            "--speaker", "s"]
+    assert serve("child", "LKC_TEST_TOKEN", refused, args) == 1
+    printed = capsys.readouterr().out
+    assert token not in printed and "eyJ" not in printed
+    assert json.loads(printed)["error"] == (
+        f"RuntimeError: engine: signal failure: 401 Unauthorized - invalid token: {PLACEHOLDER}")
+
+
 # -- logs.setup() in this process ------------------------------------------------------------
 @pytest.fixture
 def fresh_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

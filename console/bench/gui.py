@@ -44,6 +44,7 @@ from console.bench import count_and_seconds_parser, emit, parse_checked
 from console.bench.capture import _pct
 from console.bench.threads import ThreadShares, livekit_floor
 from console.gui_collect import TICK_MS, GuiCollector
+from console.redact import redact
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QCoreApplication, QTimer
@@ -362,7 +363,7 @@ def _run_child(module: str, token_env: str, who: str, what: str, url: str, room:
         figures = None
     if not isinstance(figures, dict):
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
-        return {"error": f"{what} failed: {tail[0]}"}
+        return {"error": f"{what} failed: {redact(tail[0])}"}  # the SDK logs tokens
     return figures
 
 

@@ -24,6 +24,7 @@ from livekit import rtc
 
 from console.bench.capture import _Cpu
 from console.engine import devices
+from console.redact import redact
 
 TOKEN_ENV = "LKC_REFERENCE_TOKEN"
 SETTLE_S = 2.0   # as bench gui: the streams run this long before measuring
@@ -90,7 +91,8 @@ def serve(prog: str, token_env: str,
         result: dict[str, Any] = asyncio.run(job(args.url, token, args.participants, args.seconds,
                                  args.mic, args.speaker))
     except Exception as exc:  # reported to the parent bench as a figure, not a traceback
-        result = {"error": f"{type(exc).__name__}: {exc}"}
+        # The SDK's errors may carry the token (a refusing server echoes it): redacted.
+        result = {"error": redact(f"{type(exc).__name__}: {exc}")}
     print(json.dumps(result), flush=True)
     return 0 if "error" not in result else 1
 
